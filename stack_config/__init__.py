@@ -1,0 +1,68 @@
+"""Validated stack config of kubernaut-redis (see docs/architecture.md, "Stack config").
+
+`load_stack_config` is the only entry point that applies every rule, including the per-stack
+ones (prod requires auth): build `StackConfig` through it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from pydantic import ValidationError
+
+from . import names
+from .derived import (
+    cache_endpoint,
+    gateway_ha_fqdn,
+    gateway_headless_fqdn,
+    gateway_master_endpoint,
+    gateway_pod_fqdn,
+    gateway_pod_fqdns,
+    gateway_pod_name,
+    gateway_sentinel_addresses,
+    gateway_sentinel_endpoint,
+    sentinel_id,
+    service_fqdn,
+)
+from .errors import ConfigError, format_validation_error
+from .models import (
+    CacheAuthConfig,
+    ContainerResources,
+    ContextCacheConfig,
+    CpuMemory,
+    GatewayAuthConfig,
+    GatewayConfig,
+    GatewayResources,
+    ImagesConfig,
+    KubernetesConfig,
+    PersistenceConfig,
+    PlatformConfig,
+    ProxyConfig,
+    StackConfig,
+)
+
+# The project config keys that hold one structured object each.
+CONFIG_KEYS = ("platform", "gateway", "contextCache")
+
+
+def load_stack_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
+    """Validate the decoded values of the structured config keys of stack `stack`.
+
+    `raw` maps each key of CONFIG_KEYS to its JSON-decoded value; a missing or null key means
+    "all defaults". Raises ConfigError with one line per problem.
+    """
+    present = {key: value for key, value in raw.items() if value is not None}
+    try:
+        return StackConfig.model_validate(present, context={"stack": stack})
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, StackConfig)) from None
+
+
+__all__ = [
+    "CONFIG_KEYS", "CacheAuthConfig", "ConfigError", "ContainerResources", "ContextCacheConfig",
+    "CpuMemory", "GatewayAuthConfig", "GatewayConfig", "GatewayResources", "ImagesConfig",
+    "KubernetesConfig", "PersistenceConfig", "PlatformConfig", "ProxyConfig", "StackConfig",
+    "cache_endpoint", "gateway_ha_fqdn", "gateway_headless_fqdn", "gateway_master_endpoint",
+    "gateway_pod_fqdn", "gateway_pod_fqdns", "gateway_pod_name", "gateway_sentinel_addresses",
+    "gateway_sentinel_endpoint", "load_stack_config", "names", "sentinel_id", "service_fqdn",
+]

@@ -1,0 +1,64 @@
+"""Fixed names of the Kubernetes objects, ports, paths and labels (docs/architecture.md).
+
+Every name here is part of a contract: clients of the previous deployment, the lab and the
+shipped scripts rely on them, and several of them force a StatefulSet replacement when changed.
+"""
+
+PROJECT = "kubernaut-redis"
+
+# Gateway (RedisSentinelCluster)
+GATEWAY = "redis-gateway"
+GATEWAY_HEADLESS_SERVICE = "redis-gateway-headless"
+GATEWAY_HA_SERVICE = "redis-gateway-ha"
+GATEWAY_HAPROXY = "redis-gateway-haproxy"
+GATEWAY_CONFIG_MAP = "redis-gateway-config"
+GATEWAY_SCRIPTS_CONFIG_MAP = "redis-gateway-scripts"
+GATEWAY_HAPROXY_CONFIG_MAP = "redis-gateway-haproxy-config"
+GATEWAY_AUTH_SECRET = "redis-gateway-auth"
+GATEWAY_PDB = "redis-gateway"
+GATEWAY_HAPROXY_PDB = "redis-gateway-haproxy"
+MASTER_SET = "gateway-master"
+DATA_VOLUME_CLAIM = "data"
+
+SECRET_KEY_REDIS_PASSWORD = "redis-password"
+SECRET_KEY_SENTINEL_PASSWORD = "sentinel-password"
+
+# Context-API cache (SingleRedisCache)
+CACHE = "redis"
+CACHE_CONFIG_MAP = "redis-config"
+CACHE_AUTH_SECRET = "redis-auth"
+
+REDIS_PORT = 6379
+SENTINEL_PORT = 26379
+
+# Files and mounts inside the pods
+REDIS_CONF = "redis.conf"
+SENTINEL_CONF = "sentinel.conf"
+HAPROXY_CFG = "haproxy.cfg"
+CONF_DIR = "/etc/kubernaut-redis/conf"
+SCRIPTS_DIR = "/opt/kubernaut-redis/bin"
+DATA_DIR = "/data"
+TMP_DIR = "/tmp"
+HAPROXY_CONF_DIR = "/usr/local/etc/haproxy"
+
+REDIS_START_SCRIPT = "redis-start.sh"
+SENTINEL_START_SCRIPT = "sentinel-start.sh"
+REDIS_READINESS_SCRIPT = "redis-readiness.sh"
+REDIS_LIVENESS_SCRIPT = "redis-liveness.sh"
+SENTINEL_PROBE_SCRIPT = "sentinel-probe.sh"
+REDIS_PRESTOP_SCRIPT = "redis-prestop.sh"
+
+# Labels and annotations
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_INSTANCE = "app.kubernetes.io/instance"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_PART_OF = "app.kubernetes.io/part-of"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_APP = "app"
+COMPONENT_SENTINEL_CLUSTER = "sentinel-cluster"
+COMPONENT_MASTER_PROXY = "master-proxy"
+COMPONENT_CACHE = "cache"
+CHECKSUM_ANNOTATION = "kubernaut.io/config-checksum"
+
+# The official redis image's user; the lab image gives the same uid a name.
+REDIS_UID = 999
