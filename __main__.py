@@ -1,0 +1,132 @@
+"""kubernaut-redis: the Redis tier of Kubernaut (the Gateway's Sentinel cluster, the Context-API cache).
+
+Reads the stack config once, validates all of it before creating anything, then builds an
+explicit Kubernetes provider and the two components. Components never read pulumi.Config.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import (
+    RedisSentinelCluster,
+    RedisSentinelClusterArgs,
+    SingleRedisCache,
+    SingleRedisCacheArgs,
+    ensure_namespace,
+)
+from stack_config import (
+    CONFIG_KEYS,
+    ConfigError,
+    StackConfig,
+    cache_endpoint,
+    gateway_master_endpoint,
+    gateway_sentinel_addresses,
+    gateway_sentinel_endpoint,
+    load_stack_config,
+    names,
+)
+
+GATEWAY_REDIS_PASSWORD_KEY = "gatewayRedisPassword"
+GATEWAY_SENTINEL_PASSWORD_KEY = "gatewaySentinelPassword"
+CONTEXT_CACHE_PASSWORD_KEY = "contextCachePassword"
+KUBECONFIG_KEY = "kubeconfig"
+
+
+@dataclass(frozen=True)
+class Passwords:
+    """Pulumi secret Outputs; None where the config switches that password off."""
+
+    gateway_redis: Optional[pulumi.Output[str]]
+    gateway_sentinel: Optional[pulumi.Output[str]]
+    context_cache: Optional[pulumi.Output[str]]
+
+
+def read_stack_config(config: pulumi.Config, stack: str) -> StackConfig:
+    raw = {key: config.get_object(key) for key in CONFIG_KEYS}
+    try:
+        return load_stack_config(raw, stack)
+    except ConfigError as err:
+        raise pulumi.RunError(f"invalid configuration of stack '{stack}':\n{err}") from None
+
+
+def read_passwords(config: pulumi.Config, cfg: StackConfig) -> Passwords:
+    """Each password is its own secret key: secrets inside a get_object value would come back plain."""
+    auth = cfg.gateway.auth
+    return Passwords(
+        gateway_redis=config.require_secret(GATEWAY_REDIS_PASSWORD_KEY) if auth.enabled else None,
+        gateway_sentinel=config.require_secret(GATEWAY_SENTINEL_PASSWORD_KEY) if auth.sentinel else None,
+        context_cache=(config.require_secret(CONTEXT_CACHE_PASSWORD_KEY)
+                       if cfg.context_cache.auth.enabled else None),
+    )
+
+
+def kubernetes_provider(config: pulumi.Config, cfg: StackConfig) -> k8s.Provider:
+    """The only provider (default providers are disabled in every stack file), never the ambient
+    kubeconfig. ConfigMaps and Secrets are updated in place instead of delete-then-create under
+    the same name; the pod-template checksum rolls the pods when a ConfigMap changes."""
+    target = cfg.platform.kubernetes
+    common = {"enable_config_map_mutable": True, "enable_secret_mutable": True}
+    if target.render_yaml_to_directory:
+        # Render mode refuses kubeconfig/context: it talks to no cluster.
+        return k8s.Provider("kubernetes", render_yaml_to_directory=target.render_yaml_to_directory, **common)
+    return k8s.Provider(
+        "kubernetes",
+        kubeconfig=config.require_secret(KUBECONFIG_KEY),
+        context=target.context or None,
+        **common,
+    )
+
+
+def warn_about_weak_settings(cfg: StackConfig) -> None:
+    if not cfg.gateway.auth.enabled:
+        pulumi.log.warn(
+            "gateway.auth.enabled is false: the Gateway's Redis and Sentinel accept unauthenticated "
+            "clients (allowed outside prod only)")
+
+
+def main() -> None:
+    config = pulumi.Config()
+    cfg = read_stack_config(config, pulumi.get_stack())
+    passwords = read_passwords(config, cfg)
+    warn_about_weak_settings(cfg)
+
+    provider = kubernetes_provider(config, cfg)
+    namespace = ensure_namespace(cfg, pulumi.ResourceOptions(provider=provider))
+    component_opts = pulumi.ResourceOptions(
+        providers=[provider], depends_on=[namespace] if namespace else None)
+
+    gateway = RedisSentinelCluster(
+        names.GATEWAY,
+        RedisSentinelClusterArgs(
+            config=cfg, namespace=cfg.platform.namespace,
+            redis_password=passwords.gateway_redis, sentinel_password=passwords.gateway_sentinel),
+        opts=component_opts,
+    )
+    cache = SingleRedisCache(
+        names.CACHE,
+        SingleRedisCacheArgs(config=cfg, namespace=cfg.platform.namespace, password=passwords.context_cache),
+        opts=component_opts,
+    )
+
+    pulumi.export("namespace", cfg.platform.namespace)
+    pulumi.export("gateway", {
+        "masterSet": gateway.master_set,
+        "masterEndpoint": gateway_master_endpoint(cfg),
+        "sentinelEndpoint": gateway_sentinel_endpoint(cfg),
+        "sentinelAddresses": gateway_sentinel_addresses(cfg),
+        "statefulSet": gateway.stateful_set_name,
+        "headlessService": gateway.headless_service_name,
+        "secretName": gateway.secret_name,
+    })
+    pulumi.export("contextCache", {
+        "endpoint": cache_endpoint(cfg),
+        "service": cache.service_name,
+    })
+
+
+main()

@@ -1,0 +1,10 @@
+"""Pulumi components of kubernaut-redis; they take validated args and never read pulumi.Config."""
+
+from .namespace import ensure_namespace
+from .redis_sentinel_cluster import RedisSentinelCluster, RedisSentinelClusterArgs
+from .single_redis_cache import SingleRedisCache, SingleRedisCacheArgs
+
+__all__ = [
+    "RedisSentinelCluster", "RedisSentinelClusterArgs", "SingleRedisCache", "SingleRedisCacheArgs",
+    "ensure_namespace",
+]

@@ -1,0 +1,120 @@
+"""Pod-spec pieces shared by the gateway, the proxy and the cache.
+
+Pod Security "restricted": non-root, no privilege escalation, every capability dropped,
+RuntimeDefault seccomp, read-only root filesystem; no service account token (nothing in these
+pods talks to the Kubernetes API).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Mapping, Optional, Sequence
+
+import pulumi_kubernetes as k8s
+
+from stack_config import ContainerResources, names
+
+# Sentinel resolves names synchronously: a lookup that hangs for the resolver's default 5 s x 2
+# sends it into TILT. Fail a lookup fast and retry instead.
+DNS_TIMEOUT_SECONDS = "1"
+DNS_ATTEMPTS = "5"
+HOSTNAME_TOPOLOGY_KEY = "kubernetes.io/hostname"
+TMP_VOLUME = "tmp"
+TMP_SIZE_LIMIT = "64Mi"
+
+
+def pod_security_context(uid: int) -> k8s.core.v1.PodSecurityContextArgs:
+    return k8s.core.v1.PodSecurityContextArgs(
+        run_as_non_root=True,
+        run_as_user=uid,
+        run_as_group=uid,
+        fs_group=uid,
+        # Only chown the volume when its root is not ours yet: a full walk of a large volume
+        # delays every restart.
+        fs_group_change_policy="OnRootMismatch",
+        seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
+    )
+
+
+def container_security_context() -> k8s.core.v1.SecurityContextArgs:
+    return k8s.core.v1.SecurityContextArgs(
+        run_as_non_root=True,
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        privileged=False,
+        capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+    )
+
+
+def short_dns_timeouts() -> k8s.core.v1.PodDNSConfigArgs:
+    return k8s.core.v1.PodDNSConfigArgs(options=[
+        k8s.core.v1.PodDNSConfigOptionArgs(name="timeout", value=DNS_TIMEOUT_SECONDS),
+        k8s.core.v1.PodDNSConfigOptionArgs(name="attempts", value=DNS_ATTEMPTS),
+    ])
+
+
+def hostname_anti_affinity(mode: Literal["soft", "hard"],
+                           selector: Mapping[str, str]) -> k8s.core.v1.AffinityArgs:
+    """One pod per node: required ("hard") where nodes allow it, otherwise preferred ("soft")."""
+    term = k8s.core.v1.PodAffinityTermArgs(
+        topology_key=HOSTNAME_TOPOLOGY_KEY,
+        label_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=dict(selector)),
+    )
+    if mode == "hard":
+        anti = k8s.core.v1.PodAntiAffinityArgs(required_during_scheduling_ignored_during_execution=[term])
+    else:
+        anti = k8s.core.v1.PodAntiAffinityArgs(preferred_during_scheduling_ignored_during_execution=[
+            k8s.core.v1.WeightedPodAffinityTermArgs(weight=100, pod_affinity_term=term)])
+    return k8s.core.v1.AffinityArgs(pod_anti_affinity=anti)
+
+
+def resource_requirements(resources: ContainerResources) -> k8s.core.v1.ResourceRequirementsArgs:
+    return k8s.core.v1.ResourceRequirementsArgs(
+        requests={"cpu": resources.requests.cpu, "memory": resources.requests.memory},
+        limits={"cpu": resources.limits.cpu, "memory": resources.limits.memory},
+    )
+
+
+def literal_env(values: Mapping[str, object]) -> list[k8s.core.v1.EnvVarArgs]:
+    return [k8s.core.v1.EnvVarArgs(name=key, value=str(value)) for key, value in values.items()]
+
+
+def secret_env(variable: str, secret_name: str, key: str) -> k8s.core.v1.EnvVarArgs:
+    """An env var read from a Secret, so the value never appears in the pod spec."""
+    return k8s.core.v1.EnvVarArgs(
+        name=variable,
+        value_from=k8s.core.v1.EnvVarSourceArgs(
+            secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=key)),
+    )
+
+
+def exec_probe(command: Sequence[str], *, period: int, timeout: int, failures: int,
+               initial_delay: Optional[int] = None) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        exec_=k8s.core.v1.ExecActionArgs(command=list(command)),
+        period_seconds=period, timeout_seconds=timeout, failure_threshold=failures,
+        initial_delay_seconds=initial_delay,
+    )
+
+
+def tcp_probe(port: int, *, period: int, timeout: int, failures: int) -> k8s.core.v1.ProbeArgs:
+    return k8s.core.v1.ProbeArgs(
+        tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=port),
+        period_seconds=period, timeout_seconds=timeout, failure_threshold=failures,
+    )
+
+
+def tmp_volume() -> k8s.core.v1.VolumeArgs:
+    """Scratch space: the root filesystem is read-only."""
+    return k8s.core.v1.VolumeArgs(
+        name=TMP_VOLUME, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=TMP_SIZE_LIMIT))
+
+
+def tmp_mount() -> k8s.core.v1.VolumeMountArgs:
+    return k8s.core.v1.VolumeMountArgs(name=TMP_VOLUME, mount_path=names.TMP_DIR)
+
+
+def config_map_volume(volume: str, config_map: str, mode: int) -> k8s.core.v1.VolumeArgs:
+    return k8s.core.v1.VolumeArgs(
+        name=volume,
+        config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config_map, default_mode=mode),
+    )

@@ -1,0 +1,464 @@
+"""RedisSentinelCluster: the Gateway's Redis with co-located Sentinels and a master-only proxy.
+
+Objects and names are fixed by docs/architecture.md. Two kinds of fields need care:
+- StatefulSet fields that force a replacement (selector, serviceName, podManagementPolicy,
+  revisionHistoryLimit, volumeClaimTemplates, metadata name/namespace) are literals derived
+  only from config that never changes by accident; tests/unit guard them.
+- Passwords live only in the Secret `redis-gateway-auth` and reach the containers through
+  secretKeyRef; ConfigMaps, annotations, the checksum and the outputs never see them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from stack_config import StackConfig, names
+
+from .checksum import config_checksum
+from .labels import object_labels, selector_labels
+from .pod_spec import (
+    config_map_volume,
+    container_security_context,
+    exec_probe,
+    hostname_anti_affinity,
+    literal_env,
+    pod_security_context,
+    resource_requirements,
+    secret_env,
+    short_dns_timeouts,
+    tcp_probe,
+    tmp_mount,
+    tmp_volume,
+)
+
+TYPE_TOKEN = "kubernaut:redis:RedisSentinelCluster"
+
+# Replace-forcing StatefulSet fields: constants, so that no config value can ever change them.
+POD_MANAGEMENT_POLICY = "Parallel"  # ordered start deadlocks a full restart whose master is not pod-0
+REVISION_HISTORY_LIMIT = 10
+# volumeClaimTemplates apply when a PVC is first created; later size/class edits are made on the
+# PVCs themselves (expandable StorageClass). Ignoring them here keeps such an edit from
+# replacing the StatefulSet (delete-first: every pod down at once).
+STATEFULSET_IGNORE_CHANGES = ["spec.volumeClaimTemplates"]
+STATEFULSET_TIMEOUTS = pulumi.CustomTimeouts(create="15m", update="15m", delete="10m")
+
+CONF_VOLUME = "conf"
+SCRIPTS_VOLUME = "scripts"
+HAPROXY_CONF_VOLUME = "haproxy-config"
+READ_ONLY_MODE = 0o444
+EXECUTABLE_MODE = 0o555
+# Time a gateway container may take to start before liveness applies: its own DNS record, the
+# peer sentinels, then loading the RDB/AOF (liveness accepts LOADING but not "not listening yet").
+STARTUP_LOADING_MARGIN_SECONDS = 60
+STARTUP_PROBE_PERIOD_SECONDS = 5
+
+
+def redis_files_module():
+    """`redis_files` renders the file contents; imported on use so this module loads on its own."""
+    return importlib.import_module("redis_files")
+
+
+@dataclass(frozen=True)
+class RedisSentinelClusterArgs:
+    """Validated config plus the namespace and the password Outputs (Pulumi secrets)."""
+
+    config: StackConfig
+    namespace: str
+    redis_password: Optional[pulumi.Input[str]] = None
+    sentinel_password: Optional[pulumi.Input[str]] = None
+
+    def __post_init__(self) -> None:
+        auth = self.config.gateway.auth
+        if auth.enabled and self.redis_password is None:
+            raise ValueError("gateway.auth.enabled needs the gateway redis password")
+        if auth.sentinel and self.sentinel_password is None:
+            raise ValueError("gateway.auth.sentinel needs the gateway sentinel password")
+
+
+@dataclass(frozen=True)
+class GatewayFiles:
+    """The non-secret files the gateway pods and the proxy mount (ConfigMap data)."""
+
+    config: dict[str, str]
+    scripts: dict[str, str]
+    haproxy: dict[str, str]
+
+    @classmethod
+    def render(cls, cfg: StackConfig) -> "GatewayFiles":
+        files = redis_files_module()
+        return cls(
+            config={names.REDIS_CONF: files.gateway_redis_conf(cfg),
+                    names.SENTINEL_CONF: files.gateway_sentinel_conf(cfg)},
+            scripts=dict(files.gateway_scripts()),
+            haproxy={names.HAPROXY_CFG: files.haproxy_cfg(cfg)},
+        )
+
+    @property
+    def gateway_checksum(self) -> str:
+        return config_checksum(self.config, self.scripts)
+
+    @property
+    def haproxy_checksum(self) -> str:
+        return config_checksum(self.haproxy)
+
+
+class RedisSentinelCluster(pulumi.ComponentResource):
+    """StatefulSet `redis-gateway` (redis + sentinel per pod), its Services, the HAProxy master
+    proxy, ConfigMaps, the auth Secret and PodDisruptionBudgets."""
+
+    stateful_set_name: pulumi.Output[str]
+    headless_service_name: pulumi.Output[str]
+    ha_service_name: pulumi.Output[str]
+    secret_name: pulumi.Output[Optional[str]]
+    master_set: pulumi.Output[str]
+
+    def __init__(self, name: str, args: RedisSentinelClusterArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        # No props: the args hold secret Outputs, and component inputs are written to state.
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        cfg, namespace = args.config, args.namespace
+        files = GatewayFiles.render(cfg)
+        self._name = name
+        self._cfg = cfg
+        self._namespace = namespace
+
+        config_maps = self._config_maps(files)
+        secret = self._auth_secret(args)
+        mounted = [*config_maps, *([secret] if secret else [])]
+        headless = self._headless_service()
+        stateful_set = self._stateful_set(files.gateway_checksum, depends_on=[*mounted, headless])
+        self._pod_disruption_budget(
+            f"{name}-pdb", names.GATEWAY_PDB, names.COMPONENT_SENTINEL_CLUSTER)
+        haproxy = self._haproxy_deployment(files.haproxy_checksum, depends_on=mounted)
+        self._pod_disruption_budget(
+            f"{name}-haproxy-pdb", names.GATEWAY_HAPROXY_PDB, names.COMPONENT_MASTER_PROXY)
+        ha_service = self._ha_service(depends_on=[haproxy])
+
+        self.stateful_set_name = stateful_set.metadata.name
+        self.headless_service_name = headless.metadata.name
+        self.ha_service_name = ha_service.metadata.name
+        self.secret_name = secret.metadata.name if secret else pulumi.Output.from_input(None)
+        self.master_set = pulumi.Output.from_input(names.MASTER_SET)
+        self.register_outputs({
+            "statefulSetName": self.stateful_set_name,
+            "headlessServiceName": self.headless_service_name,
+            "haServiceName": self.ha_service_name,
+            "secretName": self.secret_name,
+            "masterSet": self.master_set,
+        })
+
+    # ------------------------------------------------------------------ helpers
+
+    def _child(self, **extra) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **extra)
+
+    def _metadata(self, object_name: str, component: str) -> k8s.meta.v1.ObjectMetaArgs:
+        labels, _ = _labels(component)
+        return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self._namespace, labels=labels)
+
+    # ------------------------------------------------------------------ ConfigMaps and Secret
+
+    def _config_maps(self, files: GatewayFiles) -> list[k8s.core.v1.ConfigMap]:
+        specs = [
+            ("config", names.GATEWAY_CONFIG_MAP, names.COMPONENT_SENTINEL_CLUSTER, files.config),
+            ("scripts", names.GATEWAY_SCRIPTS_CONFIG_MAP, names.COMPONENT_SENTINEL_CLUSTER, files.scripts),
+            ("haproxy-config", names.GATEWAY_HAPROXY_CONFIG_MAP, names.COMPONENT_MASTER_PROXY, files.haproxy),
+        ]
+        return [
+            k8s.core.v1.ConfigMap(
+                f"{self._name}-{suffix}",
+                metadata=self._metadata(object_name, component),
+                data=data,
+                opts=self._child(),
+            )
+            for suffix, object_name, component, data in specs
+        ]
+
+    def _auth_secret(self, args: RedisSentinelClusterArgs) -> Optional[k8s.core.v1.Secret]:
+        auth = self._cfg.gateway.auth
+        if not auth.enabled:
+            return None
+        string_data = {names.SECRET_KEY_REDIS_PASSWORD: args.redis_password}
+        if auth.sentinel:
+            string_data[names.SECRET_KEY_SENTINEL_PASSWORD] = args.sentinel_password
+        return k8s.core.v1.Secret(
+            f"{self._name}-auth",
+            metadata=self._metadata(names.GATEWAY_AUTH_SECRET, names.COMPONENT_SENTINEL_CLUSTER),
+            type="Opaque",
+            string_data={key: pulumi.Output.secret(value) for key, value in string_data.items()},
+            opts=self._child(),
+        )
+
+    # ------------------------------------------------------------------ Services
+
+    def _headless_service(self) -> k8s.core.v1.Service:
+        _, selector = _labels(names.COMPONENT_SENTINEL_CLUSTER)
+        return k8s.core.v1.Service(
+            f"{self._name}-headless",
+            metadata=self._metadata(names.GATEWAY_HEADLESS_SERVICE, names.COMPONENT_SENTINEL_CLUSTER),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                cluster_ip="None",
+                # A pod's name must resolve before it is Ready: peers and Sentinel address it by name
+                # while it boots and syncs.
+                publish_not_ready_addresses=True,
+                selector=selector,
+                ports=_redis_and_sentinel_ports(),
+            ),
+            opts=self._child(),
+        )
+
+    def _ha_service(self, depends_on: list[pulumi.Resource]) -> k8s.core.v1.Service:
+        _, selector = _labels(names.COMPONENT_MASTER_PROXY)
+        return k8s.core.v1.Service(
+            f"{self._name}-ha",
+            metadata=self._metadata(names.GATEWAY_HA_SERVICE, names.COMPONENT_MASTER_PROXY),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=selector,
+                ports=_redis_and_sentinel_ports(),
+            ),
+            opts=self._child(depends_on=depends_on),
+        )
+
+    # ------------------------------------------------------------------ StatefulSet
+
+    def _stateful_set(self, checksum: str, depends_on: list[pulumi.Resource]) -> k8s.apps.v1.StatefulSet:
+        gateway = self._cfg.gateway
+        labels, selector = _labels(names.COMPONENT_SENTINEL_CLUSTER)
+        return k8s.apps.v1.StatefulSet(
+            f"{self._name}-statefulset",
+            metadata=self._metadata(names.GATEWAY, names.COMPONENT_SENTINEL_CLUSTER),
+            spec=k8s.apps.v1.StatefulSetSpecArgs(
+                service_name=names.GATEWAY_HEADLESS_SERVICE,
+                replicas=gateway.replicas,
+                pod_management_policy=POD_MANAGEMENT_POLICY,
+                revision_history_limit=REVISION_HISTORY_LIMIT,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels, annotations={names.CHECKSUM_ANNOTATION: checksum}),
+                    spec=self._gateway_pod_spec(selector),
+                ),
+                volume_claim_templates=[self._data_claim_template()],
+            ),
+            opts=self._child(
+                depends_on=depends_on,
+                protect=self._cfg.platform.protect_data,
+                custom_timeouts=STATEFULSET_TIMEOUTS,
+                ignore_changes=STATEFULSET_IGNORE_CHANGES,
+            ),
+        )
+
+    def _data_claim_template(self) -> k8s.core.v1.PersistentVolumeClaimArgs:
+        persistence = self._cfg.gateway.persistence
+        return k8s.core.v1.PersistentVolumeClaimArgs(
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=names.DATA_VOLUME_CLAIM),
+            spec=k8s.core.v1.PersistentVolumeClaimSpecArgs(
+                access_modes=["ReadWriteOnce"],
+                storage_class_name=persistence.storage_class,
+                resources=k8s.core.v1.VolumeResourceRequirementsArgs(requests={"storage": persistence.size}),
+            ),
+        )
+
+    def _gateway_pod_spec(self, selector: dict[str, str]) -> k8s.core.v1.PodSpecArgs:
+        gateway = self._cfg.gateway
+        return k8s.core.v1.PodSpecArgs(
+            automount_service_account_token=False,
+            enable_service_links=False,
+            termination_grace_period_seconds=gateway.termination_grace_period_seconds,
+            security_context=pod_security_context(names.REDIS_UID),
+            dns_config=short_dns_timeouts(),
+            affinity=hostname_anti_affinity(gateway.anti_affinity, selector),
+            containers=[self._redis_container(), self._sentinel_container()],
+            volumes=[
+                config_map_volume(CONF_VOLUME, names.GATEWAY_CONFIG_MAP, READ_ONLY_MODE),
+                config_map_volume(SCRIPTS_VOLUME, names.GATEWAY_SCRIPTS_CONFIG_MAP, EXECUTABLE_MODE),
+                tmp_volume(),
+            ],
+        )
+
+    def _gateway_env(self) -> list[k8s.core.v1.EnvVarArgs]:
+        cfg, gateway = self._cfg, self._cfg.gateway
+        env = [k8s.core.v1.EnvVarArgs(
+            name="POD_NAME",
+            value_from=k8s.core.v1.EnvVarSourceArgs(
+                field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")))]
+        # The namespace is a literal, not a fieldRef: the lab runs the same manifests in podman,
+        # which refuses fieldRef metadata.namespace.
+        env += literal_env({
+            "POD_NAMESPACE": self._namespace,
+            "STATEFULSET_NAME": names.GATEWAY,
+            "HEADLESS_SERVICE": names.GATEWAY_HEADLESS_SERVICE,
+            "CLUSTER_DOMAIN": cfg.platform.cluster_domain,
+            "REPLICAS": gateway.replicas,
+            "MASTER_SET": names.MASTER_SET,
+            "REDIS_PORT": names.REDIS_PORT,
+            "SENTINEL_PORT": names.SENTINEL_PORT,
+            "DNS_WAIT_SECONDS": gateway.dns_wait_seconds,
+            "BOOT_PEER_WAIT_SECONDS": gateway.boot_peer_wait_seconds,
+        })
+        if gateway.auth.enabled:
+            env.append(secret_env("REDIS_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD))
+        if gateway.auth.sentinel:
+            env.append(secret_env(
+                "SENTINEL_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_SENTINEL_PASSWORD))
+        return env
+
+    def _gateway_mounts(self) -> list[k8s.core.v1.VolumeMountArgs]:
+        return [
+            k8s.core.v1.VolumeMountArgs(name=CONF_VOLUME, mount_path=names.CONF_DIR, read_only=True),
+            k8s.core.v1.VolumeMountArgs(name=SCRIPTS_VOLUME, mount_path=names.SCRIPTS_DIR, read_only=True),
+            k8s.core.v1.VolumeMountArgs(name=names.DATA_VOLUME_CLAIM, mount_path=names.DATA_DIR),
+            tmp_mount(),
+        ]
+
+    def _startup_probe(self, script: str) -> k8s.core.v1.ProbeArgs:
+        gateway = self._cfg.gateway
+        budget = gateway.dns_wait_seconds + gateway.boot_peer_wait_seconds + STARTUP_LOADING_MARGIN_SECONDS
+        return exec_probe(_script(script), period=STARTUP_PROBE_PERIOD_SECONDS, timeout=5,
+                          failures=math.ceil(budget / STARTUP_PROBE_PERIOD_SECONDS))
+
+    def _redis_container(self) -> k8s.core.v1.ContainerArgs:
+        cfg = self._cfg
+        return k8s.core.v1.ContainerArgs(
+            name="redis",
+            image=cfg.platform.images.redis,
+            image_pull_policy=cfg.platform.images.pull_policy,
+            command=_script(names.REDIS_START_SCRIPT),
+            ports=[k8s.core.v1.ContainerPortArgs(name="redis", container_port=names.REDIS_PORT)],
+            env=self._gateway_env(),
+            resources=resource_requirements(cfg.gateway.resources.redis),
+            volume_mounts=self._gateway_mounts(),
+            security_context=container_security_context(),
+            startup_probe=self._startup_probe(names.REDIS_LIVENESS_SCRIPT),
+            # Ready: master, or a replica that is linked and not syncing (a rolling update must not
+            # take down the master while the only replicas are empty).
+            readiness_probe=exec_probe(_script(names.REDIS_READINESS_SCRIPT), period=5, timeout=4, failures=2),
+            liveness_probe=exec_probe(_script(names.REDIS_LIVENESS_SCRIPT), period=10, timeout=5, failures=3),
+            lifecycle=k8s.core.v1.LifecycleArgs(
+                pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+                    exec_=k8s.core.v1.ExecActionArgs(command=_script(names.REDIS_PRESTOP_SCRIPT)))),
+        )
+
+    def _sentinel_container(self) -> k8s.core.v1.ContainerArgs:
+        cfg = self._cfg
+        return k8s.core.v1.ContainerArgs(
+            name="sentinel",
+            image=cfg.platform.images.redis,
+            image_pull_policy=cfg.platform.images.pull_policy,
+            command=_script(names.SENTINEL_START_SCRIPT),
+            ports=[k8s.core.v1.ContainerPortArgs(name="sentinel", container_port=names.SENTINEL_PORT)],
+            env=self._gateway_env(),
+            resources=resource_requirements(cfg.gateway.resources.sentinel),
+            volume_mounts=self._gateway_mounts(),
+            security_context=container_security_context(),
+            startup_probe=self._startup_probe(names.SENTINEL_PROBE_SCRIPT),
+            readiness_probe=exec_probe(_script(names.SENTINEL_PROBE_SCRIPT), period=5, timeout=4, failures=2),
+            liveness_probe=exec_probe(_script(names.SENTINEL_PROBE_SCRIPT), period=10, timeout=5, failures=3),
+        )
+
+    # ------------------------------------------------------------------ HAProxy master proxy
+
+    def _haproxy_deployment(self, checksum: str, depends_on: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
+        cfg, gateway = self._cfg, self._cfg.gateway
+        labels, selector = _labels(names.COMPONENT_MASTER_PROXY)
+        return k8s.apps.v1.Deployment(
+            f"{self._name}-haproxy",
+            metadata=self._metadata(names.GATEWAY_HAPROXY, names.COMPONENT_MASTER_PROXY),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=gateway.proxy.replicas,
+                revision_history_limit=REVISION_HISTORY_LIMIT,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1)),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels, annotations={names.CHECKSUM_ANNOTATION: checksum}),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=pod_security_context(gateway.proxy.run_as_user),
+                        dns_config=short_dns_timeouts(),
+                        affinity=hostname_anti_affinity("soft", selector),
+                        containers=[self._haproxy_container()],
+                        volumes=[
+                            config_map_volume(HAPROXY_CONF_VOLUME, names.GATEWAY_HAPROXY_CONFIG_MAP, READ_ONLY_MODE),
+                            tmp_volume(),
+                        ],
+                    ),
+                ),
+            ),
+            opts=self._child(depends_on=depends_on),
+        )
+
+    def _haproxy_container(self) -> k8s.core.v1.ContainerArgs:
+        cfg, gateway = self._cfg, self._cfg.gateway
+        env = []
+        # haproxy.cfg reads the passwords from the environment for its AUTH health checks.
+        if gateway.auth.enabled:
+            env.append(secret_env("REDIS_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD))
+        if gateway.auth.sentinel:
+            env.append(secret_env(
+                "SENTINEL_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_SENTINEL_PASSWORD))
+        return k8s.core.v1.ContainerArgs(
+            name="haproxy",
+            image=cfg.platform.images.haproxy,
+            image_pull_policy=cfg.platform.images.pull_policy,
+            command=["haproxy", "-W", "-db", "-f", f"{names.HAPROXY_CONF_DIR}/{names.HAPROXY_CFG}"],
+            ports=[
+                k8s.core.v1.ContainerPortArgs(name="redis", container_port=names.REDIS_PORT),
+                k8s.core.v1.ContainerPortArgs(name="sentinel", container_port=names.SENTINEL_PORT),
+            ],
+            env=env or None,
+            resources=resource_requirements(gateway.resources.haproxy),
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(
+                    name=HAPROXY_CONF_VOLUME, mount_path=names.HAPROXY_CONF_DIR, read_only=True),
+                tmp_mount(),
+            ],
+            security_context=container_security_context(),
+            readiness_probe=tcp_probe(names.REDIS_PORT, period=5, timeout=2, failures=2),
+            liveness_probe=tcp_probe(names.REDIS_PORT, period=10, timeout=3, failures=3),
+        )
+
+    # ------------------------------------------------------------------ disruption budgets
+
+    def _pod_disruption_budget(self, logical_name: str, object_name: str, component: str) -> None:
+        _, selector = _labels(component)
+        k8s.policy.v1.PodDisruptionBudget(
+            logical_name,
+            metadata=self._metadata(object_name, component),
+            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+            ),
+            opts=self._child(),
+        )
+
+
+def _labels(component: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(all labels, selector labels) of the gateway's workloads: one instance, `redis-gateway`,
+    whose Redis pods and proxy pods differ by component and by `app`."""
+    app = names.GATEWAY_HAPROXY if component == names.COMPONENT_MASTER_PROXY else names.GATEWAY
+    return (object_labels(names.GATEWAY, component, app), selector_labels(names.GATEWAY, component))
+
+
+def _script(file_name: str) -> list[str]:
+    """Scripts run through `sh`: ConfigMap files keep their mode, but `sh` works whatever it is."""
+    return ["sh", f"{names.SCRIPTS_DIR}/{file_name}"]
+
+
+def _redis_and_sentinel_ports() -> list[k8s.core.v1.ServicePortArgs]:
+    return [
+        k8s.core.v1.ServicePortArgs(name="redis", port=names.REDIS_PORT, target_port="redis", protocol="TCP"),
+        k8s.core.v1.ServicePortArgs(
+            name="sentinel", port=names.SENTINEL_PORT, target_port="sentinel", protocol="TCP"),
+    ]

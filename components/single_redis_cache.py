@@ -1,0 +1,224 @@
+"""SingleRedisCache: the Context-API's L1 cache, one Redis pod without persistence.
+
+The Context-API degrades to its in-memory LRU and PostgreSQL when the cache is away, so one pod
+(`Recreate`: never two caches at once) is enough. Its client sends no password, so auth is off
+by default; when switched on, the password reaches the pod only through the Secret `redis-auth`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from stack_config import StackConfig, names
+
+from .checksum import config_checksum
+from .labels import object_labels, selector_labels
+from .pod_spec import (
+    container_security_context,
+    exec_probe,
+    pod_security_context,
+    resource_requirements,
+    secret_env,
+    tcp_probe,
+    tmp_mount,
+    tmp_volume,
+)
+
+TYPE_TOKEN = "kubernaut:redis:SingleRedisCache"
+REVISION_HISTORY_LIMIT = 10
+CONF_VOLUME = "conf"
+SCRIPTS_VOLUME = "scripts"
+DATA_VOLUME = "data"
+READ_ONLY_MODE = 0o444
+EXECUTABLE_MODE = 0o555
+# Runs redis-server with the password from REDIS_PASSWORD added to the config on stdin: Redis
+# cannot read a password from the environment, and the command line is visible to `ps`.
+CACHE_START_SCRIPT = "cache-start.sh"
+
+
+def redis_files_module():
+    return importlib.import_module("redis_files")
+
+
+@dataclass(frozen=True)
+class SingleRedisCacheArgs:
+    config: StackConfig
+    namespace: str
+    password: Optional[pulumi.Input[str]] = None
+
+    def __post_init__(self) -> None:
+        if self.config.context_cache.auth.enabled and self.password is None:
+            raise ValueError("contextCache.auth.enabled needs the context cache password")
+
+
+@dataclass(frozen=True)
+class CacheFiles:
+    config: dict[str, str]
+    scripts: dict[str, str]
+
+    @classmethod
+    def render(cls, cfg: StackConfig) -> "CacheFiles":
+        files = redis_files_module()
+        return cls(config={names.REDIS_CONF: files.cache_redis_conf(cfg)}, scripts=dict(files.cache_scripts()))
+
+    @property
+    def checksum(self) -> str:
+        return config_checksum(self.config, self.scripts)
+
+
+class SingleRedisCache(pulumi.ComponentResource):
+    """Deployment and Service `redis`, ConfigMap `redis-config`, Secret `redis-auth` when auth is on."""
+
+    deployment_name: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: SingleRedisCacheArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        self._name = name
+        self._cfg = args.config
+        self._namespace = args.namespace
+        files = CacheFiles.render(args.config)
+        if args.config.context_cache.auth.enabled and CACHE_START_SCRIPT not in files.scripts:
+            raise ValueError(f"contextCache.auth.enabled needs {CACHE_START_SCRIPT} from redis_files.cache_scripts()")
+
+        config_map = self._config_map(files)
+        secret = self._auth_secret(args.password)
+        deployment = self._deployment(files, depends_on=[config_map, *([secret] if secret else [])])
+        service = self._service()
+
+        self.deployment_name = deployment.metadata.name
+        self.service_name = service.metadata.name
+        self.register_outputs({"deploymentName": self.deployment_name, "serviceName": self.service_name})
+
+    def _child(self, **extra) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **extra)
+
+    def _metadata(self, object_name: str) -> k8s.meta.v1.ObjectMetaArgs:
+        return k8s.meta.v1.ObjectMetaArgs(
+            name=object_name, namespace=self._namespace,
+            labels=object_labels(names.CACHE, names.COMPONENT_CACHE, names.CACHE))
+
+    def _config_map(self, files: CacheFiles) -> k8s.core.v1.ConfigMap:
+        return k8s.core.v1.ConfigMap(
+            f"{self._name}-config",
+            metadata=self._metadata(names.CACHE_CONFIG_MAP),
+            data={**files.config, **files.scripts},
+            opts=self._child(),
+        )
+
+    def _auth_secret(self, password: Optional[pulumi.Input[str]]) -> Optional[k8s.core.v1.Secret]:
+        if not self._cfg.context_cache.auth.enabled:
+            return None
+        return k8s.core.v1.Secret(
+            f"{self._name}-auth",
+            metadata=self._metadata(names.CACHE_AUTH_SECRET),
+            type="Opaque",
+            string_data={names.SECRET_KEY_REDIS_PASSWORD: pulumi.Output.secret(password)},
+            opts=self._child(),
+        )
+
+    def _service(self) -> k8s.core.v1.Service:
+        return k8s.core.v1.Service(
+            f"{self._name}-service",
+            metadata=self._metadata(names.CACHE),
+            spec=k8s.core.v1.ServiceSpecArgs(
+                type="ClusterIP",
+                selector=selector_labels(names.CACHE, names.COMPONENT_CACHE),
+                ports=[k8s.core.v1.ServicePortArgs(
+                    name="redis", port=names.REDIS_PORT, target_port="redis", protocol="TCP")],
+            ),
+            opts=self._child(),
+        )
+
+    def _deployment(self, files: CacheFiles, depends_on: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
+        selector = selector_labels(names.CACHE, names.COMPONENT_CACHE)
+        return k8s.apps.v1.Deployment(
+            f"{self._name}-deployment",
+            metadata=self._metadata(names.CACHE),
+            spec=k8s.apps.v1.DeploymentSpecArgs(
+                replicas=1,
+                revision_history_limit=REVISION_HISTORY_LIMIT,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                strategy=k8s.apps.v1.DeploymentStrategyArgs(type="Recreate"),
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=object_labels(names.CACHE, names.COMPONENT_CACHE, names.CACHE),
+                        annotations={names.CHECKSUM_ANNOTATION: files.checksum}),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=pod_security_context(names.REDIS_UID),
+                        containers=[self._container(files)],
+                        volumes=self._volumes(files),
+                    ),
+                ),
+            ),
+            opts=self._child(depends_on=depends_on),
+        )
+
+    def _volumes(self, files: CacheFiles) -> list[k8s.core.v1.VolumeArgs]:
+        volumes = [
+            _config_map_items_volume(CONF_VOLUME, list(files.config), READ_ONLY_MODE),
+            # No persistence: scratch for anything Redis writes to its working directory.
+            k8s.core.v1.VolumeArgs(name=DATA_VOLUME, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
+            tmp_volume(),
+        ]
+        if files.scripts:
+            volumes.append(_config_map_items_volume(SCRIPTS_VOLUME, sorted(files.scripts), EXECUTABLE_MODE))
+        return volumes
+
+    def _mounts(self, files: CacheFiles) -> list[k8s.core.v1.VolumeMountArgs]:
+        mounts = [
+            k8s.core.v1.VolumeMountArgs(name=CONF_VOLUME, mount_path=names.CONF_DIR, read_only=True),
+            k8s.core.v1.VolumeMountArgs(name=DATA_VOLUME, mount_path=names.DATA_DIR),
+            tmp_mount(),
+        ]
+        if files.scripts:
+            mounts.append(k8s.core.v1.VolumeMountArgs(
+                name=SCRIPTS_VOLUME, mount_path=names.SCRIPTS_DIR, read_only=True))
+        return mounts
+
+    def _container(self, files: CacheFiles) -> k8s.core.v1.ContainerArgs:
+        cfg, cache = self._cfg, self._cfg.context_cache
+        if CACHE_START_SCRIPT in files.scripts:
+            command = ["sh", f"{names.SCRIPTS_DIR}/{CACHE_START_SCRIPT}"]
+        else:
+            command = ["redis-server", f"{names.CONF_DIR}/{names.REDIS_CONF}"]
+        env = None
+        if cache.auth.enabled:
+            env = [
+                secret_env("REDIS_PASSWORD", names.CACHE_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD),
+                # lets the readiness probe's redis-cli authenticate without `-a`
+                secret_env("REDISCLI_AUTH", names.CACHE_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD),
+            ]
+        return k8s.core.v1.ContainerArgs(
+            name="redis",
+            image=cfg.platform.images.redis,
+            image_pull_policy=cfg.platform.images.pull_policy,
+            command=command,
+            ports=[k8s.core.v1.ContainerPortArgs(name="redis", container_port=names.REDIS_PORT)],
+            env=env,
+            resources=resource_requirements(cache.resources),
+            volume_mounts=self._mounts(files),
+            security_context=container_security_context(),
+            # `-e`: exit non-zero on an error reply (NOAUTH, LOADING), which a bare ping does not.
+            readiness_probe=exec_probe(["redis-cli", "-e", "-p", str(names.REDIS_PORT), "ping"],
+                                       period=5, timeout=3, failures=2),
+            liveness_probe=tcp_probe(names.REDIS_PORT, period=10, timeout=3, failures=3),
+        )
+
+
+def _config_map_items_volume(volume: str, keys: list[str], mode: int) -> k8s.core.v1.VolumeArgs:
+    """A volume with only `keys` of the cache ConfigMap, so config and scripts get their own modes."""
+    return k8s.core.v1.VolumeArgs(
+        name=volume,
+        config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(
+            name=names.CACHE_CONFIG_MAP, default_mode=mode,
+            items=[k8s.core.v1.KeyToPathArgs(key=key, path=key) for key in keys]),
+    )

@@ -1,0 +1,1 @@
+"""Command-line tools of kubernaut-redis (manifest renderer, config reference)."""
