@@ -1,0 +1,269 @@
+# shellcheck shell=sh
+# Functions shared by the gateway pod scripts; sourced, never run.
+#
+# Environment (docs/architecture.md, "Inside a gateway pod"): POD_NAME, POD_NAMESPACE,
+# STATEFULSET_NAME, HEADLESS_SERVICE, CLUSTER_DOMAIN, REPLICAS, MASTER_SET, REDIS_PORT,
+# SENTINEL_PORT, DNS_WAIT_SECONDS, BOOT_PEER_WAIT_SECONDS; REDIS_PASSWORD and SENTINEL_PASSWORD
+# only when auth is on. Passwords reach redis-cli through REDISCLI_AUTH and files through the
+# printf builtin: never through argv, where `ps` would show them.
+
+# shellcheck disable=SC2034 # read by the scripts that source this file
+{
+    TEMPLATE_DIR=/etc/kubernaut-redis/conf
+    DATA_DIR=/data
+    REDIS_DATA_DIR=$DATA_DIR/redis
+    REDIS_CONF_DIR=$DATA_DIR/conf
+    REDIS_CONF=$REDIS_CONF_DIR/redis.conf
+    SENTINEL_DIR=$DATA_DIR/sentinel
+    SENTINEL_CONF=$SENTINEL_DIR/sentinel.conf
+    LOCAL_HOST=127.0.0.1
+    # Upper bound of one redis-cli round trip to a peer: a partitioned peer must not stall a boot
+    # or a preStop hook for the kernel's TCP connect timeout (minutes).
+    PEER_CALL_TIMEOUT_SECONDS=3
+}
+
+log() {
+    printf '%s %s %s: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${POD_NAME:-?}" "${SCRIPT_NAME:-pod-script}" "$*" >&2
+}
+
+die() {
+    log "ERROR: $*"
+    exit 1
+}
+
+now_seconds() {
+    date +%s
+}
+
+require_env() {
+    for required_name in "$@"; do
+        eval "required_value=\${$required_name:-}"
+        [ -n "$required_value" ] || die "environment variable $required_name is not set"
+    done
+}
+
+require_number() {
+    case $2 in
+        '' | *[!0-9]*) die "environment variable $1 must be a whole number, got '$2'" ;;
+    esac
+}
+
+# ------------------------------------------------------------------ identity
+
+# Sets MY_ORDINAL and MY_FQDN from the environment, after checking it.
+load_pod_identity() {
+    require_env POD_NAME POD_NAMESPACE STATEFULSET_NAME HEADLESS_SERVICE CLUSTER_DOMAIN \
+        REPLICAS MASTER_SET REDIS_PORT SENTINEL_PORT DNS_WAIT_SECONDS BOOT_PEER_WAIT_SECONDS
+    require_number REPLICAS "$REPLICAS"
+    require_number REDIS_PORT "$REDIS_PORT"
+    require_number SENTINEL_PORT "$SENTINEL_PORT"
+    require_number DNS_WAIT_SECONDS "$DNS_WAIT_SECONDS"
+    require_number BOOT_PEER_WAIT_SECONDS "$BOOT_PEER_WAIT_SECONDS"
+    MY_ORDINAL=${POD_NAME##*-}
+    case $MY_ORDINAL in
+        '' | *[!0-9]*) die "POD_NAME '$POD_NAME' does not end in an ordinal" ;;
+    esac
+    [ "$POD_NAME" = "$STATEFULSET_NAME-$MY_ORDINAL" ] ||
+        die "POD_NAME '$POD_NAME' is not a pod of StatefulSet '$STATEFULSET_NAME'"
+    MY_FQDN=$(pod_fqdn "$MY_ORDINAL")
+    check_password REDIS_PASSWORD "${REDIS_PASSWORD:-}"
+    check_password SENTINEL_PASSWORD "${SENTINEL_PASSWORD:-}"
+}
+
+# The DNS name of pod <ordinal>: the one form of a pod's address that redis, Sentinel and
+# HAProxy all use, so that no instance is ever known twice (once by name, once by IP).
+pod_fqdn() {
+    printf '%s-%s.%s.%s.svc.%s\n' "$STATEFULSET_NAME" "$1" "$HEADLESS_SERVICE" "$POD_NAMESPACE" "$CLUSTER_DOMAIN"
+}
+
+# Prints the ordinal of a pod FQDN of this StatefulSet, or fails for any other name (an IP,
+# another service, an ordinal beyond REPLICAS).
+fqdn_ordinal() {
+    fqdn_suffix=.$HEADLESS_SERVICE.$POD_NAMESPACE.svc.$CLUSTER_DOMAIN
+    fqdn_pod=${1%"$fqdn_suffix"}
+    [ "$fqdn_pod" != "$1" ] || return 1
+    fqdn_number=${fqdn_pod#"$STATEFULSET_NAME"-}
+    [ "$fqdn_number" != "$fqdn_pod" ] || return 1
+    case $fqdn_number in '' | *[!0-9]*) return 1 ;; esac
+    [ "$fqdn_number" -lt "$REPLICAS" ] || return 1
+    printf '%s\n' "$fqdn_number"
+}
+
+is_member_fqdn() {
+    fqdn_ordinal "$1" >/dev/null
+}
+
+# Ordinals of the other pods, one per line.
+peer_ordinals() {
+    peer_i=0
+    while [ "$peer_i" -lt "$REPLICAS" ]; do
+        [ "$peer_i" = "$MY_ORDINAL" ] || printf '%s\n' "$peer_i"
+        peer_i=$((peer_i + 1))
+    done
+}
+
+# A fixed `sentinel myid` per pod: a sentinel that restarts must be the same peer to the
+# others, or each restart adds a phantom sentinel and the majority drifts out of reach.
+# Same value as stack_config.derived.sentinel_id(ordinal).
+sentinel_id_of() {
+    printf '%s/%s' "$STATEFULSET_NAME" "$1" | sha1sum | cut -c1-40
+}
+
+# ------------------------------------------------------------------ DNS
+
+resolves() {
+    getent hosts "$1" >/dev/null 2>&1
+}
+
+# Blocks until <name> resolves, at most <seconds>; fails with a clear error after that.
+wait_until_resolvable() {
+    wait_name=$1
+    wait_deadline=$(($(now_seconds) + $2))
+    until resolves "$wait_name"; do
+        [ "$(now_seconds)" -lt "$wait_deadline" ] ||
+            die "$wait_name does not resolve after $2 s (headless service with publishNotReadyAddresses? cluster DNS?)"
+        sleep 1
+    done
+}
+
+wait_for_own_dns() {
+    wait_until_resolvable "$MY_FQDN" "$DNS_WAIT_SECONDS"
+    log "own name $MY_FQDN resolves"
+}
+
+# ------------------------------------------------------------------ passwords
+
+# The HAProxy health checks send `AUTH <password>` as an inline command, and the config files
+# hold the password as one token: whitespace, quotes and backslashes would break both.
+check_password() {
+    case $2 in
+        *[[:space:]\"\'\\]* | *[[:cntrl:]]*)
+            die "$1 must not contain whitespace, quotes, backslashes or control characters" ;;
+    esac
+}
+
+# ------------------------------------------------------------------ redis-cli
+
+# redis-cli against a redis server: redis_cli <host> <args...>
+redis_cli() {
+    redis_cli_host=$1
+    shift
+    if [ -n "${REDIS_PASSWORD:-}" ]; then
+        REDISCLI_AUTH=$REDIS_PASSWORD timeout "$PEER_CALL_TIMEOUT_SECONDS" \
+            redis-cli --no-auth-warning -h "$redis_cli_host" -p "$REDIS_PORT" "$@"
+    else
+        timeout "$PEER_CALL_TIMEOUT_SECONDS" redis-cli -h "$redis_cli_host" -p "$REDIS_PORT" "$@"
+    fi
+}
+
+# redis-cli against a sentinel: sentinel_cli <host> <args...>
+sentinel_cli() {
+    sentinel_cli_host=$1
+    shift
+    if [ -n "${SENTINEL_PASSWORD:-}" ]; then
+        REDISCLI_AUTH=$SENTINEL_PASSWORD timeout "$PEER_CALL_TIMEOUT_SECONDS" \
+            redis-cli --no-auth-warning -h "$sentinel_cli_host" -p "$SENTINEL_PORT" "$@"
+    else
+        timeout "$PEER_CALL_TIMEOUT_SECONDS" redis-cli -h "$sentinel_cli_host" -p "$SENTINEL_PORT" "$@"
+    fi
+}
+
+# The value of <field> in INFO text given on stdin (INFO lines end in CR LF).
+info_field() {
+    tr -d '\r' | sed -n "s/^$1://p"
+}
+
+# ------------------------------------------------------------------ who is master
+
+# Prints "<config-epoch> <master fqdn>" as told by the sentinel of pod <ordinal>; nothing when it
+# does not answer, does not know the master set, or names something that is not one of our pods.
+sentinel_master_of() {
+    sentinel_reply=$(sentinel_cli "$(pod_fqdn "$1")" SENTINEL MASTER "$MASTER_SET" 2>/dev/null) || return 0
+    sentinel_view=$(printf '%s\n' "$sentinel_reply" | tr -d '\r' | awk '
+        NR % 2 == 1 { key = $0; next }
+        key == "ip" { ip = $0 }
+        key == "config-epoch" { epoch = $0 }
+        END { if (ip != "" && epoch ~ /^[0-9]+$/) print epoch, ip }')
+    [ -n "$sentinel_view" ] || return 0
+    is_member_fqdn "${sentinel_view#* }" || return 0
+    printf '%s\n' "$sentinel_view"
+}
+
+# Prints "<config-epoch> <master fqdn>" with the highest epoch over the peer sentinels that
+# answer now; nothing when none does.
+peer_sentinels_master() {
+    for peer in $(peer_ordinals); do
+        sentinel_master_of "$peer"
+    done | sort -n -k1,1 | tail -n 1
+}
+
+# Like peer_sentinels_master, but asks again once a second for up to <seconds>.
+wait_for_peer_sentinels_master() {
+    peer_wait_deadline=$(($(now_seconds) + $1))
+    while :; do
+        peer_answer=$(peer_sentinels_master)
+        if [ -n "$peer_answer" ]; then
+            printf '%s\n' "$peer_answer"
+            return 0
+        fi
+        [ "$(now_seconds)" -lt "$peer_wait_deadline" ] || return 0
+        sleep 1
+    done
+}
+
+# Prints "<config-epoch> <master fqdn>" from the sentinel.conf this pod persisted on its volume
+# (the last master its sentinel knew), or nothing.
+persisted_master() {
+    [ -r "$SENTINEL_CONF" ] || return 0
+    persisted_view=$(awk -v set="$MASTER_SET" '
+        $1 == "sentinel" && $2 == "monitor" && $3 == set { host = $4 }
+        $1 == "sentinel" && $2 == "config-epoch" && $3 == set { epoch = $4 }
+        END { if (host != "") print (epoch == "" ? 0 : epoch), host }' "$SENTINEL_CONF")
+    [ -n "$persisted_view" ] || return 0
+    is_member_fqdn "${persisted_view#* }" || return 0
+    printf '%s\n' "$persisted_view"
+}
+
+# The newer of two "<epoch> <host>" views; the first wins a tie (callers put live answers first).
+newer_view() {
+    if [ -z "$2" ]; then
+        printf '%s\n' "$1"
+    elif [ -z "$1" ] || [ "${2%% *}" -gt "${1%% *}" ]; then
+        printf '%s\n' "$2"
+    else
+        printf '%s\n' "$1"
+    fi
+}
+
+# The replication offset a redis server reports, or nothing when it does not answer.
+replication_offset_of() {
+    redis_cli "$1" INFO replication 2>/dev/null | info_field master_repl_offset
+}
+
+# "<offset> <fqdn>" of the reachable peer redis with the highest replication offset, or nothing.
+best_peer_by_offset() {
+    for peer in $(peer_ordinals); do
+        peer_host=$(pod_fqdn "$peer")
+        peer_offset=$(replication_offset_of "$peer_host")
+        case $peer_offset in
+            '' | *[!0-9]*) ;;
+            *) printf '%s %s\n' "$peer_offset" "$peer_host" ;;
+        esac
+    done | sort -n -k1,1 | tail -n 1
+}
+
+# ------------------------------------------------------------------ files
+
+# Replaces <file> with stdin atomically (temp file in the same directory, then rename), 0600.
+write_file_atomically() {
+    atomic_tmp="$1.tmp.$$"
+    (umask 077 && cat >"$atomic_tmp") || die "cannot write $atomic_tmp"
+    chmod 0600 "$atomic_tmp"
+    mv -f "$atomic_tmp" "$1" || die "cannot replace $1"
+}
+
+# Value of `<directive> <set> <value>` (sentinel) from a config file, or nothing.
+sentinel_setting() {
+    awk -v key="$2" -v set="$MASTER_SET" '$1 == "sentinel" && $2 == key && $3 == set { value = $4 }
+        END { if (value != "") print value }' "$1"
+}

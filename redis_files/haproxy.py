@@ -1,0 +1,174 @@
+"""haproxy.cfg of the master-only proxy behind Service redis-gateway-ha.
+
+Port 6379 reaches the current master only. A Redis server is admitted when it answers
+`role:master` AND at least `quorum` sentinels name it (`SENTINEL get-master-addr-by-name`):
+one check backend per Redis server polls every sentinel and expects that server's FQDN, so
+`nbsrv(<that backend>)` counts the sentinels that name it. With quorum >= majority at most one
+server can be admitted, and a node that still claims the master role after a failover (before
+it is demoted) gets no new connection. Port 26379 spreads clients over the live sentinels.
+
+Servers are DNS names resolved at run time (`resolvers`, `init-addr none`): a recreated pod
+with a new IP is followed, and a missing pod does not stop HAProxy from starting.
+Passwords come from the container's environment ("${REDIS_PASSWORD}", "${SENTINEL_PASSWORD}"),
+which HAProxy expands inside double quotes: nothing secret is in this file.
+Readiness and liveness of the proxy pod: a TCP probe of port 6379 (HAProxy listens whether or
+not a master is admitted; a proxy that cannot see a master is no worse than its siblings).
+"""
+
+from __future__ import annotations
+
+from stack_config import StackConfig, gateway_pod_fqdns, names
+
+RESOLVERS = "cluster_dns"
+MASTER_BACKEND = "redis_master"
+SENTINELS_BACKEND = "sentinels"
+CHECK_INTERVAL = "1s"
+
+
+def _section(header: str, body: list[str]) -> list[str]:
+    return [header, *(f"    {line}" for line in body), ""]
+
+
+def _server_name(ordinal: int) -> str:
+    return f"redis-{ordinal}"
+
+
+def _quorum_backend_name(ordinal: int) -> str:
+    return f"sentinels_name_redis_{ordinal}"
+
+
+def _auth_check(variable: str) -> list[str]:
+    return [f'tcp-check send "AUTH ${{{variable}}}"\\r\\n', "tcp-check expect string +OK"]
+
+
+def _global_and_defaults() -> list[str]:
+    return [
+        *_section("global", [
+            "log stdout format raw local0 info",
+            "maxconn 4096",
+        ]),
+        *_section("defaults", [
+            "mode tcp",
+            "log global",
+            "option dontlognull",
+            "timeout connect 2s",
+            # Pooled Gateway connections idle between bursts; keepalives find dead peers.
+            "timeout client 30m",
+            "timeout server 30m",
+            "timeout check 2s",
+            "option clitcpka",
+            "option srvtcpka",
+        ]),
+    ]
+
+
+def _resolvers() -> list[str]:
+    return _section(f"resolvers {RESOLVERS}", [
+        "parse-resolv-conf",
+        "resolve_retries 3",
+        "timeout resolve 1s",
+        "timeout retry 1s",
+        # A deleted pod (NXDOMAIN) leaves the pool within a second; a valid answer is kept
+        # across a brief DNS outage.
+        "hold valid 10s",
+        "hold nx 1s",
+        "hold obsolete 1s",
+        "hold other 5s",
+        "hold refused 5s",
+        "hold timeout 5s",
+        "accepted_payload_size 8192",
+    ])
+
+
+def _server_line(name: str, fqdn: str, port: int, *, carries_clients: bool = True) -> str:
+    # Connections to a server that fails its check are cut, so clients reconnect elsewhere.
+    cut = " on-marked-down shutdown-sessions" if carries_clients else ""
+    return (f"server {name} {fqdn}:{port} check inter {CHECK_INTERVAL} fall 1 rise 1 "
+            f"resolvers {RESOLVERS} resolve-prefer ipv4 init-addr none{cut}")
+
+
+def _sentinel_servers(fqdns: list[str], *, carries_clients: bool = True) -> list[str]:
+    return [_server_line(f"sentinel-{i}", fqdn, names.SENTINEL_PORT, carries_clients=carries_clients)
+            for i, fqdn in enumerate(fqdns)]
+
+
+def _sentinel_check(cfg: StackConfig) -> list[str]:
+    return _auth_check("SENTINEL_PASSWORD") if cfg.gateway.auth.sentinel else []
+
+
+def _quorum_backend(cfg: StackConfig, ordinal: int, fqdns: list[str]) -> list[str]:
+    body = [
+        "option tcp-check",
+        "tcp-check connect",
+        *_sentinel_check(cfg),
+        f'tcp-check send "SENTINEL get-master-addr-by-name {names.MASTER_SET}"\\r\\n',
+        # The FQDN ends in the domain, so "redis-gateway-1." never matches "redis-gateway-10.".
+        f"tcp-check expect string {fqdns[ordinal]}",
+        "tcp-check send QUIT\\r\\n",
+        *_sentinel_servers(fqdns, carries_clients=False),
+    ]
+    return _section(f"backend {_quorum_backend_name(ordinal)}", body)
+
+
+def _admitted(ordinal: int, quorum: int) -> str:
+    return f"{{ srv_is_up({_server_name(ordinal)}) }} {{ nbsrv({_quorum_backend_name(ordinal)}) ge {quorum} }}"
+
+
+def _master_backend(cfg: StackConfig, fqdns: list[str]) -> list[str]:
+    quorum = cfg.gateway.effective_quorum
+    redis_auth = _auth_check("REDIS_PASSWORD") if cfg.gateway.auth.enabled else []
+    any_admitted = " or ".join(_admitted(i, quorum) for i in range(len(fqdns)))
+    body = [
+        "option tcp-check",
+        "tcp-check connect",
+        *redis_auth,
+        "tcp-check send PING\\r\\n",
+        "tcp-check expect string +PONG",
+        'tcp-check send "INFO replication"\\r\\n',
+        "tcp-check expect string role:master",
+        "tcp-check send QUIT\\r\\n",
+        "tcp-check expect string +OK",
+        # Without an admitted server the connection is refused rather than balanced over
+        # whatever answers role:master.
+        f"tcp-request content reject unless {any_admitted}",
+        *(f"use-server {_server_name(i)} if {_admitted(i, quorum)}" for i in range(len(fqdns))),
+        *(_server_line(_server_name(i), fqdn, names.REDIS_PORT) for i, fqdn in enumerate(fqdns)),
+    ]
+    return _section(f"backend {MASTER_BACKEND}", body)
+
+
+def _sentinels_backend(cfg: StackConfig, fqdns: list[str]) -> list[str]:
+    body = [
+        "balance leastconn",
+        "option tcp-check",
+        "tcp-check connect",
+        *_sentinel_check(cfg),
+        "tcp-check send PING\\r\\n",
+        "tcp-check expect string +PONG",
+        "tcp-check send QUIT\\r\\n",
+        *_sentinel_servers(fqdns),
+    ]
+    return _section(f"backend {SENTINELS_BACKEND}", body)
+
+
+def _frontends() -> list[str]:
+    return [
+        *_section("frontend redis_master", [f"bind :{names.REDIS_PORT}", f"default_backend {MASTER_BACKEND}"]),
+        *_section("frontend sentinel", [f"bind :{names.SENTINEL_PORT}", f"default_backend {SENTINELS_BACKEND}"]),
+    ]
+
+
+def haproxy_cfg(cfg: StackConfig) -> str:
+    fqdns = gateway_pod_fqdns(cfg)
+    header = ["# haproxy.cfg of redis-gateway-haproxy (ConfigMap redis-gateway-haproxy-config).",
+              "# Passwords are read from the environment; none is stored here.", ""]
+    parts = [
+        header,
+        _global_and_defaults(),
+        _resolvers(),
+        _frontends(),
+        _master_backend(cfg, fqdns),
+        *(_quorum_backend(cfg, i, fqdns) for i in range(len(fqdns))),
+        _sentinels_backend(cfg, fqdns),
+    ]
+    return "\n".join(line for part in parts for line in part)
