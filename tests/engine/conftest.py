@@ -72,11 +72,14 @@ class EngineSandbox:
             strip_secrets_provider_lines(stack_file)
         return dest
 
-    def pulumi(self, *args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run the CLI; fail the test with its output (secrets masked) when it fails."""
-        result = subprocess.run(
+    def run_pulumi(self, *args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             ["pulumi", *args, "--non-interactive"], cwd=cwd, env=self.env, input=stdin,
             capture_output=True, text=True, timeout=COMMAND_TIMEOUT_SECONDS, check=False)
+
+    def pulumi(self, *args: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the CLI; fail the test with its output (secrets masked) when it fails."""
+        result = self.run_pulumi(*args, cwd=cwd, stdin=stdin)
         if result.returncode != 0:
             pytest.fail(f"`pulumi {' '.join(args)}` exited {result.returncode}:\n"
                         f"{self.mask(result.stdout)}\n{self.mask(result.stderr)}", pytrace=False)
@@ -110,6 +113,11 @@ def engine_cache() -> Path:
     if explicit:
         return Path(explicit)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kubernaut-redis" / "engine"
+
+
+@pytest.fixture
+def unreachable_kubeconfig() -> str:
+    return UNREACHABLE_KUBECONFIG
 
 
 @pytest.fixture(scope="session")
