@@ -215,9 +215,9 @@ class PlatformConfig(_Model):
 
 class PersistenceConfig(_Model):
     size: MemoryQuantity = Field(
-        "1Gi", description="PVC size per pod (part of volumeClaimTemplates: see docs/configuration.md)")
+        "1Gi", description="PVC size per pod; applies when a PVC is created (volumeClaimTemplates)")
     storage_class: Optional[str] = Field(
-        None, description="StorageClass of the PVCs; null = the cluster default (part of volumeClaimTemplates)")
+        None, description="StorageClass of the PVCs; null = the cluster default; applies when a PVC is created")
     rdb_schedule: tuple[RdbRule, ...] = Field(
         ("900 1", "300 10", "60 10000"),
         description='RDB "save" rules "<seconds> <changes>"; empty = no RDB snapshots')

@@ -1,0 +1,304 @@
+"""RedisSentinelCluster as the program builds it for each stack: the fields that matter."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.redis_sentinel_cluster import TYPE_TOKEN
+from stack_config import names
+
+from .support import STACKS
+
+SCRIPTS = names.SCRIPTS_DIR
+
+
+@pytest.fixture(params=STACKS)
+def stack(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def run(program, stack):
+    return program(stack)
+
+
+def _statefulset(run):
+    return run.object("StatefulSet", names.GATEWAY)
+
+
+def _pod(run):
+    return _statefulset(run)["spec"]["template"]["spec"]
+
+
+def _container(pod_spec, name):
+    (container,) = [c for c in pod_spec["containers"] if c["name"] == name]
+    return container
+
+
+def _env(container):
+    return {item["name"]: item for item in container.get("env", [])}
+
+
+def test_objects_and_names(run):
+    kinds = {(o["kind"], o["metadata"]["name"]) for o in run.kubernetes_objects()
+             if o["metadata"].get("labels", {}).get(names.LABEL_INSTANCE) == names.GATEWAY}
+    expected = {
+        ("StatefulSet", "redis-gateway"), ("Service", "redis-gateway-headless"), ("Service", "redis-gateway-ha"),
+        ("Deployment", "redis-gateway-haproxy"), ("ConfigMap", "redis-gateway-config"),
+        ("ConfigMap", "redis-gateway-scripts"), ("ConfigMap", "redis-gateway-haproxy-config"),
+        ("PodDisruptionBudget", "redis-gateway"), ("PodDisruptionBudget", "redis-gateway-haproxy"),
+    }
+    if run.stack != "dev":
+        expected.add(("Secret", "redis-gateway-auth"))
+    assert kinds == expected
+    assert all(o["metadata"]["namespace"] == "kubernaut-system" for o in run.kubernetes_objects()
+               if o["kind"] != "Namespace")
+
+
+def test_statefulset_shape(run):
+    spec = _statefulset(run)["spec"]
+    assert spec["serviceName"] == names.GATEWAY_HEADLESS_SERVICE
+    assert spec["podManagementPolicy"] == "Parallel"
+    assert spec["revisionHistoryLimit"] == 10
+    assert spec["replicas"] == 3
+    assert spec["updateStrategy"] == {"type": "RollingUpdate"}
+    (claim,) = spec["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data"
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == {"prod": "2Gi"}.get(run.stack, "1Gi")
+
+
+def test_selectors_are_subsets_of_pod_labels(run):
+    for kind, name in [("StatefulSet", names.GATEWAY), ("Deployment", names.GATEWAY_HAPROXY)]:
+        spec = run.object(kind, name)["spec"]
+        selector = spec["selector"]["matchLabels"]
+        labels = spec["template"]["metadata"]["labels"]
+        assert selector.items() <= labels.items()
+        assert set(selector) == {names.LABEL_NAME, names.LABEL_INSTANCE, names.LABEL_COMPONENT}
+
+
+def test_services_select_the_right_pods(run):
+    redis_pods = _statefulset(run)["spec"]["template"]["metadata"]["labels"]
+    proxy_pods = run.object("Deployment", names.GATEWAY_HAPROXY)["spec"]["template"]["metadata"]["labels"]
+    headless = run.object("Service", names.GATEWAY_HEADLESS_SERVICE)["spec"]
+    ha = run.object("Service", names.GATEWAY_HA_SERVICE)["spec"]
+    assert headless["selector"].items() <= redis_pods.items()
+    assert not headless["selector"].items() <= proxy_pods.items()
+    assert ha["selector"].items() <= proxy_pods.items()
+    assert not ha["selector"].items() <= redis_pods.items(), "6379 of redis-gateway-ha must never reach a replica"
+
+
+def test_service_ports(run):
+    headless = run.object("Service", names.GATEWAY_HEADLESS_SERVICE)["spec"]
+    assert headless["clusterIP"] == "None"
+    assert headless["publishNotReadyAddresses"] is True
+    for service in (headless, run.object("Service", names.GATEWAY_HA_SERVICE)["spec"]):
+        assert {(p["name"], p["port"], p["targetPort"]) for p in service["ports"]} == {
+            ("redis", 6379, "redis"), ("sentinel", 26379, "sentinel")}
+
+
+def test_every_object_carries_the_common_labels(run):
+    for obj in run.kubernetes_objects():
+        if obj["kind"] == "Namespace":
+            continue
+        labels = obj["metadata"]["labels"]
+        assert labels[names.LABEL_NAME] == "redis"
+        assert labels[names.LABEL_PART_OF] == "kubernaut"
+        assert labels[names.LABEL_MANAGED_BY] == "pulumi"
+        assert labels[names.LABEL_APP] in (names.GATEWAY, names.GATEWAY_HAPROXY, names.CACHE)
+        assert labels[names.LABEL_COMPONENT] in ("sentinel-cluster", "master-proxy", "cache")
+
+
+def test_app_label_of_redis_pods_matches_the_previous_deployment(run):
+    assert _statefulset(run)["spec"]["template"]["metadata"]["labels"]["app"] == "redis-gateway"
+    proxy = run.object("Deployment", names.GATEWAY_HAPROXY)["spec"]["template"]["metadata"]["labels"]
+    assert proxy["app"] != "redis-gateway", "`kubectl get pods -l app=redis-gateway` must list Redis pods only"
+
+
+def test_containers_commands_ports_and_probes(run):
+    pod = _pod(run)
+    redis, sentinel = _container(pod, "redis"), _container(pod, "sentinel")
+    assert redis["command"] == ["sh", f"{SCRIPTS}/redis-start.sh"]
+    assert sentinel["command"] == ["sh", f"{SCRIPTS}/sentinel-start.sh"]
+    assert redis["ports"] == [{"name": "redis", "containerPort": 6379}]
+    assert sentinel["ports"] == [{"name": "sentinel", "containerPort": 26379}]
+    assert redis["readinessProbe"]["exec"]["command"] == ["sh", f"{SCRIPTS}/redis-readiness.sh"]
+    assert redis["livenessProbe"]["exec"]["command"] == ["sh", f"{SCRIPTS}/redis-liveness.sh"]
+    assert redis["lifecycle"]["preStop"]["exec"]["command"] == ["sh", f"{SCRIPTS}/redis-prestop.sh"]
+    for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+        assert sentinel[probe]["exec"]["command"] == ["sh", f"{SCRIPTS}/sentinel-probe.sh"]
+    assert redis["startupProbe"]["exec"]["command"] == ["sh", f"{SCRIPTS}/redis-liveness.sh"]
+
+
+def test_startup_probe_covers_the_boot_waits(run):
+    """Liveness must not kill a pod that is still waiting for DNS or its peers."""
+    for container in _pod(run)["containers"]:
+        startup = container["startupProbe"]
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 60 + 20 + 60
+
+
+def test_scripts_the_pod_spec_names_are_shipped(run):
+    shipped = set(run.object("ConfigMap", names.GATEWAY_SCRIPTS_CONFIG_MAP)["data"])
+    used = set()
+    for container in _pod(run)["containers"]:
+        used.add(container["command"][1])
+        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+            used.add(container[probe]["exec"]["command"][1])
+        if "lifecycle" in container:
+            used.add(container["lifecycle"]["preStop"]["exec"]["command"][1])
+    assert {path.rsplit("/", 1)[1] for path in used} <= shipped
+
+
+def test_environment(run):
+    auth = run.stack != "dev"
+    for container in _pod(run)["containers"]:
+        env = _env(container)
+        assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
+        literal = {name: item["value"] for name, item in env.items() if "value" in item}
+        assert literal == {
+            "POD_NAMESPACE": "kubernaut-system", "STATEFULSET_NAME": "redis-gateway",
+            "HEADLESS_SERVICE": "redis-gateway-headless", "CLUSTER_DOMAIN": "cluster.local", "REPLICAS": "3",
+            "MASTER_SET": "gateway-master", "REDIS_PORT": "6379", "SENTINEL_PORT": "26379",
+            "DNS_WAIT_SECONDS": "60", "BOOT_PEER_WAIT_SECONDS": "20",
+        }
+        assert ("REDIS_PASSWORD" in env) is auth and ("SENTINEL_PASSWORD" in env) is auth
+        if auth:
+            assert env["REDIS_PASSWORD"]["valueFrom"] == {
+                "secretKeyRef": {"name": "redis-gateway-auth", "key": "redis-password"}}
+            assert env["SENTINEL_PASSWORD"]["valueFrom"] == {
+                "secretKeyRef": {"name": "redis-gateway-auth", "key": "sentinel-password"}}
+
+
+def test_mounts_and_volumes(run):
+    pod = _pod(run)
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["conf"]["configMap"] == {"name": "redis-gateway-config", "defaultMode": 0o444}
+    assert volumes["scripts"]["configMap"] == {"name": "redis-gateway-scripts", "defaultMode": 0o555}
+    assert "emptyDir" in volumes["tmp"]
+    for container in pod["containers"]:
+        mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+        assert mounts == {
+            "/etc/kubernaut-redis/conf": {"name": "conf", "mountPath": "/etc/kubernaut-redis/conf", "readOnly": True},
+            "/opt/kubernaut-redis/bin": {"name": "scripts", "mountPath": "/opt/kubernaut-redis/bin", "readOnly": True},
+            "/data": {"name": "data", "mountPath": "/data"},
+            "/tmp": {"name": "tmp", "mountPath": "/tmp"},
+        }
+        assert not any("subPath" in m for m in container["volumeMounts"]), "Sentinel rewrites its file"
+
+
+def test_config_map_holds_both_templates(run):
+    assert set(run.object("ConfigMap", names.GATEWAY_CONFIG_MAP)["data"]) == {"redis.conf", "sentinel.conf"}
+    assert set(run.object("ConfigMap", names.GATEWAY_HAPROXY_CONFIG_MAP)["data"]) == {"haproxy.cfg"}
+
+
+@pytest.mark.parametrize("stack_name", ["dev", "prod"])
+def test_resources_per_pod(program, stack_name):
+    pod = _pod(program(stack_name))
+    assert _container(pod, "redis")["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
+    assert _container(pod, "sentinel")["resources"] == {
+        "requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "250m", "memory": "128Mi"}}
+
+
+def test_pod_security(run):
+    for kind, name, uid in [("StatefulSet", names.GATEWAY, 999), ("Deployment", names.GATEWAY_HAPROXY, 99)]:
+        pod = run.object(kind, name)["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        context = pod["securityContext"]
+        assert context["runAsNonRoot"] is True
+        assert (context["runAsUser"], context["runAsGroup"], context["fsGroup"]) == (uid, uid, uid)
+        assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+        for container in pod["containers"]:
+            security = container["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_short_dns_timeouts(run):
+    for kind, name in [("StatefulSet", names.GATEWAY), ("Deployment", names.GATEWAY_HAPROXY)]:
+        options = run.object(kind, name)["spec"]["template"]["spec"]["dnsConfig"]["options"]
+        assert {o["name"]: o["value"] for o in options} == {"timeout": "1", "attempts": "5"}
+
+
+def test_anti_affinity_soft_in_dev_hard_in_prod(program):
+    dev = _pod(program("dev"))["affinity"]["podAntiAffinity"]
+    prod = _pod(program("prod"))["affinity"]["podAntiAffinity"]
+    (preferred,) = dev["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert preferred["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert "requiredDuringSchedulingIgnoredDuringExecution" not in dev
+    (required,) = prod["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert required["topologyKey"] == "kubernetes.io/hostname"
+    assert required["labelSelector"]["matchLabels"] == \
+        program("prod").object("StatefulSet", names.GATEWAY)["spec"]["selector"]["matchLabels"]
+
+
+def test_grace_period(run):
+    assert _pod(run)["terminationGracePeriodSeconds"] == 60
+
+
+def test_pod_disruption_budgets(run):
+    for name, workload in [(names.GATEWAY_PDB, ("StatefulSet", names.GATEWAY)),
+                           (names.GATEWAY_HAPROXY_PDB, ("Deployment", names.GATEWAY_HAPROXY))]:
+        spec = run.object("PodDisruptionBudget", name)["spec"]
+        assert spec["maxUnavailable"] == 1
+        assert spec["selector"]["matchLabels"] == run.object(*workload)["spec"]["selector"]["matchLabels"]
+
+
+def test_haproxy_deployment(run):
+    deployment = run.object("Deployment", names.GATEWAY_HAPROXY)["spec"]
+    assert deployment["replicas"] == {"dev": 1, "lab": 1, "prod": 2}[run.stack]
+    (container,) = deployment["template"]["spec"]["containers"]
+    assert container["command"] == ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
+    assert container["image"] == ("localhost/kubernaut-redis-lab:7.0.15" if run.stack == "lab"
+                                  else "docker.io/library/haproxy:2.6.12")
+    assert container["readinessProbe"]["tcpSocket"] == {"port": 6379}
+    assert container["resources"] == {
+        "requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "250m", "memory": "64Mi"}}
+    assert {m["mountPath"] for m in container["volumeMounts"]} == {"/usr/local/etc/haproxy", "/tmp"}
+    env = _env(container)
+    if run.stack == "dev":
+        assert env == {}
+    else:
+        assert {item["valueFrom"]["secretKeyRef"]["key"] for item in env.values()} == {
+            "redis-password", "sentinel-password"}
+    annotation = deployment["template"]["metadata"]["annotations"][names.CHECKSUM_ANNOTATION]
+    assert len(annotation) == 64
+
+
+def test_images_and_pull_policy(run):
+    expected = "localhost/kubernaut-redis-lab:7.0.15" if run.stack == "lab" else "docker.io/library/redis:7.0.15"
+    for container in _pod(run)["containers"]:
+        assert container["image"] == expected
+        assert container["imagePullPolicy"] == "IfNotPresent"
+
+
+def test_secret_holds_exactly_the_enabled_passwords(program):
+    secret = program("prod").object("Secret", names.GATEWAY_AUTH_SECRET)
+    assert secret["type"] == "Opaque"
+    assert "data" not in secret
+    string_data = secret["stringData"]
+    assert string_data["4dabf18193072939515e22adb298388d"] == "1b47061264138c4ac30d75fd1eb44270", \
+        "stringData must be a Pulumi secret"
+    assert set(string_data["value"]) == {"redis-password", "sentinel-password"}
+    with pytest.raises(LookupError):
+        program("dev").object("Secret", names.GATEWAY_AUTH_SECRET)
+
+
+def test_options_protect_timeouts_ignore_and_parents(program, resource_options):
+    program("prod")
+    statefulset = resource_options[("kubernetes:apps/v1:StatefulSet", "redis-gateway-statefulset")]
+    assert statefulset.protect is True
+    assert statefulset.custom_timeouts.create == "15m" and statefulset.custom_timeouts.update == "15m"
+    assert statefulset.ignore_changes == ["spec.volumeClaimTemplates"]
+    component = resource_options[(TYPE_TOKEN, "redis-gateway")]
+    children = [opts for (token, name), opts in resource_options.items()
+                if token.startswith("kubernetes:") and name.startswith("redis-gateway-")]
+    assert len(children) == 10
+    assert all(opts.parent is not None and opts.parent._type == TYPE_TOKEN for opts in children)
+    assert isinstance(component.providers, list) and len(component.providers) == 1
+
+
+def test_statefulset_not_protected_in_dev(program, resource_options):
+    program("dev")
+    assert resource_options[("kubernetes:apps/v1:StatefulSet", "redis-gateway-statefulset")].protect is False

@@ -1,0 +1,286 @@
+"""Validation of the stack config: every rule's message, the stack files, derived values."""
+
+from __future__ import annotations
+
+import copy
+from decimal import Decimal
+
+import pytest
+
+from stack_config import (
+    ConfigError,
+    StackConfig,
+    cache_endpoint,
+    gateway_master_endpoint,
+    gateway_pod_fqdn,
+    gateway_pod_fqdns,
+    gateway_sentinel_addresses,
+    load_stack_config,
+    sentinel_id,
+)
+from stack_config.quantities import parse_cpu, parse_memory_bytes, parse_size_bytes
+from tools.pulumi_mock_run import set_path, stack_file_config
+
+from .support import STACKS
+
+
+def _with(stack: str, **paths) -> dict:
+    """The stack file's values with `path=value` overrides; `__` in a name stands for a dot."""
+    values = copy.deepcopy(stack_file_config(stack))
+    for dotted, value in paths.items():
+        set_path(values, dotted.replace("__", "."), value)
+    return values
+
+
+def _problems(raw: dict, stack: str = "dev") -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_stack_config(raw, stack)
+    return caught.value.problems
+
+
+# (stack, overrides as dotted path -> value, the exact line expected among the problems)
+INVALID = [
+    ("dev", {"gateway.replicas": 4}, "gateway.replicas: got 4; must be an odd number >= 3"),
+    ("dev", {"gateway.replicas": 1}, "gateway.replicas: got 1; must be an odd number >= 3"),
+    ("dev", {"gateway.replicas": "three"},
+     'gateway.replicas: got "three"; must be a valid integer, unable to parse string as an integer'),
+    ("dev", {"gateway.quorum": 1},
+     "gateway.quorum: got 1; must be between the majority (2) and replicas (3), or null"),
+    ("dev", {"gateway.quorum": 4},
+     "gateway.quorum: got 4; must be between the majority (2) and replicas (3), or null"),
+    ("dev", {"gateway.downAfterMilliseconds": 999}, "gateway.downAfterMilliseconds: got 999; must be >= 1000"),
+    ("dev", {"gateway.failoverTimeoutMilliseconds": 5000},
+     "gateway.failoverTimeoutMilliseconds: got 5000; must be > downAfterMilliseconds (5000)"),
+    ("dev", {"gateway.parallelSyncs": 0}, "gateway.parallelSyncs: got 0; must be >= 1"),
+    ("prod", {"gateway.minReplicasToWrite": 3},
+     "gateway.minReplicasToWrite: got 3; must be <= replicas - 1 (2), or the master could never accept a write"),
+    ("dev", {"gateway.minReplicasToWrite": -1}, "gateway.minReplicasToWrite: got -1; must be >= 0"),
+    ("dev", {"gateway.minReplicasMaxLag": 0}, "gateway.minReplicasMaxLag: got 0; must be >= 1"),
+    ("dev", {"gateway.maxmemory": "400Mi"},
+     'gateway.maxmemory: got "400Mi"; must be <= 60% of resources.redis.limits.memory (512Mi): '
+     "fork copy-on-write and client/replication buffers need the rest"),
+    ("dev", {"gateway.maxmemory": "lots"},
+     'gateway.maxmemory: got "lots"; must be a positive size such as "256Mi" (Kubernetes) or "256mb" (Redis)'),
+    ("dev", {"gateway.maxmemoryPolicy": "lru"},
+     "gateway.maxmemoryPolicy: got \"lru\"; must be 'volatile-lru', 'allkeys-lru', 'volatile-lfu', "
+     "'allkeys-lfu', 'volatile-random', 'allkeys-random', 'volatile-ttl' or 'noeviction'"),
+    ("dev", {"gateway.antiAffinity": "strict"}, "gateway.antiAffinity: got \"strict\"; must be 'soft' or 'hard'"),
+    ("dev", {"gateway.persistence.rdbSchedule": ["900 1", "300"]},
+     'gateway.persistence.rdbSchedule[1]: got "300"; must be "<seconds> <changes>" with two positive '
+     'integers, e.g. "900 1"'),
+    ("dev", {"gateway.persistence.rdbSchedule": ["0 1"]},
+     'gateway.persistence.rdbSchedule[0]: got "0 1"; must be "<seconds> <changes>" with two positive '
+     'integers, e.g. "900 1"'),
+    ("dev", {"gateway.persistence.size": "1GB"},
+     'gateway.persistence.size: got "1GB"; must be a positive memory quantity such as "512Mi" or "1Gi"'),
+    ("dev", {"gateway.resources.redis.requests.cpu": "fast"},
+     'gateway.resources.redis.requests.cpu: got "fast"; must be a positive CPU quantity such as "100m" or "0.5"'),
+    ("dev", {"gateway.resources.sentinel.limits.memory": "128m"},
+     'gateway.resources.sentinel.limits.memory: got "128m"; must be a positive memory quantity such as '
+     '"512Mi" or "1Gi"'),
+    ("dev", {"gateway.resources.redis.requests.cpu": "1"},
+     'gateway.resources.redis.requests.cpu: got "1"; must be <= limits.cpu (500m)'),
+    ("dev", {"gateway.resources.haproxy.requests.memory": "128Mi"},
+     'gateway.resources.haproxy.requests.memory: got "128Mi"; must be <= limits.memory (64Mi)'),
+    ("dev", {"gateway.terminationGracePeriodSeconds": 19},
+     "gateway.terminationGracePeriodSeconds: got 19; must be >= 20 (downAfterMilliseconds/1000 + 15 s) "
+     "so the master's preStop can hand over before the kubelet kills it"),
+    ("dev", {"gateway.dnsWaitSeconds": 0}, "gateway.dnsWaitSeconds: got 0; must be >= 1"),
+    ("dev", {"gateway.proxy.replicas": 0}, "gateway.proxy.replicas: got 0; must be >= 1"),
+    ("dev", {"gateway.auth.sentinel": True},
+     "gateway.auth.sentinel: got true; must be false when auth.enabled is false"),
+    ("prod", {"gateway.auth.enabled": False, "gateway.auth.sentinel": False},
+     "gateway.auth.enabled: got false; must be true in prod"),
+    ("prod", {"gateway.auth.sentinel": False}, "gateway.auth.sentinel: got false; must be true in prod"),
+    ("dev", {"gateway.replcias": 3},
+     "gateway.replcias: unknown key; allowed keys: replicas, quorum, downAfterMilliseconds, "
+     "failoverTimeoutMilliseconds, parallelSyncs, minReplicasToWrite, minReplicasMaxLag, maxmemory, "
+     "maxmemoryPolicy, replBacklogSize, persistence, auth, resources, antiAffinity, "
+     "terminationGracePeriodSeconds, dnsWaitSeconds, bootPeerWaitSeconds, proxy"),
+    ("dev", {"platform.images.tag": "x"},
+     "platform.images.tag: unknown key; allowed keys: redis, haproxy, pullPolicy"),
+    ("dev", {"platform.namespace": "Kubernaut_System"},
+     'platform.namespace: got "Kubernaut_System"; must be a DNS-1123 label (lower-case letters, digits, '
+     "'-', at most 63 characters)"),
+    ("dev", {"platform.clusterDomain": "cluster..local"},
+     'platform.clusterDomain: got "cluster..local"; must be a DNS-1123 subdomain such as cluster.local'),
+    ("dev", {"platform.images.redis": "redis: 7"},
+     'platform.images.redis: got "redis: 7"; must be a non-empty image reference without whitespace'),
+    ("dev", {"platform.images.haproxy": ""},
+     'platform.images.haproxy: got ""; must be a non-empty image reference without whitespace'),
+    ("dev", {"platform.images.pullPolicy": "Sometimes"},
+     "platform.images.pullPolicy: got \"Sometimes\"; must be 'Always', 'IfNotPresent' or 'Never'"),
+    ("dev", {"platform.kubernetes.renderYamlToDirectory": " "},
+     'platform.kubernetes.renderYamlToDirectory: got " "; must be a directory path, or null to deploy to a cluster'),
+    ("dev", {"platform.createNamespace": "perhaps"},
+     'platform.createNamespace: got "perhaps"; must be a valid boolean, unable to interpret input'),
+    ("dev", {"contextCache.maxmemoryPercentOfLimit": 95},
+     "contextCache.maxmemoryPercentOfLimit: got 95; must be between 10 and 90"),
+    ("dev", {"contextCache.maxmemoryPercentOfLimit": 5},
+     "contextCache.maxmemoryPercentOfLimit: got 5; must be between 10 and 90"),
+    ("dev", {"contextCache.maxmemoryPolicy": "allkeys-fifo"},
+     "contextCache.maxmemoryPolicy: got \"allkeys-fifo\"; must be 'volatile-lru', 'allkeys-lru', "
+     "'volatile-lfu', 'allkeys-lfu', 'volatile-random', 'allkeys-random', 'volatile-ttl' or 'noeviction'"),
+    ("dev", {"contextCache.resources.limits.cpu": "50m"},
+     'contextCache.resources.requests.cpu: got "100m"; must be <= limits.cpu (50m)'),
+    ("dev", {"contextCache.resources.requests": {"cpu": "100m"}},
+     "contextCache.resources.requests.memory: missing; this key is required"),
+    ("dev", {"gateway": 3}, "gateway: got 3; must be a mapping of keys"),
+    ("dev", {"unknownSection": {}}, "unknownSection: unknown key; allowed keys: platform, gateway, contextCache"),
+]
+
+
+@pytest.mark.parametrize("stack, overrides, expected", INVALID,
+                         ids=[f"{s}:{','.join(o)}:{i}" for i, (s, o, _) in enumerate(INVALID)])
+def test_invalid_config_names_key_value_and_rule(stack, overrides, expected):
+    raw = copy.deepcopy(stack_file_config(stack))
+    for path, value in overrides.items():
+        set_path(raw, path, value)
+    assert expected in _problems(raw, stack)
+
+
+def test_at_least_25_invalid_configs_are_covered():
+    assert len(INVALID) >= 25
+
+
+def test_several_problems_are_reported_together_one_line_each():
+    raw = _with("dev", gateway__replicas=4, gateway__parallelSyncs=0, platform__namespace="Bad",
+                contextCache__maxmemoryPercentOfLimit=99)
+    problems = _problems(raw)
+    assert len(problems) == 4
+    assert str(ConfigError(problems)).count("\n") == 3
+    assert {line.split(":")[0] for line in problems} == {
+        "gateway.replicas", "gateway.parallelSyncs", "platform.namespace", "contextCache.maxmemoryPercentOfLimit"}
+
+
+def test_cross_field_rules_are_reported_together():
+    raw = _with("dev", gateway__quorum=1, gateway__failoverTimeoutMilliseconds=1000,
+                gateway__terminationGracePeriodSeconds=5)
+    assert [line.split(":")[0] for line in _problems(raw)] == [
+        "gateway.quorum", "gateway.failoverTimeoutMilliseconds", "gateway.terminationGracePeriodSeconds"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_file_validates(stack):
+    cfg = load_stack_config(stack_file_config(stack), stack)
+    assert isinstance(cfg, StackConfig)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_set_every_key_explicitly(stack):
+    """Each stack file spells out its values (defaults changing in code never change a stack)."""
+    values = stack_file_config(stack)
+    dumped = load_stack_config(values, stack).model_dump(by_alias=True)
+
+    def keys(tree, prefix=()):
+        for key, value in tree.items():
+            if isinstance(value, dict):
+                yield from keys(value, (*prefix, key))
+            else:
+                yield (*prefix, key)
+
+    assert set(keys(dumped["gateway"])) == set(keys(values["gateway"]))
+    assert set(keys(dumped["platform"])) == set(keys(values["platform"]))
+    assert set(keys(dumped["contextCache"])) == set(keys(values["contextCache"]))
+
+
+def test_dev_and_prod_differ_where_they_should():
+    dev = load_stack_config(stack_file_config("dev"), "dev")
+    prod = load_stack_config(stack_file_config("prod"), "prod")
+    assert (dev.gateway.min_replicas_to_write, prod.gateway.min_replicas_to_write) == (0, 1)
+    assert prod.gateway.min_replicas_max_lag == 10
+    assert (dev.gateway.anti_affinity, prod.gateway.anti_affinity) == ("soft", "hard")
+    assert (dev.gateway.auth.enabled, prod.gateway.auth.enabled, prod.gateway.auth.sentinel) == (False, True, True)
+    assert (dev.gateway.proxy.replicas, prod.gateway.proxy.replicas) == (1, 2)
+    assert (dev.gateway.persistence.size, prod.gateway.persistence.size) == ("1Gi", "2Gi")
+    assert (dev.platform.protect_data, prod.platform.protect_data) == (False, True)
+    assert dev.platform.create_namespace is prod.platform.create_namespace is False
+
+
+def test_lab_is_dev_with_lab_image_own_namespace_and_auth():
+    dev = stack_file_config("dev")
+    lab = stack_file_config("lab")
+    assert lab["platform"]["images"]["redis"] == lab["platform"]["images"]["haproxy"] == \
+        "localhost/kubernaut-redis-lab:7.0.15"
+    assert lab["platform"]["createNamespace"] is True
+    assert lab["gateway"]["auth"] == {"enabled": True, "sentinel": True}
+    assert lab["platform"]["kubernetes"]["renderYamlToDirectory"] is None
+    for key in ("images", "createNamespace"):
+        dev["platform"].pop(key), lab["platform"].pop(key)
+    dev["gateway"].pop("auth"), lab["gateway"].pop("auth")
+    assert dev == lab
+
+
+def test_defaults_are_safe_development_values():
+    cfg = load_stack_config({}, "dev")
+    gateway = cfg.gateway
+    assert (gateway.replicas, gateway.effective_quorum, gateway.down_after_milliseconds,
+            gateway.failover_timeout_milliseconds, gateway.parallel_syncs) == (3, 2, 5000, 10000, 1)
+    assert gateway.persistence.rdb_schedule == ("900 1", "300 10", "60 10000")
+    assert gateway.maxmemory_bytes == 256 * 2**20 and gateway.maxmemory_policy == "allkeys-lru"
+    assert gateway.auth.enabled and gateway.auth.sentinel
+    assert cfg.platform.namespace == "kubernaut-system" and cfg.platform.cluster_domain == "cluster.local"
+    sentinel = gateway.resources.sentinel
+    assert (sentinel.requests.cpu, sentinel.requests.memory, sentinel.limits.cpu, sentinel.limits.memory) == \
+        ("50m", "64Mi", "250m", "128Mi")
+
+
+def test_null_sections_and_empty_rdb_schedule_are_accepted():
+    cfg = load_stack_config({"platform": None, "gateway": {"persistence": {"rdbSchedule": []}}}, "dev")
+    assert cfg.gateway.persistence.rdb_schedule == ()
+
+
+def test_config_is_frozen():
+    cfg = load_stack_config({}, "dev")
+    with pytest.raises(Exception):
+        cfg.gateway.replicas = 5  # type: ignore[misc]
+
+
+def test_quorum_defaults_to_majority_and_accepts_the_range():
+    assert load_stack_config({"gateway": {"replicas": 5}}, "dev").gateway.effective_quorum == 3
+    assert load_stack_config({"gateway": {"replicas": 5, "quorum": 5}}, "dev").gateway.effective_quorum == 5
+
+
+def test_snake_case_names_are_accepted_too():
+    cfg = load_stack_config({"gateway": {"down_after_milliseconds": 6000}}, "dev")
+    assert cfg.gateway.down_after_milliseconds == 6000
+
+
+def test_context_cache_maxmemory_is_derived_from_the_limit():
+    cfg = load_stack_config({}, "dev")
+    assert cfg.context_cache.maxmemory_bytes == 512 * 2**20 * 75 // 100
+
+
+def test_derived_names():
+    cfg = load_stack_config({"platform": {"namespace": "ns1", "clusterDomain": "example.org"},
+                             "gateway": {"replicas": 5}}, "dev")
+    assert gateway_pod_fqdn(cfg, 4) == "redis-gateway-4.redis-gateway-headless.ns1.svc.example.org"
+    assert len(gateway_pod_fqdns(cfg)) == 5
+    assert gateway_sentinel_addresses(cfg)[0] == "redis-gateway-0.redis-gateway-headless.ns1.svc.example.org:26379"
+    assert gateway_master_endpoint(cfg) == "redis-gateway-ha.ns1.svc.example.org:6379"
+    assert cache_endpoint(cfg) == "redis.ns1.svc.example.org:6379"
+    with pytest.raises(ValueError):
+        gateway_pod_fqdn(cfg, 5)
+    assert len(sentinel_id(0)) == 40 and sentinel_id(0) != sentinel_id(1)
+
+
+@pytest.mark.parametrize("text, cores", [("100m", Decimal("0.1")), ("0.5", Decimal("0.5")), ("2", Decimal(2))])
+def test_cpu_quantities(text, cores):
+    assert parse_cpu(text) == cores
+
+
+@pytest.mark.parametrize("text, size", [("512Mi", 512 * 2**20), ("1Gi", 2**30), ("1G", 10**9), ("1000", 1000)])
+def test_memory_quantities(text, size):
+    assert parse_memory_bytes(text) == size
+
+
+@pytest.mark.parametrize("text, size", [("256mb", 256 * 2**20), ("256m", 256 * 10**6), ("2GB", 2 * 2**30),
+                                        ("256Mi", 256 * 2**20)])
+def test_redis_sizes(text, size):
+    assert parse_size_bytes(text) == size
+
+
+@pytest.mark.parametrize("bad", ["", "abc", "1.5.", "10Mi", "-1"])
+def test_bad_cpu_quantities(bad):
+    with pytest.raises(ValueError):
+        parse_cpu(bad)
