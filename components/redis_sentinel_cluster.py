@@ -367,7 +367,7 @@ class RedisSentinelCluster(pulumi.ComponentResource):
     # ------------------------------------------------------------------ HAProxy master proxy
 
     def _haproxy_deployment(self, checksum: str, depends_on: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
-        cfg, gateway = self._cfg, self._cfg.gateway
+        gateway = self._cfg.gateway
         labels, selector = _labels(names.COMPONENT_MASTER_PROXY)
         return k8s.apps.v1.Deployment(
             f"{self._name}-haproxy",

@@ -19,7 +19,7 @@ from pydantic.fields import FieldInfo
 
 from stack_config import StackConfig, load_stack_config
 
-from .pulumi_mock_run import REPO, stack_file_config
+from .pulumi_mock_run import stack_file_config
 
 STACKS = ("dev", "prod", "lab")
 SECTIONS = (("platform", "platform"), ("gateway", "gateway"), ("context_cache", "contextCache"))
@@ -48,7 +48,8 @@ They reach the pods only through the Kubernetes Secrets `redis-gateway-auth` and
 
 | key | needed when | what it is |
 |---|---|---|
-| `gatewayRedisPassword` | `gateway.auth.enabled` | `requirepass`/`masterauth` of every gateway Redis, Sentinel `auth-pass`, HAProxy checks |
+| `gatewayRedisPassword` | `gateway.auth.enabled` | `requirepass`/`masterauth` of every gateway Redis, \
+Sentinel `auth-pass`, HAProxy checks |
 | `gatewaySentinelPassword` | `gateway.auth.sentinel` | Sentinel's own `requirepass` |
 | `contextCachePassword` | `contextCache.auth.enabled` | `requirepass` of the Context-API cache |
 | `kubeconfig` | `platform.kubernetes.renderYamlToDirectory` is null | kubeconfig of the explicit provider |
@@ -132,7 +133,8 @@ def _type_text(annotation: Any) -> str:
         return " or ".join(_type_text(arg) for arg in inner) + suffix
     if origin is tuple:
         return f"list of {_type_text(args[0])}"
-    return {str: "string", int: "integer", bool: "boolean"}.get(annotation, getattr(annotation, "__name__", str(annotation)))
+    plain = {str: "string", int: "integer", bool: "boolean"}
+    return plain.get(annotation, getattr(annotation, "__name__", str(annotation)))
 
 
 def _show(value: Any) -> str:

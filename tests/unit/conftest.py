@@ -19,6 +19,7 @@ from tools.pulumi_mock_run import ProgramRun, run_program, set_path, stack_file_
 
 from .support import PASSWORDS, placeholder_redis_files
 
+
 @pytest.fixture(autouse=True)
 def redis_files_module(monkeypatch) -> types.ModuleType:
     """The real redis_files when it is there, else a placeholder (only for these tests)."""

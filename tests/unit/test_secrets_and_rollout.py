@@ -101,7 +101,8 @@ def test_haproxy_config_change_rolls_the_proxy_only_when_its_file_changes(progra
     changed = before.object("ConfigMap", names.GATEWAY_HAPROXY_CONFIG_MAP)["data"] != \
         after.object("ConfigMap", names.GATEWAY_HAPROXY_CONFIG_MAP)["data"]
     assert changed, "haproxy.cfg lists one server per replica"
-    assert _checksum(before, "Deployment", names.GATEWAY_HAPROXY) != _checksum(after, "Deployment", names.GATEWAY_HAPROXY)
+    assert _checksum(before, "Deployment", names.GATEWAY_HAPROXY) != \
+        _checksum(after, "Deployment", names.GATEWAY_HAPROXY)
 
 
 def test_cache_config_change_rolls_the_cache_only(program):

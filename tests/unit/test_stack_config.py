@@ -6,6 +6,7 @@ import copy
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from stack_config import (
     ConfigError,
@@ -232,7 +233,7 @@ def test_null_sections_and_empty_rdb_schedule_are_accepted():
 
 def test_config_is_frozen():
     cfg = load_stack_config({}, "dev")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         cfg.gateway.replicas = 5  # type: ignore[misc]
 
 
