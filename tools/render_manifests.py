@@ -16,6 +16,7 @@ below its git-ignored `.rendered/`.
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import secrets
 import sys
@@ -91,7 +92,7 @@ def write_manifests(run: ProgramRun, out: Path) -> list[Path]:
         stale.unlink()
     written = []
     for manifest in run.kubernetes_objects():
-        manifest = unwrap_secrets(manifest)
+        manifest = secret_string_data_as_data(unwrap_secrets(manifest))
         path = manifest_dir / manifest_file_name(manifest)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as stream:
@@ -118,6 +119,16 @@ def unwrap_secrets(value: Any) -> Any:
     if isinstance(value, list):
         return [unwrap_secrets(item) for item in value]
     return value
+
+
+def secret_string_data_as_data(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A Secret's stringData as base64 `data`, as the provider writes it in render mode."""
+    if manifest["kind"] != "Secret" or "stringData" not in manifest:
+        return manifest
+    converted = {key: value for key, value in manifest.items() if key != "stringData"}
+    converted["data"] = {**manifest.get("data", {}), **{
+        key: base64.b64encode(value.encode()).decode() for key, value in manifest["stringData"].items()}}
+    return converted
 
 
 def _ordered(manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import stat
 from pathlib import Path
 
@@ -72,17 +73,18 @@ def test_secrets_hold_plain_passwords_from_the_environment(tmp_path):
     render("prod", tmp_path / "out", env=ENV)
     secret = yaml.safe_load(
         (tmp_path / "out" / "1-manifest" / "v1-secret-kubernaut-system-redis-gateway-auth.yaml").read_text())
-    assert secret["stringData"] == {"redis-password": "render-redis-pw-1e5a",
-                                    "sentinel-password": "render-sentinel-pw-9c0d"}
+    assert "stringData" not in secret, "the provider's render mode writes base64 data"
+    assert {key: base64.b64decode(value).decode() for key, value in secret["data"].items()} == {
+        "redis-password": "render-redis-pw-1e5a", "sentinel-password": "render-sentinel-pw-9c0d"}
 
 
 def test_random_passwords_when_the_environment_has_none(tmp_path):
     render("prod", tmp_path / "a", env={})
     render("prod", tmp_path / "b", env={})
     secrets = [yaml.safe_load((tmp_path / d / "1-manifest" / "v1-secret-kubernaut-system-redis-gateway-auth.yaml")
-                              .read_text())["stringData"] for d in "ab"]
+                              .read_text())["data"] for d in "ab"]
     assert secrets[0]["redis-password"] != secrets[1]["redis-password"]
-    assert len(secrets[0]["redis-password"]) >= 24
+    assert len(base64.b64decode(secrets[0]["redis-password"])) >= 24
 
 
 def test_integers_stay_integers(tmp_path):
