@@ -115,7 +115,7 @@ def engine_cache() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kubernaut-redis" / "engine"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def unreachable_kubeconfig() -> str:
     return UNREACHABLE_KUBECONFIG
 
@@ -133,7 +133,16 @@ def engine() -> Engine:
 
 @pytest.fixture
 def sandbox(engine: Engine, tmp_path: Path) -> EngineSandbox:
-    root = tmp_path / "engine"
+    return make_sandbox(engine, tmp_path / "engine")
+
+
+@pytest.fixture(scope="module")
+def module_sandbox(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> EngineSandbox:
+    """One sandbox for a module whose tests only read what its fixtures did once."""
+    return make_sandbox(engine, tmp_path_factory.mktemp("module") / "engine")
+
+
+def make_sandbox(engine: Engine, root: Path) -> EngineSandbox:
     root.mkdir(mode=0o700)
     home = root / "pulumi-home"
     home.mkdir()

@@ -66,10 +66,15 @@ def created_objects(preview: dict) -> dict[tuple[str, str], dict]:
     return objects
 
 
-@pytest.fixture(params=["dev", "prod"])
-def previewed(request, sandbox, unreachable_kubeconfig):
-    stack = request.param
-    project = sandbox.copy_project(REPO)
+@pytest.fixture(scope="module")
+def module_project(module_sandbox):
+    return module_sandbox.copy_project(REPO)
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def previewed(request, module_sandbox, module_project, unreachable_kubeconfig):
+    """Each stack initialised and previewed once; the tests below only read the result."""
+    stack, sandbox, project = request.param, module_sandbox, module_project
     sandbox.pulumi("stack", "init", stack, cwd=project)
     for key in secret_keys(stack):
         value = unreachable_kubeconfig if key == "kubeconfig" else sandbox.new_secret()
