@@ -125,9 +125,9 @@ def engine() -> Engine:
     check = subprocess.run([str(REPO / "scripts" / "bootstrap-pulumi"), "--check"],
                            capture_output=True, text=True, check=False)
     if check.returncode != 0:
-        pytest.fail("the Pulumi engine is not built (pulumi, pulumi-language-python, the Kubernetes "
-                    "provider plugin); run scripts/bootstrap-pulumi first (.ci/run does), see docs/engine.md",
-                    pytrace=False)
+        pytest.fail("the Pulumi engine is not built or out of date (pulumi, pulumi-language-python from "
+                    "scripts/engine/python-language-host, the Kubernetes provider plugin); run "
+                    "scripts/bootstrap-pulumi first (.ci/run does), see docs/engine.md", pytrace=False)
     return Engine(bin_dir=Path(check.stdout.strip()), plugins_dir=engine_cache() / "pulumi-home" / "plugins")
 
 
