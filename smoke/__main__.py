@@ -1,0 +1,183 @@
+"""python -m smoke: the post-deploy smoke check of the Gateway's Sentinel cluster and the cache.
+
+Targets, one of:
+  --manifests DIR        rendered manifests (addresses, expectations and, from their Secrets, passwords)
+  --stack-outputs FILE   `pulumi stack output --json` saved to FILE ('-' = stdin), plus the expectations
+                         that the outputs do not carry (--cache-maxmemory-policy, --cache-maxmemory)
+  --sentinel H:P ...     flags only (see --help)
+Passwords: REDIS_PASSWORD, SENTINEL_PASSWORD, CACHE_PASSWORD in the environment, or
+--redis-password-file/--sentinel-password-file/--cache-password-file (a mounted Secret); never argv.
+A password given means that auth is expected to be enforced there.
+
+Sentinel hands out in-cluster names, so the check must run where they resolve: inside the
+namespace (a Job, docs/lab.md) or, for the lab, with --in-lab NAME (in the lab's toolbox container).
+
+Exit status: 0 all checks pass, 1 some failed (named on stderr), 2 the targets are unusable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+from . import targets as targets_module
+from .invariants import NOT_CONFIGURED, Report, check_all
+from .targets import (
+    CACHE_PASSWORD_ENV, DEFAULT_REDIS_PORT, DEFAULT_REPLICATION_BOUND_SECONDS, DEFAULT_SENTINEL_PORT,
+    REDIS_PASSWORD_ENV, SENTINEL_PASSWORD_ENV, Address, Passwords, Targets, TargetsError,
+)
+
+# Where the lab's toolbox sees this repository (lab.lab.TOOLBOX_SOURCE_DIR), and its interpreter.
+TOOLBOX_PYTHON = "python3"
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        targets, passwords = _targets(args)
+        if args.in_lab:
+            return _run_in_lab(args, targets, passwords)
+        targets_module.require_passwords(targets, passwords)
+    except (TargetsError, OSError, ValueError, KeyError) as err:
+        print(f"smoke: {err}", file=sys.stderr)
+        return 2
+    report = check_all(targets, passwords)
+    _print(report, args.json)
+    return 0 if report.ok else 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m smoke", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--manifests", type=Path, help="directory of rendered manifests")
+    source.add_argument("--stack-outputs", help="`pulumi stack output --json` in a file, or - for stdin")
+    source.add_argument("--targets-json", help=argparse.SUPPRESS)
+    p.add_argument("--sentinel", action="append", default=[], metavar="HOST[:PORT]")
+    p.add_argument("--master-set")
+    p.add_argument("--replicas", type=int, help="expected Redis pods (default: number of sentinels)")
+    p.add_argument("--redis-port", type=int, default=DEFAULT_REDIS_PORT)
+    p.add_argument("--master-endpoint", metavar="HOST[:PORT]", help="the master-only endpoint (redis-gateway-ha)")
+    p.add_argument("--cache-endpoint", metavar="HOST[:PORT]")
+    p.add_argument("--cache-maxmemory-policy")
+    p.add_argument("--cache-maxmemory", help="bytes, or a redis.conf value such as 384mb")
+    p.add_argument("--replication-bound", type=float, default=None,
+                   help=f"seconds a write may take to reach every replica (default: min-replicas-max-lag, "
+                        f"{DEFAULT_REPLICATION_BOUND_SECONDS:.0f})")
+    p.add_argument("--redis-password-file", type=Path)
+    p.add_argument("--sentinel-password-file", type=Path)
+    p.add_argument("--cache-password-file", type=Path)
+    p.add_argument("--in-lab", metavar="LAB", help="run inside this lab's toolbox container")
+    p.add_argument("--json", action="store_true", help="the report as JSON on stdout")
+    return p
+
+
+# ---------------------------------------------------------------------------- targets
+
+def _targets(args) -> tuple[Targets, Passwords]:
+    files = {"redis": args.redis_password_file, "sentinel": args.sentinel_password_file,
+             "cache": args.cache_password_file}
+    passwords = targets_module.passwords_from(os.environ, files)
+    if args.targets_json:
+        return Targets.from_json(args.targets_json), passwords
+    if args.manifests:
+        targets, from_secrets = targets_module.from_manifest_objects(_read_manifests(args.manifests))
+        return _override(targets, args), from_secrets
+    expected = _expected_from_flags(args, passwords)
+    if args.stack_outputs:
+        text = sys.stdin.read() if args.stack_outputs == "-" else Path(args.stack_outputs).read_text()
+        targets = targets_module.from_stack_outputs(json.loads(text), **expected)
+        return _override(targets, args).check(), passwords
+    sentinels = tuple(Address.parse(s, DEFAULT_SENTINEL_PORT) for s in args.sentinel)
+    values = {"sentinels": sentinels, "master_set": args.master_set or "", "replicas": len(sentinels), **expected}
+    return _override(Targets(**values), args).check(), passwords
+
+
+def _expected_from_flags(args, passwords: Passwords) -> dict[str, Any]:
+    return {
+        "cache_maxmemory_policy": args.cache_maxmemory_policy,
+        "cache_maxmemory": targets_module.redis_bytes(args.cache_maxmemory) if args.cache_maxmemory else None,
+        "redis_auth": passwords.redis is not None,
+        "sentinel_auth": passwords.sentinel is not None,
+        "cache_auth": passwords.cache is not None,
+    }
+
+
+def _override(targets: Targets, args) -> Targets:
+    """Flags given explicitly win over what the manifests or outputs say."""
+    changes: dict[str, Any] = {}
+    if args.sentinel:
+        changes["sentinels"] = tuple(Address.parse(s, DEFAULT_SENTINEL_PORT) for s in args.sentinel)
+    if args.master_set:
+        changes["master_set"] = args.master_set
+    if args.replicas:
+        changes["replicas"] = args.replicas
+    if args.redis_port != DEFAULT_REDIS_PORT:
+        changes["redis_port"] = args.redis_port
+    if args.master_endpoint:
+        changes["master_endpoint"] = Address.parse(args.master_endpoint, DEFAULT_REDIS_PORT)
+    if args.cache_endpoint:
+        changes["cache_endpoint"] = Address.parse(args.cache_endpoint, DEFAULT_REDIS_PORT)
+    if args.replication_bound is not None:
+        changes["replication_bound_seconds"] = args.replication_bound
+    values = {**targets.__dict__, **changes}
+    return Targets(**values)
+
+
+def _read_manifests(root: Path) -> list[dict[str, Any]]:
+    import yaml  # host side only: the client image has no PyYAML, and needs none with --targets-json
+
+    objects = []
+    for path in sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file()):
+        objects += [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict) and d.get("metadata")]
+    if not objects:
+        raise TargetsError(f"{root}: no manifests found")
+    return objects
+
+
+# ---------------------------------------------------------------------------- the lab
+
+def _run_in_lab(args, targets: Targets, passwords: Passwords) -> int:
+    """Run this same check in the lab's toolbox (`python -m lab exec`), passwords by environment."""
+    env = dict(os.environ)
+    names = []
+    for variable, value in ((REDIS_PASSWORD_ENV, passwords.redis), (SENTINEL_PASSWORD_ENV, passwords.sentinel),
+                            (CACHE_PASSWORD_ENV, passwords.cache)):
+        if value:
+            env[variable] = value
+            names.append(variable)
+    repo = Path(__file__).resolve().parents[1]
+    command = [sys.executable, "-m", "lab", "--name", args.in_lab, "exec"]
+    for name in names:
+        command += ["--env", name]
+    command += ["--", TOOLBOX_PYTHON, "-m", "smoke", "--targets-json", targets.to_json()]
+    if args.json:
+        command.append("--json")
+    return subprocess.run(command, env=env, cwd=repo).returncode
+
+
+# ---------------------------------------------------------------------------- output
+
+def _print(report: Report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=1, default=str))
+    else:
+        width = max(len(c.name) for c in report.checks)
+        print(f"{'CHECK':{width}}  STATUS  DETAIL")
+        for check in report.checks:
+            print(f"{check.name:{width}}  {check.status:6}  {check.detail}")
+    if report.ok:
+        skipped = [c.name for c in report.checks if c.status == NOT_CONFIGURED]
+        note = f" (not configured: {', '.join(skipped)})" if skipped else ""
+        print(f"smoke: all {len(report.checks) - len(skipped)} checks passed{note}", file=sys.stderr)
+    else:
+        print(f"smoke: FAILED: {', '.join(report.failed)}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
