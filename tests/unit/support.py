@@ -5,6 +5,8 @@ from __future__ import annotations
 import types
 
 STACKS = ("dev", "prod", "lab")
+# Gateway auth is on in every stack file; dev is the only stack allowed to switch it off.
+DEV_WITHOUT_AUTH = {"gateway.auth.enabled": False, "gateway.auth.sentinel": False}
 # Distinctive, so that a leak is found by a plain substring search anywhere.
 PASSWORDS = {
     "gatewayRedisPassword": "gw-redis-pw-5f2c91d7e4",

@@ -7,19 +7,28 @@ import pytest
 from components.redis_sentinel_cluster import TYPE_TOKEN
 from stack_config import names
 
-from .support import STACKS
+from .support import DEV_WITHOUT_AUTH, STACKS
 
 SCRIPTS = names.SCRIPTS_DIR
+# Every stack as its file sets it (gateway auth on), plus dev with auth switched off: the one
+# stack that may run without it.
+CASES = {**{stack: (stack, {}) for stack in STACKS}, "dev-without-auth": ("dev", DEV_WITHOUT_AUTH)}
 
 
-@pytest.fixture(params=STACKS)
-def stack(request) -> str:
+@pytest.fixture(params=list(CASES))
+def case(request) -> str:
     return request.param
 
 
 @pytest.fixture
-def run(program, stack):
-    return program(stack)
+def gateway_auth(case) -> bool:
+    return case != "dev-without-auth"
+
+
+@pytest.fixture
+def run(program, case):
+    stack, overrides = CASES[case]
+    return program(stack, overrides)
 
 
 def _statefulset(run):
@@ -39,7 +48,7 @@ def _env(container):
     return {item["name"]: item for item in container.get("env", [])}
 
 
-def test_objects_and_names(run):
+def test_objects_and_names(run, gateway_auth):
     kinds = {(o["kind"], o["metadata"]["name"]) for o in run.kubernetes_objects()
              if o["metadata"].get("labels", {}).get(names.LABEL_INSTANCE) == names.GATEWAY}
     expected = {
@@ -48,7 +57,7 @@ def test_objects_and_names(run):
         ("ConfigMap", "redis-gateway-scripts"), ("ConfigMap", "redis-gateway-haproxy-config"),
         ("PodDisruptionBudget", "redis-gateway"), ("PodDisruptionBudget", "redis-gateway-haproxy"),
     }
-    if run.stack != "dev":
+    if gateway_auth:
         expected.add(("Secret", "redis-gateway-auth"))
     assert kinds == expected
     assert all(o["metadata"]["namespace"] == "kubernaut-system" for o in run.kubernetes_objects()
@@ -149,8 +158,8 @@ def test_scripts_the_pod_spec_names_are_shipped(run):
     assert {path.rsplit("/", 1)[1] for path in used} <= shipped
 
 
-def test_environment(run):
-    auth = run.stack != "dev"
+def test_environment(run, gateway_auth):
+    auth = gateway_auth
     for container in _pod(run)["containers"]:
         env = _env(container)
         assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
@@ -245,7 +254,7 @@ def test_pod_disruption_budgets(run):
         assert spec["selector"]["matchLabels"] == run.object(*workload)["spec"]["selector"]["matchLabels"]
 
 
-def test_haproxy_deployment(run):
+def test_haproxy_deployment(run, gateway_auth):
     deployment = run.object("Deployment", names.GATEWAY_HAPROXY)["spec"]
     assert deployment["replicas"] == {"dev": 1, "lab": 1, "prod": 2}[run.stack]
     (container,) = deployment["template"]["spec"]["containers"]
@@ -257,7 +266,7 @@ def test_haproxy_deployment(run):
         "requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "250m", "memory": "64Mi"}}
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/usr/local/etc/haproxy", "/tmp"}
     env = _env(container)
-    if run.stack == "dev":
+    if not gateway_auth:
         assert env == {}
     else:
         assert {item["valueFrom"]["secretKeyRef"]["key"] for item in env.values()} == {
@@ -273,16 +282,29 @@ def test_images_and_pull_policy(run):
         assert container["imagePullPolicy"] == "IfNotPresent"
 
 
-def test_secret_holds_exactly_the_enabled_passwords(program):
-    secret = program("prod").object("Secret", names.GATEWAY_AUTH_SECRET)
+@pytest.mark.parametrize("stack_name", ["dev", "prod"])
+def test_secret_holds_exactly_the_enabled_passwords(program, stack_name):
+    secret = program(stack_name).object("Secret", names.GATEWAY_AUTH_SECRET)
     assert secret["type"] == "Opaque"
     assert "data" not in secret
     string_data = secret["stringData"]
     assert string_data["4dabf18193072939515e22adb298388d"] == "1b47061264138c4ac30d75fd1eb44270", \
         "stringData must be a Pulumi secret"
     assert set(string_data["value"]) == {"redis-password", "sentinel-password"}
+
+
+def test_no_secret_when_dev_switches_auth_off(program):
     with pytest.raises(LookupError):
-        program("dev").object("Secret", names.GATEWAY_AUTH_SECRET)
+        program("dev", DEV_WITHOUT_AUTH).object("Secret", names.GATEWAY_AUTH_SECRET)
+
+
+def test_sentinel_password_can_be_left_out_in_dev(program):
+    """auth.sentinel off alone: the Secret keeps the Redis password only."""
+    run = program("dev", {"gateway.auth.sentinel": False})
+    assert set(run.object("Secret", names.GATEWAY_AUTH_SECRET)["stringData"]["value"]) == {"redis-password"}
+    for container in _pod(run)["containers"]:
+        env = _env(container)
+        assert "REDIS_PASSWORD" in env and "SENTINEL_PASSWORD" not in env
 
 
 def test_options_protect_timeouts_ignore_and_parents(program, resource_options):

@@ -13,14 +13,17 @@ from stack_config import load_stack_config, names
 from tools.pulumi_mock_run import REPO, run_program
 
 from .conftest import stack_config_values
-from .support import PASSWORDS, STACKS
+from .support import DEV_WITHOUT_AUTH, PASSWORDS, STACKS
 
 FQDN_SUFFIX = "kubernaut-system.svc.cluster.local"
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_exports(program, stack):
-    run = program(stack)
+@pytest.mark.parametrize("stack, overrides, secret_name", [
+    *[(stack, {}, "redis-gateway-auth") for stack in STACKS],
+    ("dev", DEV_WITHOUT_AUTH, None),
+], ids=[*STACKS, "dev-without-auth"])
+def test_exports(program, stack, overrides, secret_name):
+    run = program(stack, overrides)
     assert run.outputs["namespace"] == "kubernaut-system"
     assert run.outputs["gateway"] == {
         "masterSet": "gateway-master",
@@ -29,7 +32,7 @@ def test_exports(program, stack):
         "sentinelAddresses": [f"redis-gateway-{i}.redis-gateway-headless.{FQDN_SUFFIX}:26379" for i in range(3)],
         "statefulSet": "redis-gateway",
         "headlessService": "redis-gateway-headless",
-        "secretName": None if stack == "dev" else "redis-gateway-auth",
+        "secretName": secret_name,
     }
     assert run.outputs["contextCache"] == {"endpoint": f"redis.{FQDN_SUFFIX}:6379", "service": "redis"}
 
@@ -89,8 +92,21 @@ def test_missing_password_is_reported(program):
 
 
 def test_dev_without_auth_warns_and_prod_does_not(program):
-    assert any("gateway.auth.enabled is false" in w for w in program("dev").warnings)
+    assert any("gateway.auth.enabled is false" in w for w in program("dev", DEV_WITHOUT_AUTH).warnings)
     assert program("prod").warnings == []
+
+
+def test_dev_as_committed_has_auth_and_no_warning(program):
+    run = program("dev")
+    assert run.warnings == []
+    assert run.object("Secret", names.GATEWAY_AUTH_SECRET)
+
+
+def test_dev_needs_the_gateway_passwords(program):
+    with pytest.raises(Exception, match="gatewayRedisPassword"):
+        program("dev", passwords={"kubeconfig": "x"})
+    with pytest.raises(Exception, match="gatewaySentinelPassword"):
+        program("dev", passwords={"kubeconfig": "x", "gatewayRedisPassword": "x"})
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -129,13 +145,17 @@ def test_component_can_be_built_without_the_program():
     cfg = load_stack_config(stack_config_values("dev", {"platform.namespace": "other"}), "dev")
 
     def build():
-        RedisSentinelCluster("redis-gateway", RedisSentinelClusterArgs(config=cfg, namespace="other"))
+        RedisSentinelCluster("redis-gateway", RedisSentinelClusterArgs(
+            config=cfg, namespace="other", redis_password=pulumi.Output.secret("component-redis-pw"),
+            sentinel_password=pulumi.Output.secret("component-sentinel-pw")))
 
     run = run_program("dev", {}, {}, program=build)
     statefulset = run.object("StatefulSet", names.GATEWAY)
     assert statefulset["metadata"]["namespace"] == "other"
     env = {e["name"]: e.get("value") for e in statefulset["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["POD_NAMESPACE"] == "other"
+    assert env["REDIS_PASSWORD"] is None, "the password comes from the Secret, not a literal"
+    assert run.object("Secret", names.GATEWAY_AUTH_SECRET)["metadata"]["namespace"] == "other"
 
 
 def test_components_do_not_read_pulumi_config():

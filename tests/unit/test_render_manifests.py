@@ -20,6 +20,7 @@ from .support import STACKS
 KUBERNETES_VERSION = "1.31"
 ENV = {"KUBERNAUT_GATEWAY_REDIS_PASSWORD": "render-redis-pw-1e5a", "KUBERNAUT_GATEWAY_SENTINEL_PASSWORD":
        "render-sentinel-pw-9c0d"}
+GATEWAY_SECRET_FILE = "v1-secret-kubernaut-system-redis-gateway-auth.yaml"
 
 
 def _documents(directory: Path) -> list[dict]:
@@ -69,19 +70,21 @@ def test_cluster_scoped_objects_use_default_as_namespace(tmp_path):
     assert "v1-namespace-default-kubernaut-system.yaml" in {path.name for path in files}
 
 
-def test_secrets_hold_plain_passwords_from_the_environment(tmp_path):
-    render("prod", tmp_path / "out", env=ENV)
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_secrets_hold_plain_passwords_from_the_environment(tmp_path, stack):
+    render(stack, tmp_path / "out", env=ENV)
     secret = yaml.safe_load(
-        (tmp_path / "out" / "1-manifest" / "v1-secret-kubernaut-system-redis-gateway-auth.yaml").read_text())
+        (tmp_path / "out" / "1-manifest" / GATEWAY_SECRET_FILE).read_text())
     assert "stringData" not in secret, "the provider's render mode writes base64 data"
     assert {key: base64.b64decode(value).decode() for key, value in secret["data"].items()} == {
         "redis-password": "render-redis-pw-1e5a", "sentinel-password": "render-sentinel-pw-9c0d"}
 
 
-def test_random_passwords_when_the_environment_has_none(tmp_path):
-    render("prod", tmp_path / "a", env={})
-    render("prod", tmp_path / "b", env={})
-    secrets = [yaml.safe_load((tmp_path / d / "1-manifest" / "v1-secret-kubernaut-system-redis-gateway-auth.yaml")
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_random_passwords_when_the_environment_has_none(tmp_path, stack):
+    render(stack, tmp_path / "a", env={})
+    render(stack, tmp_path / "b", env={})
+    secrets = [yaml.safe_load((tmp_path / d / "1-manifest" / GATEWAY_SECRET_FILE)
                               .read_text())["data"] for d in "ab"]
     assert secrets[0]["redis-password"] != secrets[1]["redis-password"]
     assert len(base64.b64decode(secrets[0]["redis-password"])) >= 24
@@ -95,11 +98,11 @@ def test_integers_stay_integers(tmp_path):
 
 def test_overrides_and_stale_files(tmp_path):
     out = tmp_path / "out"
-    render("dev", out, [parse_override("gateway.auth.enabled=true"), parse_override("gateway.auth.sentinel=true")],
-           env=ENV)
-    assert (out / "1-manifest" / "v1-secret-kubernaut-system-redis-gateway-auth.yaml").exists()
-    render("dev", out, [parse_override("gateway.replicas=5")], env=ENV)
-    assert not (out / "1-manifest" / "v1-secret-kubernaut-system-redis-gateway-auth.yaml").exists()
+    render("dev", out, env=ENV)
+    assert (out / "1-manifest" / GATEWAY_SECRET_FILE).exists(), "dev has auth on"
+    render("dev", out, [parse_override("gateway.auth.enabled=false"), parse_override("gateway.auth.sentinel=false"),
+                        parse_override("gateway.replicas=5")], env=ENV)
+    assert not (out / "1-manifest" / GATEWAY_SECRET_FILE).exists()
     statefulset = yaml.safe_load((out / "1-manifest" / "apps_v1-statefulset-kubernaut-system-redis-gateway.yaml")
                                  .read_text())
     assert statefulset["spec"]["replicas"] == 5
@@ -150,3 +153,16 @@ def test_command_line_writes_and_lists_files(tmp_path, capsys, monkeypatch):
     listed = capsys.readouterr().out.split()
     assert len(listed) == len(list((tmp_path / "o" / "1-manifest").glob("*.yaml")))
     assert not any(value in " ".join(listed) for value in ENV.values())
+
+
+def test_command_line_never_prints_generated_passwords(tmp_path, capsys, monkeypatch):
+    """dev with auth on and no password variables: throwaway passwords, in the Secret only."""
+    for variable in render_manifests.PASSWORD_ENV.values():
+        monkeypatch.delenv(variable, raising=False)
+    assert render_manifests.main(["--stack", "dev", "--out", str(tmp_path / "o")]) == 0
+    captured = capsys.readouterr()
+    secret = yaml.safe_load((tmp_path / "o" / "1-manifest" / GATEWAY_SECRET_FILE).read_text())
+    passwords = [base64.b64decode(value).decode() for value in secret["data"].values()]
+    assert len(passwords) == 2 and all(len(password) >= 24 for password in passwords)
+    for password in passwords:
+        assert password not in captured.out and password not in captured.err

@@ -35,7 +35,7 @@ def test_no_password_outside_secrets(program, stack):
             assert password not in text, f"{obj['kind']} {obj['metadata']['name']} holds a password"
 
 
-@pytest.mark.parametrize("stack", ["prod", "lab"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_passwords_reach_the_secrets(program, stack):
     run = program(stack, {"contextCache.auth.enabled": True})
     gateway = run.object("Secret", names.GATEWAY_AUTH_SECRET)["stringData"]["value"]

@@ -6,6 +6,7 @@ import copy
 from decimal import Decimal
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from stack_config import (
@@ -20,7 +21,7 @@ from stack_config import (
     sentinel_id,
 )
 from stack_config.quantities import parse_cpu, parse_memory_bytes, parse_size_bytes
-from tools.pulumi_mock_run import set_path, stack_file_config
+from tools.pulumi_mock_run import REPO, set_path, stack_file_config
 
 from .support import STACKS
 
@@ -88,7 +89,7 @@ INVALID = [
      "so the master's preStop can hand over before the kubelet kills it"),
     ("dev", {"gateway.dnsWaitSeconds": 0}, "gateway.dnsWaitSeconds: got 0; must be >= 1"),
     ("dev", {"gateway.proxy.replicas": 0}, "gateway.proxy.replicas: got 0; must be >= 1"),
-    ("dev", {"gateway.auth.sentinel": True},
+    ("dev", {"gateway.auth.enabled": False, "gateway.auth.sentinel": True},
      "gateway.auth.sentinel: got true; must be false when auth.enabled is false"),
     ("prod", {"gateway.auth.enabled": False, "gateway.auth.sentinel": False},
      "gateway.auth.enabled: got false; must be true in prod"),
@@ -191,25 +192,57 @@ def test_dev_and_prod_differ_where_they_should():
     assert (dev.gateway.min_replicas_to_write, prod.gateway.min_replicas_to_write) == (0, 1)
     assert prod.gateway.min_replicas_max_lag == 10
     assert (dev.gateway.anti_affinity, prod.gateway.anti_affinity) == ("soft", "hard")
-    assert (dev.gateway.auth.enabled, prod.gateway.auth.enabled, prod.gateway.auth.sentinel) == (False, True, True)
+    assert (dev.gateway.auth.enabled, dev.gateway.auth.sentinel) == (True, True), "auth is on by default in dev"
+    assert (prod.gateway.auth.enabled, prod.gateway.auth.sentinel) == (True, True)
     assert (dev.gateway.proxy.replicas, prod.gateway.proxy.replicas) == (1, 2)
     assert (dev.gateway.persistence.size, prod.gateway.persistence.size) == ("1Gi", "2Gi")
     assert (dev.platform.protect_data, prod.platform.protect_data) == (False, True)
     assert dev.platform.create_namespace is prod.platform.create_namespace is False
 
 
-def test_lab_is_dev_with_lab_image_own_namespace_and_auth():
-    dev = stack_file_config("dev")
+def test_lab_has_the_lab_image_its_own_namespace_and_auth():
     lab = stack_file_config("lab")
     assert lab["platform"]["images"]["redis"] == lab["platform"]["images"]["haproxy"] == \
         "localhost/kubernaut-redis-lab:7.0.15"
     assert lab["platform"]["createNamespace"] is True
     assert lab["gateway"]["auth"] == {"enabled": True, "sentinel": True}
     assert lab["platform"]["kubernetes"]["renderYamlToDirectory"] is None
-    for key in ("images", "createNamespace"):
-        dev["platform"].pop(key), lab["platform"].pop(key)
-    dev["gateway"].pop("auth"), lab["gateway"].pop("auth")
+
+
+# The only keys in which the lab may differ from dev: the image (the lab builds its own) and
+# the namespace's creation (not part of any pod spec). So the lab plays the dev stack's pods.
+LAB_ONLY_KEYS = (("kubernaut-redis:platform", "images"), ("kubernaut-redis:platform", "createNamespace"))
+
+
+def _stack_document(stack: str) -> dict:
+    """The whole stack file as data; YAML comments are gone once parsed."""
+    return yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())
+
+
+_ABSENT = object()
+
+
+def _differing_paths(left, right, path: tuple = ()) -> list[str]:
+    """Dotted paths of every leaf (or key present on one side only) where two documents differ."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        return [found for key in sorted(set(left) | set(right), key=str)
+                for found in _differing_paths(left.get(key, _ABSENT), right.get(key, _ABSENT), (*path, key))]
+    return [] if left == right else [".".join(map(str, path))]
+
+
+def test_lab_differs_from_dev_only_in_images_and_namespace_creation():
+    dev, lab = _stack_document("dev"), _stack_document("lab")
+    for section, key in LAB_ONLY_KEYS:
+        assert key in dev["config"][section] and key in lab["config"][section]
+        del dev["config"][section][key], lab["config"][section][key]
+    assert _differing_paths(dev, lab) == []
     assert dev == lab
+
+
+def test_differing_paths_finds_a_changed_missing_or_added_key():
+    """The comparison above is not vacuous: it names any key that differs."""
+    assert _differing_paths({"a": {"b": 1, "c": 2}}, {"a": {"b": 2, "d": 2}}) == ["a.b", "a.c", "a.d"]
+    assert _differing_paths({"a": [1]}, {"a": [1]}) == []
 
 
 def test_defaults_are_safe_development_values():
