@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -113,8 +114,11 @@ def cmd_check(args) -> int:
     manifests = load(args.manifests)
     print(f"{len(manifests.objects)} objects, namespace(s) {', '.join(manifests.namespaces)}, "
           f"cluster domain {manifests.cluster_domain}")
+    grouped: dict[tuple[str, str], list[str]] = {}
     for label, path, note in manifests.approximations:
-        print(f"  approximated: {label}: {path}: {note}")
+        grouped.setdefault((re.sub(r"\[\d+\]", "[]", path), note), []).append(label.split(" (")[0])
+    for (path, note), objects in sorted(grouped.items()):
+        print(f"  approximated {path}: {note} ({', '.join(sorted(set(objects)))})")
     return 0
 
 
@@ -173,9 +177,10 @@ def _show_progress(client: LabClient, started: float, timeout: float) -> None:
             last = line
         if status["loop_error"]:
             print(f"controller: {status['loop_error']}", file=sys.stderr)
-        failed = [p for p in status["pods"].values() if p["phase"] == "Failed"]
+        failed = [{"pod": p["name"], "error": p["error"]} for p in status["pods"].values() if p["phase"] == "Failed"]
+        failed += status["create_failures"]
         if failed:
-            raise errors.LabError(f"pod {failed[0]['name']} could not be created: {failed[0]['error']}")
+            raise errors.LabError(f"pod {failed[0]['pod']} could not be created: {failed[0]['error']}")
         if status["all_ready"]:
             print(f"lab {client.name}: all pods Ready after {time.monotonic() - started:.1f} s")
             _print_status(status)

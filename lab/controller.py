@@ -82,6 +82,7 @@ class Controller:
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self.loop_error: Optional[str] = None
+        self.create_failures: list[dict[str, Any]] = []  # pods podman refused to create (retried)
 
     # ------------------------------------------------------------------ the loop
 
@@ -132,6 +133,7 @@ class Controller:
     def _forget(self, pod: PodRuntime) -> None:
         del self.pods[pod.name]
         if pod.phase == "Failed":
+            self.create_failures.append({"t": time.time(), "pod": pod.name, "error": pod.error})
             self._create_after[pod.name] = time.monotonic() + CREATE_RETRY_SECONDS
 
     # ------------------------------------------------------------------ workloads
@@ -197,14 +199,15 @@ class Controller:
     # ------------------------------------------------------------------ waiting
 
     def wait_until(self, condition: Callable[[], bool], timeout: float, what: Callable[[], str]) -> float:
-        deadline = time.monotonic() + timeout
+        deadline, since = time.monotonic() + timeout, time.time()
         while time.monotonic() < deadline:
             with self.lock:
                 if condition():
                     return time.time()
-                failed = [p for p in self.pods.values() if p.phase == "Failed"]
+                failed = [{"pod": p.name, "error": p.error} for p in self.pods.values() if p.phase == "Failed"]
+                failed += [f for f in self.create_failures if f["t"] >= since]
             if failed:
-                raise LabError(f"pod {failed[0].name} could not be created: {failed[0].error}")
+                raise LabError(f"pod {failed[0]['pod']} could not be created: {failed[0]['error']}")
             time.sleep(POLL_SECONDS)
         raise LabTimeout(f"not within {timeout:.0f} s: {what()}")
 
@@ -456,6 +459,7 @@ class Controller:
                 "pods": {name: pod.summary() for name, pod in sorted(self.pods.items())},
                 "services": {name: [f"{e.pod}={e.ip}" for e in proxy.endpoints] for name, proxy in self.proxies.items()},
                 "held": sorted(n for w in self.workloads for n in w.held),
+                "create_failures": self.create_failures[-5:],
             }
 
     def _write_state(self) -> None:

@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 LAB_IMAGE = "localhost/kubernaut-redis-lab:7.0.15"
 CLIENT_IMAGE = "localhost/kubernaut-redis-client:7.0.15"
 TOOLBOX_SOURCE_DIR = "/opt/kubernaut-redis/src"
+SWEEP_RETRIES = 10
 _LAB_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$")
 
 
@@ -111,6 +112,12 @@ class Lab:
             self.controller.stop()
             self.controller = None
         sweep(self.podman, self.name, self.dir)
+        # A podman call that was in flight when the controller stopped may still add a container.
+        for _ in range(SWEEP_RETRIES):
+            if not leftovers(self.podman, self.name):
+                return
+            time.sleep(1)
+            sweep(self.podman, self.name, self.dir)
 
     def _check_images(self) -> None:
         images = {self.proxy_image, self.toolbox_image}

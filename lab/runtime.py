@@ -154,8 +154,11 @@ class Kubelet:
         self.logs_dir = logs_dir
         self.probe_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="lab-probe")
         self.job_pool = ThreadPoolExecutor(max_workers=12, thread_name_prefix="lab-job")
+        self.closing = False
 
     def shutdown(self) -> None:
+        """No new pods or restarts from now on; the lab sweeps whatever is still running."""
+        self.closing = True
         self.probe_pool.shutdown(wait=False, cancel_futures=True)
         self.job_pool.shutdown(wait=False, cancel_futures=True)
 
@@ -172,6 +175,8 @@ class Kubelet:
             self.podman.run("pod", "start", plan.podman_name)
             pod.ip = self.podman.ip(plan.infra_name, self.network)
             for container in pod.containers.values():
+                if self.closing:
+                    raise PodmanError("the lab is stopping")
                 self._run_container(pod, container)
         except Exception as err:  # the controller reports it and retries; the pod must not linger
             with self.lock:
@@ -294,6 +299,8 @@ class Kubelet:
     def _restart(self, pod: PodRuntime, container: ContainerRuntime, reason: str) -> None:
         """Stop (if running) with preStop and the grace period, then start the same container again."""
         try:
+            if self.closing:
+                return
             if container.running:
                 self.stop_container(pod, container, time.monotonic() + pod.plan.grace_seconds, {})
                 with self.lock:

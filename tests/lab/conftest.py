@@ -1,0 +1,36 @@
+"""Fixtures of the lab tests: the rendered stack in the lab, the small fixture stack in the lab.
+
+Each lab is module-scoped (one lab at a time: the machine has two shared cores) and removed when
+its module ends, also when a test fails.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lab import Lab
+from lab_support import TINY, render_stack, require_lab_prerequisites
+
+
+@pytest.fixture(scope="module")
+def tiny_lab(tmp_path_factory):
+    require_lab_prerequisites()
+    state_root = tmp_path_factory.mktemp("lab-state")
+    with Lab(TINY, name="kr-test-tiny", state_root=state_root) as lab:
+        lab.wait_ready(120)
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def rendered_lab_stack(tmp_path_factory):
+    """The `lab` stack (dev values, the lab images, auth on), rendered without the engine."""
+    return render_stack("lab", tmp_path_factory.mktemp("rendered") / "lab")
+
+
+@pytest.fixture(scope="module")
+def stack_lab(rendered_lab_stack, tmp_path_factory):
+    require_lab_prerequisites()
+    state_root = tmp_path_factory.mktemp("lab-state")
+    with Lab(rendered_lab_stack, name="kr-test-stack", state_root=state_root) as lab:
+        lab.wait_ready(300)
+        yield lab
