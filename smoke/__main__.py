@@ -171,6 +171,7 @@ def _print(report: Report, as_json: bool) -> None:
         print(f"{'CHECK':{width}}  STATUS  DETAIL")
         for check in report.checks:
             print(f"{check.name:{width}}  {check.status:6}  {check.detail}")
+    sys.stdout.flush()  # the table before the verdict, also when both go to one pipe
     if report.ok:
         skipped = [c.name for c in report.checks if c.status == NOT_CONFIGURED]
         note = f" (not configured: {', '.join(skipped)})" if skipped else ""

@@ -22,15 +22,15 @@ def tiny_lab(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def rendered_lab_stack(tmp_path_factory):
-    """The `lab` stack (dev values, the lab images, auth on), rendered without the engine."""
-    return render_stack("lab", tmp_path_factory.mktemp("rendered") / "lab")
+def rendered_dev_stack(tmp_path_factory):
+    """The dev stack with only the images pointed at the lab image (as scripts/lab-up renders it)."""
+    return render_stack("dev", tmp_path_factory.mktemp("rendered") / "dev")
 
 
 @pytest.fixture(scope="module")
-def stack_lab(rendered_lab_stack, tmp_path_factory):
+def stack_lab(rendered_dev_stack, tmp_path_factory):
     require_lab_prerequisites()
     state_root = tmp_path_factory.mktemp("lab-state")
-    with Lab(rendered_lab_stack, name="kr-test-stack", state_root=state_root) as lab:
+    with Lab(rendered_dev_stack, name="kr-test-stack", state_root=state_root) as lab:
         lab.wait_ready(300)
         yield lab

@@ -1,5 +1,6 @@
-"""The rendered `lab` stack (dev values, the lab images, auth on) comes up in the lab and passes the
-smoke check; the smoke check fails, naming the check, when an expectation does not hold."""
+"""The rendered dev stack (only its images pointed at the lab image; auth on, as in prod) comes up
+in the lab and passes the smoke check; the smoke check fails, naming the check, when an
+expectation does not hold."""
 
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def test_every_pod_of_the_stack_is_ready_and_the_services_have_endpoints(stack_l
     assert sum(c["restarts"] for p in status["pods"].values() for c in p["containers"].values()) == 0
 
 
-def test_the_smoke_check_passes_every_check_with_auth_enforced(stack_lab, rendered_lab_stack):
-    done = smoke_in_lab(stack_lab, rendered_lab_stack)
+def test_the_smoke_check_passes_every_check_with_auth_enforced(stack_lab, rendered_dev_stack):
+    done = smoke_in_lab(stack_lab, rendered_dev_stack)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert {c["name"]: c["status"] for c in report["checks"]} == {name: PASS for name in ALL_CHECKS}
@@ -40,33 +41,33 @@ def test_the_smoke_check_passes_every_check_with_auth_enforced(stack_lab, render
     assert len(replication["data"]["delays_seconds"]) == 2
 
 
-def test_the_smoke_check_names_the_check_that_fails(stack_lab, rendered_lab_stack):
-    done = smoke_in_lab(stack_lab, rendered_lab_stack, "--replicas", "5")
+def test_the_smoke_check_names_the_check_that_fails(stack_lab, rendered_dev_stack):
+    done = smoke_in_lab(stack_lab, rendered_dev_stack, "--replicas", "5")
     assert done.returncode == 1
     report = json.loads(done.stdout)
     assert "num-slaves" in report["failed"] and "replication" in report["failed"]
     assert "smoke: FAILED: " in done.stderr and "num-slaves" in done.stderr
 
 
-def test_passwords_never_reach_a_command_line_or_the_output(stack_lab, rendered_lab_stack):
-    objects = _objects(rendered_lab_stack)
+def test_passwords_never_reach_a_command_line_or_the_output(stack_lab, rendered_dev_stack):
+    objects = _objects(rendered_dev_stack)
     _, passwords = from_manifest_objects(objects)
-    done = smoke_in_lab(stack_lab, rendered_lab_stack)
+    done = smoke_in_lab(stack_lab, rendered_dev_stack)
     for secret in (passwords.redis, passwords.sentinel):
         assert secret and secret not in done.stdout + done.stderr
 
 
-def test_the_checker_fails_without_the_passwords(stack_lab, rendered_lab_stack):
+def test_the_checker_fails_without_the_passwords(stack_lab, rendered_dev_stack):
     """From the host the pod names do not resolve, and without passwords nothing authenticates:
     the checker reports failed checks instead of raising."""
-    targets, _ = from_manifest_objects(_objects(rendered_lab_stack))
+    targets, _ = from_manifest_objects(_objects(rendered_dev_stack))
     report = check_all(targets, Passwords())
     assert not report.ok
     assert "sentinels-agree-on-master" in report.failed
 
 
-def test_the_smoke_check_refuses_to_run_without_a_configured_password(stack_lab, rendered_lab_stack):
-    targets, _ = from_manifest_objects(_objects(rendered_lab_stack))
+def test_the_smoke_check_refuses_to_run_without_a_configured_password(stack_lab, rendered_dev_stack):
+    targets, _ = from_manifest_objects(_objects(rendered_dev_stack))
     env = {k: v for k, v in os.environ.items() if "PASSWORD" not in k}
     done = python_module("lab", "--name", stack_lab.name, "--state-root", str(stack_lab.dir.parent), "exec", "--",
                          "python3", "-m", "smoke", "--targets-json", targets.to_json(), env=env)
