@@ -3,6 +3,7 @@ prerequisite fails with the fix in the message; nothing here is ever skipped."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,17 @@ def render_stack(stack: str, out: Path, *overrides: str) -> Path:
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     return out
+
+
+def stack_outputs(stack: str) -> dict:
+    """What `pulumi stack output --json` gives for `stack`, from the program run under mocks."""
+    code = ("import json; from tools.pulumi_mock_run import run_program, stack_file_config; "
+            f"run = run_program({stack!r}, stack_file_config({stack!r}), "
+            "{'gatewayRedisPassword': 'unused', 'gatewaySentinelPassword': 'unused', 'kubeconfig': 'unused'}); "
+            "print(json.dumps(run.outputs))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def python_module(*args: str, env=None, timeout: float = 600) -> subprocess.CompletedProcess:

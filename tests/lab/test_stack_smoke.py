@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
-from lab_support import python_module
+from lab_support import REPO, python_module, stack_outputs
 from smoke import Passwords, check_all, from_manifest_objects
 from smoke.invariants import PASS
 
+# contextCache: 75 % of its 512Mi limit (Pulumi.dev.yaml).
+DEV_CACHE_MAXMEMORY = 512 * 2**20 * 75 // 100
 ALL_CHECKS = {"sentinels-agree-on-master", "num-slaves", "num-other-sentinels", "master-not-down", "ckquorum",
               "no-tilt", "master-role", "single-master", "replicas-linked", "master-endpoint", "replication",
               "redis-auth", "sentinel-auth", "cache"}
@@ -23,9 +27,10 @@ def smoke_in_lab(stack_lab, rendered, *extra: str):
 
 def test_every_pod_of_the_stack_is_ready_and_the_services_have_endpoints(stack_lab):
     status = stack_lab.status()
-    names = sorted(status["pods"])
-    assert [n for n in names if n.startswith("redis-gateway-") and n[-1].isdigit()] == \
+    owners = {name: pod["owner"] for name, pod in status["pods"].items()}
+    assert sorted(n for n, owner in owners.items() if owner == "StatefulSet/redis-gateway") == \
         ["redis-gateway-0", "redis-gateway-1", "redis-gateway-2"]
+    assert sorted(owners.values()).count("Deployment/redis-gateway-haproxy") == 1
     assert all(pod["ready"] for pod in status["pods"].values())
     assert len(status["services"]["redis-gateway-ha"]) == 1
     assert len(status["services"]["redis"]) == 1
@@ -79,3 +84,19 @@ def _objects(rendered) -> list[dict]:
     import yaml
 
     return [d for p in sorted(rendered.rglob("*.yaml")) for d in yaml.safe_load_all(p.read_text()) if d]
+
+
+
+def test_the_smoke_check_runs_from_stack_outputs_as_the_cluster_job_does(stack_lab, rendered_dev_stack):
+    """The Job of docs/lab.md: `pulumi stack output --json` on stdin, passwords from the Secret by
+    environment, the cache's expectations as flags."""
+    _, passwords = from_manifest_objects(_objects(rendered_dev_stack))
+    env = {**os.environ, "REDIS_PASSWORD": passwords.redis, "SENTINEL_PASSWORD": passwords.sentinel}
+    done = subprocess.run(
+        [sys.executable, "-m", "lab", "--name", stack_lab.name, "exec", "--env", "REDIS_PASSWORD",
+         "--env", "SENTINEL_PASSWORD", "--", "python3", "-m", "smoke", "--stack-outputs", "-",
+         "--cache-maxmemory-policy", "allkeys-lru", "--cache-maxmemory", str(DEV_CACHE_MAXMEMORY), "--json"],
+        input=json.dumps(stack_outputs("dev")), capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    statuses = {c["name"]: c["status"] for c in json.loads(done.stdout)["checks"]}
+    assert statuses == {name: PASS for name in ALL_CHECKS}
