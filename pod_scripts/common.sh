@@ -175,40 +175,67 @@ info_field() {
 
 # ------------------------------------------------------------------ who is master
 
-# Prints "<config-epoch> <master fqdn>" as told by the sentinel of pod <ordinal>; nothing when it
-# does not answer, does not know the master set, or names something that is not one of our pods.
-sentinel_master_of() {
-    sentinel_reply=$(sentinel_cli "$(pod_fqdn "$1")" SENTINEL MASTER "$MASTER_SET" 2>/dev/null) || return 0
-    sentinel_view=$(printf '%s\n' "$sentinel_reply" | tr -d '\r' | awk '
+# The master the sentinel at <host> names now (get-master-addr-by-name: during a failover this
+# is already the promoted replica), if it is one of our pods; nothing otherwise.
+sentinel_named_master_at() {
+    named_reply=$(sentinel_cli "$1" SENTINEL get-master-addr-by-name "$MASTER_SET" 2>/dev/null) || return 0
+    named_host=$(printf '%s\n' "$named_reply" | head -n 1 | tr -d '\r')
+    is_member_fqdn "$named_host" || return 0
+    printf '%s\n' "$named_host"
+}
+
+# What the sentinel at <host> knows of the master set: "<config-epoch> <master fqdn>", or the
+# word "failover" while it runs a failover of the set (its answer is about to change), or
+# nothing when it does not answer, does not know the set, or names something not ours.
+sentinel_view_at() {
+    view_reply=$(sentinel_cli "$1" SENTINEL MASTER "$MASTER_SET" 2>/dev/null) || return 0
+    view_state=$(printf '%s\n' "$view_reply" | tr -d '\r' | awk '
         NR % 2 == 1 { key = $0; next }
-        key == "ip" { ip = $0 }
         key == "config-epoch" { epoch = $0 }
-        END { if (ip != "" && epoch ~ /^[0-9]+$/) print epoch, ip }')
-    [ -n "$sentinel_view" ] || return 0
-    is_member_fqdn "${sentinel_view#* }" || return 0
-    printf '%s\n' "$sentinel_view"
+        key == "flags" { flags = $0 }
+        END {
+            if (flags ~ /failover_in_progress/) print "failover"
+            else if (epoch ~ /^[0-9]+$/) print epoch
+        }')
+    case $view_state in
+        '') return 0 ;;
+        failover) printf 'failover\n'; return 0 ;;
+    esac
+    view_master=$(sentinel_named_master_at "$1")
+    [ -n "$view_master" ] || return 0
+    printf '%s %s\n' "$view_state" "$view_master"
 }
 
-# Prints "<config-epoch> <master fqdn>" with the highest epoch over the peer sentinels that
-# answer now; nothing when none does.
-peer_sentinels_master() {
+sentinel_view_of() {
+    sentinel_view_at "$(pod_fqdn "$1")"
+}
+
+# The answers of the peer sentinels, one per line (see sentinel_view_at).
+peer_sentinel_views() {
     for peer in $(peer_ordinals); do
-        sentinel_master_of "$peer"
-    done | sort -n -k1,1 | tail -n 1
+        sentinel_view_of "$peer"
+    done
 }
 
-# Like peer_sentinels_master, but asks again once a second for up to <seconds>.
+# The newest "<config-epoch> <master fqdn>" among views on stdin (the first wins a tie).
+newest_view() {
+    grep -v '^failover$' | sort -s -n -r -k1,1 | head -n 1
+}
+
+# Asks the peer sentinels once a second, for up to <seconds>, until at least one answers and
+# none is in the middle of a failover; prints the newest "<config-epoch> <master fqdn>". At the
+# deadline it settles for whatever answers it has (possibly nothing).
 wait_for_peer_sentinels_master() {
     peer_wait_deadline=$(($(now_seconds) + $1))
     while :; do
-        peer_answer=$(peer_sentinels_master)
-        if [ -n "$peer_answer" ]; then
-            printf '%s\n' "$peer_answer"
-            return 0
+        peer_views=$(peer_sentinel_views)
+        if [ -n "$peer_views" ] && ! printf '%s\n' "$peer_views" | grep -qx failover; then
+            break
         fi
-        [ "$(now_seconds)" -lt "$peer_wait_deadline" ] || return 0
+        [ "$(now_seconds)" -lt "$peer_wait_deadline" ] || break
         sleep 1
     done
+    printf '%s\n' "$peer_views" | newest_view
 }
 
 # Prints "<config-epoch> <master fqdn>" from the sentinel.conf this pod persisted on its volume
@@ -224,7 +251,8 @@ persisted_master() {
     printf '%s\n' "$persisted_view"
 }
 
-# The newer of two "<epoch> <host>" views; the first wins a tie (callers put live answers first).
+# The newer of two "<config-epoch> <host>" views; the first wins a tie (callers put live
+# answers first).
 newer_view() {
     if [ -z "$2" ]; then
         printf '%s\n' "$1"

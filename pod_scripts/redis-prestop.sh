@@ -85,9 +85,9 @@ request_failover() {
 wait_for_new_master() {
     while [ "$(now_seconds)" -lt "$HANDOVER_DEADLINE" ]; do
         for peer in "$1" $(peer_ordinals); do
-            named=$(sentinel_master_of "$peer")
-            if [ -n "$named" ] && [ "${named#* }" != "$MY_FQDN" ]; then
-                printf '%s\n' "${named#* }"
+            named=$(sentinel_named_master_at "$(pod_fqdn "$peer")")
+            if [ -n "$named" ] && [ "$named" != "$MY_FQDN" ]; then
+                printf '%s\n' "$named"
                 return 0
             fi
         done

@@ -50,6 +50,7 @@ peer_running_as_master() {
 decide_role() {
     FOLLOW=
     CLAIM=no
+    CLAIM_EPOCH=0
     live_view=$(wait_for_peer_sentinels_master "$BOOT_PEER_WAIT_SECONDS")
     disk_view=$(persisted_master)
     view=$(newer_view "$live_view" "$disk_view")
@@ -58,6 +59,7 @@ decide_role() {
         log "recorded master: $recorded (config epoch ${view%% *}; peer sentinels: ${live_view:-no answer}; persisted: ${disk_view:-none})"
         if [ "$recorded" = "$MY_FQDN" ]; then
             CLAIM=yes
+            CLAIM_EPOCH=${view%% *}
         else
             FOLLOW=$recorded
         fi
@@ -140,15 +142,71 @@ take_master_role() {
     log "taking the master role back ($1): REPLICAOF NO ONE -> $reply"
 }
 
+follow() {
+    reply=$(redis_cli "$LOCAL_HOST" REPLICAOF "$1" "$REDIS_PORT" 2>&1) || true
+    log "$2: replica of $1 ($reply)"
+}
+
+# Another node that is master or about to become it, so that this one must not take the role:
+# a peer that runs as master, a sentinel failing the set over (its new master, or "wait" while it
+# has not promoted one yet), or a sentinel naming another master in a newer configuration than
+# the one the claim rests on. Nothing when all of them still point at this pod.
+master_elsewhere() {
+    running=$(peer_running_as_master)
+    if [ -n "$running" ]; then
+        printf '%s\n' "$running"
+        return 0
+    fi
+    for sentinel_host in "$LOCAL_HOST" $(for peer in $(peer_ordinals); do pod_fqdn "$peer"; done); do
+        view=$(sentinel_view_at "$sentinel_host")
+        case $view in
+            '') ;;
+            failover)
+                named=$(sentinel_named_master_at "$sentinel_host")
+                if [ -n "$named" ] && [ "$named" != "$MY_FQDN" ]; then
+                    printf '%s\n' "$named"
+                else
+                    printf 'wait\n'
+                fi
+                return 0 ;;
+            *)
+                if [ "${view#* }" != "$MY_FQDN" ] && [ "${view%% *}" -gt "$CLAIM_EPOCH" ]; then
+                    printf '%s\n' "${view#* }"
+                    return 0
+                fi ;;
+        esac
+    done
+}
+
+# Follows the master elsewhere and returns 0, or returns 1 when there is none (after waiting,
+# up to the failover timeout, for a failover in progress to name its master).
+follow_master_elsewhere() {
+    settle_deadline=$(($(now_seconds) + FAILOVER_TIMEOUT_SECONDS))
+    while :; do
+        elsewhere=$(master_elsewhere)
+        case $elsewhere in
+            '') return 1 ;;
+            wait)
+                if [ "$(now_seconds)" -ge "$settle_deadline" ]; then
+                    log "WARNING: a failover is still running after $FAILOVER_TIMEOUT_SECONDS s: role left as replica for Sentinel to settle"
+                    return 0
+                fi
+                sleep 1 ;;
+            *)
+                follow "$elsewhere" "$elsewhere is master or becoming it"
+                return 0 ;;
+        esac
+    done
+}
+
 # Asks peer sentinels to fail over until one of them names another master.
 request_failover_away() {
-    failover_timeout_ms=$(sentinel_setting "$TEMPLATE_DIR/sentinel.conf" failover-timeout)
-    failover_deadline=$(($(now_seconds) + BOOT_PEER_WAIT_SECONDS + ${failover_timeout_ms:-10000} / 1000))
+    failover_deadline=$(($(now_seconds) + BOOT_PEER_WAIT_SECONDS + FAILOVER_TIMEOUT_SECONDS))
     while [ "$(now_seconds)" -lt "$failover_deadline" ]; do
         for peer in $(peer_ordinals); do
-            named=$(sentinel_master_of "$peer")
-            if [ -n "$named" ] && [ "${named#* }" != "$MY_FQDN" ]; then
-                log "sentinel of pod $peer names ${named#* } as master: failover done"
+            named=$(sentinel_named_master_at "$(pod_fqdn "$peer")")
+            if [ -n "$named" ] && [ "$named" != "$MY_FQDN" ]; then
+                log "sentinel of pod $peer names $named as master: failover done"
                 return 0
             fi
         done
@@ -163,24 +221,28 @@ request_failover_away() {
     log "WARNING: sentinels still name this pod as master; Sentinel fails over on its own once it sees the master report the replica role"
 }
 
-# Runs in the background next to redis-server: compares offsets and settles the role.
+# Runs in the background next to redis-server and settles the role of a restarted recorded
+# master: follow a node that is (becoming) master; else follow the peer with newer data and
+# ask for a failover; else take the master role back. The check for another master runs again
+# right before the role is taken: collecting the offsets can take seconds.
 claim_master_role() {
+    failover_timeout_ms=$(sentinel_setting "$TEMPLATE_DIR/sentinel.conf" failover-timeout)
+    FAILOVER_TIMEOUT_SECONDS=$((${failover_timeout_ms:-10000} / 1000))
     if ! wait_until_loaded; then
         log "WARNING: redis did not load its data within $LOAD_WAIT_SECONDS s: role left as replica"
         return 0
     fi
+    follow_master_elsewhere && return 0
     my_offset=$(replication_offset_of "$LOCAL_HOST")
     my_offset=${my_offset:-0}
     best=$(collect_peer_offsets | sort -n -k1,1 | tail -n 1)
-    if [ -z "$best" ]; then
-        take_master_role "no peer answers; offset $my_offset"
-    elif [ "$my_offset" -ge "${best%% *}" ]; then
-        take_master_role "offset $my_offset >= ${best%% *} of ${best#* }"
-    else
-        reply=$(redis_cli "$LOCAL_HOST" REPLICAOF "${best#* }" "$REDIS_PORT" 2>&1) || true
-        log "data older than ${best#* } (offset $my_offset < ${best%% *}): replica of it ($reply); asking for a failover"
+    if [ -n "$best" ] && [ "$my_offset" -lt "${best%% *}" ]; then
+        follow "${best#* }" "data older than ${best#* } (offset $my_offset < ${best%% *}); asking for a failover"
         request_failover_away
+        return 0
     fi
+    follow_master_elsewhere && return 0
+    take_master_role "offset $my_offset, peers: ${best:-no answer}"
 }
 
 main() {

@@ -1,0 +1,405 @@
+"""A gateway of "pods" in podman, built by hand the way the StatefulSet builds them.
+
+Per ordinal: a podman pod `krt-redis-gateway-<i>` (hostname `redis-gateway-<i>`, network alias =
+the pod FQDN, short resolver timeouts) with two containers, `redis` and `sentinel`, running the
+shipped start scripts with the documented env and mounts: scripts (0555) and the rendered
+templates read-only, a per-ordinal host directory as /data that outlives the pod, tmpfs /tmp,
+uid 999, read-only root. Plus one HAProxy container with the rendered haproxy.cfg.
+
+Everything this module creates is named `krt-...` and lives on the network `krt-net`; leftovers
+of those names are removed before a cluster starts. Test code talks to the containers by their
+bridge IPs from the host (pod names resolve only inside the network), or runs a client
+container on the network.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, TypeVar
+
+import redis
+
+import redis_files
+from stack_config import StackConfig, gateway_pod_fqdn, names, sentinel_id
+
+PREFIX = "krt-"
+NETWORK = "krt-net"
+IMAGE = "localhost/kubernaut-redis-lab:7.0.15"
+CLIENT_IMAGE = "localhost/kubernaut-redis-client:7.0.15"
+HAPROXY_CONTAINER = f"{PREFIX}haproxy"
+UID = names.REDIS_UID
+PODMAN_TIMEOUT_SECONDS = 120
+
+T = TypeVar("T")
+
+
+class PodmanError(RuntimeError):
+    pass
+
+
+def podman(*args: str, check: bool = True, env: Optional[dict[str, str]] = None,
+           timeout: float = PODMAN_TIMEOUT_SECONDS) -> subprocess.CompletedProcess:
+    result = subprocess.run(["podman", *args], capture_output=True, text=True, timeout=timeout,
+                            env={**os.environ, **(env or {})})
+    if check and result.returncode != 0:
+        raise PodmanError(f"podman {' '.join(args)} failed ({result.returncode}): {result.stderr.strip()}")
+    return result
+
+
+def wait_for(what: str, probe: Callable[[], Optional[T]], timeout: float, interval: float = 0.2) -> T:
+    """Polls `probe` until it returns something truthy; AssertionError naming `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last_error: Optional[BaseException] = None
+    while time.monotonic() < deadline:
+        try:
+            value = probe()
+            if value:
+                return value
+        except (redis.RedisError, OSError, PodmanError) as err:
+            last_error = err
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}"
+                         + (f" (last error: {last_error})" if last_error else ""))
+
+
+def remove_leftovers() -> None:
+    """Removes every pod, container and the network of this module's prefix (a crashed run's)."""
+    pods = podman("pod", "ls", "--format", "{{.Name}}", "--filter", f"name=^{PREFIX}").stdout.split()
+    for pod in pods:
+        podman("pod", "rm", "-f", "-t", "0", pod, check=False)
+    containers = podman("ps", "-a", "--format", "{{.Names}}", "--filter", f"name=^{PREFIX}").stdout.split()
+    for container in containers:
+        podman("rm", "-f", "-t", "0", container, check=False)
+    if podman("network", "exists", NETWORK, check=False).returncode == 0:
+        podman("network", "rm", "-f", NETWORK, check=False)
+
+
+@dataclass
+class GatewayPods:
+    cfg: StackConfig
+    workdir: Path
+    redis_password: Optional[str]
+    sentinel_password: Optional[str]
+    replicas: int = 0
+    started_pods: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.replicas = self.replicas or self.cfg.gateway.replicas
+        self.scripts_dir = self.workdir / "scripts"
+        self.conf_dir = self.workdir / "conf"
+        self.haproxy_dir = self.workdir / "haproxy"
+
+    # ------------------------------------------------------------------ names
+
+    @staticmethod
+    def pod_name(ordinal: int) -> str:
+        return f"{PREFIX}{names.GATEWAY}-{ordinal}"
+
+    def container(self, ordinal: int, role: str) -> str:
+        return f"{self.pod_name(ordinal)}-{role}"
+
+    def fqdn(self, ordinal: int) -> str:
+        # gateway_pod_fqdn checks the ordinal against cfg.gateway.replicas; a scaled set may be larger.
+        return gateway_pod_fqdn(self.cfg.model_copy(update={"gateway": self.cfg.gateway.model_copy(
+            update={"replicas": max(self.replicas, ordinal + 1)})}), ordinal)
+
+    def ordinal_of(self, fqdn: str) -> int:
+        return int(fqdn.split(".", 1)[0].rsplit("-", 1)[1])
+
+    def data_dir(self, ordinal: int) -> Path:
+        return self.workdir / f"data-{ordinal}"
+
+    # ------------------------------------------------------------------ files
+
+    def write_files(self, cfg: Optional[StackConfig] = None) -> None:
+        cfg = cfg or self.cfg
+        for directory in (self.scripts_dir, self.conf_dir, self.haproxy_dir):
+            if directory.exists():
+                directory.chmod(0o755)
+                shutil.rmtree(directory)
+            directory.mkdir(parents=True)
+        for name, text in redis_files.gateway_scripts().items():
+            path = self.scripts_dir / name
+            path.write_text(text)
+            path.chmod(0o555)
+        (self.conf_dir / names.REDIS_CONF).write_text(redis_files.gateway_redis_conf(cfg))
+        (self.conf_dir / names.SENTINEL_CONF).write_text(redis_files.gateway_sentinel_conf(cfg))
+        (self.haproxy_dir / names.HAPROXY_CFG).write_text(redis_files.haproxy_cfg(cfg))
+        for directory in (self.scripts_dir, self.conf_dir, self.haproxy_dir):
+            directory.chmod(0o555)
+            for path in directory.iterdir():
+                path.chmod(0o555 if directory == self.scripts_dir else 0o444)
+
+    def wipe_data(self, ordinal: int) -> None:
+        path = self.data_dir(ordinal)
+        if path.exists():
+            shutil.rmtree(path)
+
+    def ensure_data_dir(self, ordinal: int) -> None:
+        path = self.data_dir(ordinal)
+        path.mkdir(exist_ok=True)
+        os.chown(path, UID, UID)
+        path.chmod(0o700)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def secret_env(self) -> dict[str, str]:
+        env = {}
+        if self.redis_password:
+            env["REDIS_PASSWORD"] = self.redis_password
+        if self.sentinel_password:
+            env["SENTINEL_PASSWORD"] = self.sentinel_password
+        return env
+
+    def pod_env(self, ordinal: int) -> dict[str, str]:
+        gateway = self.cfg.gateway
+        return {
+            "POD_NAME": f"{names.GATEWAY}-{ordinal}",
+            "POD_NAMESPACE": self.cfg.platform.namespace,
+            "STATEFULSET_NAME": names.GATEWAY,
+            "HEADLESS_SERVICE": names.GATEWAY_HEADLESS_SERVICE,
+            "CLUSTER_DOMAIN": self.cfg.platform.cluster_domain,
+            "REPLICAS": str(self.replicas),
+            "MASTER_SET": names.MASTER_SET,
+            "REDIS_PORT": str(names.REDIS_PORT),
+            "SENTINEL_PORT": str(names.SENTINEL_PORT),
+            "DNS_WAIT_SECONDS": str(gateway.dns_wait_seconds),
+            "BOOT_PEER_WAIT_SECONDS": str(gateway.boot_peer_wait_seconds),
+        }
+
+    def _env_args(self, literal: dict[str, str]) -> list[str]:
+        args = []
+        for key, value in literal.items():
+            args += ["-e", f"{key}={value}"]
+        # `-e NAME` copies the value from podman's own environment: no password in any argv.
+        for key in self.secret_env():
+            args += ["-e", key]
+        return args
+
+    def start_network(self) -> None:
+        podman("network", "create", NETWORK)
+
+    def create_pod(self, ordinal: int) -> None:
+        """Creates and starts pod <ordinal> (both containers); its /data survives earlier pods."""
+        self.ensure_data_dir(ordinal)
+        pod = self.pod_name(ordinal)
+        podman("pod", "rm", "-f", "-t", "0", pod, check=False)
+        podman("pod", "create", "--name", pod, "--hostname", f"{names.GATEWAY}-{ordinal}",
+               "--network", NETWORK, "--network-alias", self.fqdn(ordinal),
+               "--dns-option", "timeout:1", "--dns-option", "attempts:5")
+        for role, script in (("redis", names.REDIS_START_SCRIPT), ("sentinel", names.SENTINEL_START_SCRIPT)):
+            self.run_container(ordinal, role, script)
+        self.started_pods.add(ordinal)
+
+    def run_container(self, ordinal: int, role: str, script: str) -> None:
+        podman("run", "-d", "--pod", self.pod_name(ordinal), "--name", self.container(ordinal, role),
+               "--user", f"{UID}:{UID}", "--read-only", "--tmpfs", "/tmp",
+               "-v", f"{self.scripts_dir}:{names.SCRIPTS_DIR}:ro",
+               "-v", f"{self.conf_dir}:{names.CONF_DIR}:ro",
+               "-v", f"{self.data_dir(ordinal)}:{names.DATA_DIR}",
+               *self._env_args(self.pod_env(ordinal)),
+               IMAGE, "sh", f"{names.SCRIPTS_DIR}/{script}", env=self.secret_env())
+
+    def remove_pod(self, ordinal: int, stop_timeout: int = 0) -> None:
+        podman("pod", "rm", "-f", "-t", str(stop_timeout), self.pod_name(ordinal), check=False)
+        self.started_pods.discard(ordinal)
+
+    def kill_pod(self, ordinal: int) -> None:
+        """SIGKILL to every container of the pod, then removal: a node lost without warning."""
+        podman("pod", "kill", "-s", "KILL", self.pod_name(ordinal), check=False)
+        self.remove_pod(ordinal)
+
+    def start_haproxy(self) -> None:
+        podman("rm", "-f", "-t", "0", HAPROXY_CONTAINER, check=False)
+        podman("run", "-d", "--name", HAPROXY_CONTAINER, "--network", NETWORK,
+               "--dns-option", "timeout:1", "--dns-option", "attempts:5",
+               "--user", f"{UID}:{UID}", "--read-only", "--tmpfs", "/tmp",
+               "-v", f"{self.haproxy_dir}:{names.HAPROXY_CONF_DIR}:ro",
+               *self._env_args({}),
+               IMAGE, "haproxy", "-W", "-db", "-f", f"{names.HAPROXY_CONF_DIR}/{names.HAPROXY_CFG}",
+               env=self.secret_env())
+
+    def start(self) -> None:
+        remove_leftovers()
+        self.write_files()
+        self.start_network()
+        for ordinal in range(self.replicas):
+            self.create_pod(ordinal)
+        self.start_haproxy()
+
+    def teardown(self) -> None:
+        remove_leftovers()
+
+    # ------------------------------------------------------------------ exec and addresses
+
+    def exec(self, ordinal: int, role: str, *command: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        return podman("exec", self.container(ordinal, role), *command, check=False, timeout=timeout)
+
+    def run_script(self, ordinal: int, role: str, script: str, timeout: float = 90) -> subprocess.CompletedProcess:
+        return self.exec(ordinal, role, "sh", f"{names.SCRIPTS_DIR}/{script}", timeout=timeout)
+
+    def ip(self, ordinal: int) -> str:
+        infra = podman("pod", "inspect", self.pod_name(ordinal), "--format", "{{.InfraContainerID}}").stdout.strip()
+        return self._container_ip(infra)
+
+    @staticmethod
+    def _container_ip(container: str) -> str:
+        networks = json.loads(podman("inspect", container, "--format", "{{json .NetworkSettings.Networks}}").stdout)
+        return networks[NETWORK]["IPAddress"]
+
+    def haproxy_ip(self) -> str:
+        return self._container_ip(HAPROXY_CONTAINER)
+
+    def redis(self, ordinal: int, *, authenticated: bool = True, timeout: float = 2.0) -> redis.Redis:
+        return redis.Redis(host=self.ip(ordinal), port=names.REDIS_PORT,
+                           password=self.redis_password if authenticated else None,
+                           socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
+
+    def sentinel(self, ordinal: int, *, authenticated: bool = True, timeout: float = 2.0) -> redis.Redis:
+        return redis.Redis(host=self.ip(ordinal), port=names.SENTINEL_PORT,
+                           password=self.sentinel_password if authenticated else None,
+                           socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
+
+    def through_haproxy(self, port: int = names.REDIS_PORT, password: Optional[str] = None,
+                        timeout: float = 2.0) -> redis.Redis:
+        return redis.Redis(host=self.haproxy_ip(), port=port, password=password,
+                           socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
+
+    def logs(self, ordinal: int, role: str) -> str:
+        result = podman("logs", self.container(ordinal, role), check=False)
+        return result.stdout + result.stderr
+
+    # ------------------------------------------------------------------ cluster state
+
+    def roles(self) -> dict[int, str]:
+        """role of every running pod's redis ("?" when it does not answer)."""
+        roles = {}
+        for ordinal in sorted(self.started_pods):
+            try:
+                with self.redis(ordinal) as client:
+                    roles[ordinal] = client.info("replication")["role"]
+            except (redis.RedisError, OSError, PodmanError):
+                roles[ordinal] = "?"
+        return roles
+
+    def sentinel_master(self, ordinal: int) -> Optional[str]:
+        with self.sentinel(ordinal) as client:
+            reply = client.execute_command("SENTINEL", "get-master-addr-by-name", names.MASTER_SET)
+        return reply[0] if reply else None
+
+    def expected_sentinel_id(self, ordinal: int) -> str:
+        return sentinel_id(ordinal)
+
+    def invariant_problems(self) -> list[str]:
+        """Every broken invariant of docs/ sentinel notes, as text; empty when all hold."""
+        problems: list[str] = []
+        members = sorted(self.started_pods)
+        peers = len(members) - 1
+        roles = self.roles()
+        masters = [o for o, role in roles.items() if role == "master"]
+        if len(masters) != 1:
+            return [f"expected exactly one master, roles: {roles}"]
+        master_fqdn = self.fqdn(masters[0])
+        for ordinal in members:
+            problems += self._sentinel_problems(ordinal, master_fqdn, peers)
+            if ordinal != masters[0]:
+                problems += self._replica_problems(ordinal, master_fqdn)
+        return problems
+
+    def _sentinel_problems(self, ordinal: int, master_fqdn: str, peers: int) -> list[str]:
+        try:
+            with self.sentinel(ordinal) as client:
+                named = client.execute_command("SENTINEL", "get-master-addr-by-name", names.MASTER_SET)
+                state = _pairs(client.execute_command("SENTINEL", "MASTER", names.MASTER_SET))
+                ckquorum = client.execute_command("SENTINEL", "CKQUORUM", names.MASTER_SET)
+                tilt = client.info("sentinel").get("sentinel_tilt")
+        except redis.RedisError as err:
+            return [f"sentinel {ordinal}: {err}"]
+        problems = []
+        if not named or named[0] != master_fqdn:
+            problems.append(f"sentinel {ordinal} names {named}, not {master_fqdn}")
+        if int(state["num-other-sentinels"]) != peers:
+            problems.append(f"sentinel {ordinal}: num-other-sentinels {state['num-other-sentinels']} != {peers}")
+        if int(state["num-slaves"]) != peers:
+            problems.append(f"sentinel {ordinal}: num-slaves {state['num-slaves']} != {peers}")
+        if not str(ckquorum).startswith("OK"):
+            problems.append(f"sentinel {ordinal}: CKQUORUM {ckquorum}")
+        if tilt not in (0, "0"):
+            problems.append(f"sentinel {ordinal} in TILT")
+        return problems
+
+    def _replica_problems(self, ordinal: int, master_fqdn: str) -> list[str]:
+        try:
+            with self.redis(ordinal) as client:
+                info = client.info("replication")
+        except redis.RedisError as err:
+            return [f"redis {ordinal}: {err}"]
+        if info.get("master_host") != master_fqdn or info.get("master_link_status") != "up":
+            return [f"redis {ordinal}: master_host={info.get('master_host')} "
+                    f"link={info.get('master_link_status')}, expected {master_fqdn} up"]
+        return []
+
+    def wait_healthy(self, timeout: float) -> int:
+        """Waits until every invariant holds; returns the master's ordinal."""
+        last: list[str] = []
+
+        def healthy() -> bool:
+            nonlocal last
+            last = self.invariant_problems()
+            return not last
+
+        try:
+            wait_for("the cluster invariants", healthy, timeout, interval=0.5)
+        except AssertionError as err:
+            raise AssertionError(f"{err}: {last}") from None
+        return self.master_ordinal()
+
+    def master_ordinal(self) -> int:
+        masters = [o for o, role in self.roles().items() if role == "master"]
+        assert len(masters) == 1, f"expected one master, roles: {self.roles()}"
+        return masters[0]
+
+
+def _pairs(reply) -> dict[str, str]:
+    """SENTINEL MASTER as a dict (redis-py parses it already; a flat list otherwise)."""
+    if isinstance(reply, dict):
+        return reply
+    return {str(reply[i]): reply[i + 1] for i in range(0, len(reply) - 1, 2)}
+
+
+WRITER_CONTAINER = f"{PREFIX}writer"
+
+
+def start_writer(pods: GatewayPods, out_dir: Path, duration: float) -> None:
+    """Runs writer.py in the client image on the test network; results land in out_dir/result.json."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(Path(__file__).with_name("writer.py"), out_dir / "writer.py")
+    os.chmod(out_dir, 0o777)
+    podman("rm", "-f", "-t", "0", WRITER_CONTAINER, check=False)
+    literal = {
+        "SENTINELS": ",".join(pods.fqdn(o) for o in range(pods.replicas)),
+        "MASTER_SET": names.MASTER_SET,
+        "DURATION": str(duration),
+        "OUT": "/w/result.json",
+        "PYTHONUNBUFFERED": "1",
+    }
+    podman("run", "-d", "--name", WRITER_CONTAINER, "--network", NETWORK,
+           "--dns-option", "timeout:1", "--dns-option", "attempts:5",
+           "-v", f"{out_dir}:/w", *pods._env_args(literal),
+           CLIENT_IMAGE, "python3", "/w/writer.py", env=pods.secret_env())
+
+
+def writer_result(out_dir: Path, timeout: float) -> dict:
+    podman("wait", WRITER_CONTAINER, timeout=timeout)
+    result_file = out_dir / "result.json"
+    if not result_file.exists():
+        logs = podman("logs", WRITER_CONTAINER, check=False)
+        raise AssertionError(f"the writer left no result: {logs.stdout}{logs.stderr}")
+    podman("rm", "-f", WRITER_CONTAINER, check=False)
+    return json.loads(result_file.read_text())

@@ -1,0 +1,419 @@
+"""The shipped scripts and configs running a 3-pod gateway in podman, with the prod stack's config
+(auth on, min-replicas-to-write 1): formation, auth, probes, the master-only proxy, failures
+and their recovery, scaling.
+
+One cluster serves the module; each test starts from a healthy cluster (it waits for every
+invariant) and leaves one behind. Bounds derive from the config (down-after, failover-timeout,
+boot-peer wait, the preStop budget) plus slack for this shared 2-core machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from gateway_pods import NETWORK, PREFIX, GatewayPods, podman, start_writer, wait_for, writer_result
+from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, require_lab_images, stack_config
+from stack_config import names
+
+CFG = stack_config("prod")
+DOWN_AFTER_S = CFG.gateway.down_after_milliseconds / 1000
+FAILOVER_TIMEOUT_S = CFG.gateway.failover_timeout_milliseconds / 1000
+BOOT_PEER_WAIT_S = CFG.gateway.boot_peer_wait_seconds
+# Scheduling noise of a shared 2-core machine: container starts, DNS, the Python clients.
+SLACK_S = 15
+FIRST_BOOT_BOUND_S = BOOT_PEER_WAIT_S + SLACK_S + 15
+RECOVERY_BOUND_S = BOOT_PEER_WAIT_S + DOWN_AFTER_S + SLACK_S
+# SDOWN after down-after; ODOWN, election and promotion take seconds, and a failed election
+# is retried within failover-timeout.
+FAILOVER_BOUND_S = DOWN_AFTER_S + FAILOVER_TIMEOUT_S
+# redis-prestop.sh gives the whole handover down-after + 10 s.
+HANDOVER_BUDGET_S = DOWN_AFTER_S + 10
+IP_HOLDER = f"{PREFIX}ip-holder"
+LAB_IMAGE = "localhost/kubernaut-redis-lab:7.0.15"
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory) -> GatewayPods:
+    require_lab_images()
+    pods = GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway"), REDIS_PASSWORD, SENTINEL_PASSWORD)
+    try:
+        pods.start()
+        yield pods
+    finally:
+        podman("rm", "-f", "-t", "0", IP_HOLDER, check=False)
+        pods.teardown()
+
+
+@pytest.fixture
+def healthy(gateway: GatewayPods, request) -> int:
+    """Waits until every invariant holds; the master's ordinal. Shows the pods' logs when the
+    test fails."""
+    yield gateway.wait_healthy(RECOVERY_BOUND_S)
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        for ordinal in sorted(gateway.started_pods):
+            for role in ("redis", "sentinel"):
+                tail = "\n".join(gateway.logs(ordinal, role).splitlines()[-40:])
+                print(f"----- {gateway.container(ordinal, role)}\n{tail}")
+
+
+def script_rc(gateway: GatewayPods, ordinal: int, role: str, script: str, *env: str) -> int:
+    env_args = [arg for pair in env for arg in ("-e", pair)]
+    return podman("exec", *env_args, gateway.container(ordinal, role), "sh",
+                  f"{names.SCRIPTS_DIR}/{script}", check=False).returncode
+
+
+def replicas_of(gateway: GatewayPods, master: int) -> list[int]:
+    return [o for o in sorted(gateway.started_pods) if o != master]
+
+
+def masters_now(gateway: GatewayPods) -> list[int]:
+    return [o for o, role in gateway.roles().items() if role == "master"]
+
+
+# ---------------------------------------------------------------------------- formation
+
+
+def test_first_bootstrap_forms_one_cluster(gateway: GatewayPods):
+    started = time.monotonic()
+    master = gateway.wait_healthy(FIRST_BOOT_BOUND_S)
+    print(f"first bootstrap healthy after {time.monotonic() - started:.1f} s")
+    assert master == 0, "a genuine first bootstrap makes pod 0 master"
+    for ordinal in range(3):
+        with gateway.sentinel(ordinal) as sentinel:
+            assert sentinel.execute_command("SENTINEL", "MYID") == gateway.expected_sentinel_id(ordinal)
+        data = gateway.data_dir(ordinal)
+        for private in (data / "conf" / "redis.conf", data / "sentinel" / "sentinel.conf"):
+            assert private.stat().st_mode & 0o777 == 0o600, private
+        assert f"replica-announce-ip {gateway.fqdn(ordinal)}" in (data / "conf" / "redis.conf").read_text()
+        assert "+tilt" not in gateway.logs(ordinal, "sentinel")
+
+
+def test_auth_is_enforced(gateway: GatewayPods, healthy: int):
+    with gateway.redis(healthy, authenticated=False) as anonymous, pytest.raises(redis.AuthenticationError):
+        anonymous.set("anonymous", "1")
+    with gateway.sentinel(healthy, authenticated=False) as anonymous, pytest.raises(redis.AuthenticationError):
+        anonymous.execute_command("SENTINEL", "MASTERS")
+    with gateway.through_haproxy() as anonymous, pytest.raises(redis.AuthenticationError):
+        anonymous.set("anonymous", "1")
+    for ordinal in range(3):
+        with gateway.redis(ordinal) as client:
+            assert client.config_get("masterauth")["masterauth"] == REDIS_PASSWORD, \
+                "masterauth on every node, so that a demoted master can follow"
+
+
+# ---------------------------------------------------------------------------- probes
+
+
+def test_probe_scripts_on_master_and_replicas(gateway: GatewayPods, healthy: int):
+    for ordinal in range(3):
+        assert script_rc(gateway, ordinal, "redis", names.REDIS_READINESS_SCRIPT) == 0
+        assert script_rc(gateway, ordinal, "redis", names.REDIS_LIVENESS_SCRIPT) == 0
+        assert script_rc(gateway, ordinal, "sentinel", names.SENTINEL_PROBE_SCRIPT) == 0
+    wrong_redis, wrong_sentinel = "REDIS_PASSWORD=not-the-password", "SENTINEL_PASSWORD=not-the-password"
+    assert script_rc(gateway, healthy, "redis", names.REDIS_READINESS_SCRIPT, wrong_redis) != 0
+    assert script_rc(gateway, healthy, "redis", names.REDIS_LIVENESS_SCRIPT, wrong_redis) != 0
+    assert script_rc(gateway, healthy, "sentinel", names.SENTINEL_PROBE_SCRIPT, wrong_sentinel) != 0
+
+
+def test_replica_with_its_link_down_is_not_ready(gateway: GatewayPods, healthy: int):
+    replica = replicas_of(gateway, healthy)[0]
+    with gateway.redis(replica) as client:
+        client.config_set("masterauth", "not-the-password")
+        client.execute_command("CLIENT", "KILL", "TYPE", "master")
+        try:
+            wait_for("the replica's link to go down",
+                     lambda: client.info("replication")["master_link_status"] == "down", 10)
+            assert script_rc(gateway, replica, "redis", names.REDIS_READINESS_SCRIPT) == 1
+            assert script_rc(gateway, replica, "redis", names.REDIS_LIVENESS_SCRIPT) == 0
+        finally:
+            client.config_set("masterauth", REDIS_PASSWORD)
+    wait_for("the replica to be ready again",
+             lambda: script_rc(gateway, replica, "redis", names.REDIS_READINESS_SCRIPT) == 0, 30, interval=0.5)
+
+
+def test_syncing_replica_is_not_ready(gateway: GatewayPods, healthy: int):
+    replica = replicas_of(gateway, healthy)[-1]
+    with gateway.redis(healthy) as master, gateway.redis(replica) as client:
+        master.mset({f"krt:sync:{i}": i for i in range(100)})
+        # Slow the master's snapshot down (Redis' own testing knob, microseconds per key), so
+        # the transfer of a full sync lasts seconds.
+        master.config_set("rdb-key-save-delay", 50000)
+        try:
+            # Promoted for a moment, the replica gets a replication id the master does not know:
+            # following the master again takes a full sync.
+            client.execute_command("REPLICAOF", "NO", "ONE")
+            client.execute_command("REPLICAOF", gateway.fqdn(healthy), str(names.REDIS_PORT))
+            wait_for("the full sync transfer",
+                     lambda: client.info("replication").get("master_sync_in_progress") == 1, 15, interval=0.05)
+            assert script_rc(gateway, replica, "redis", names.REDIS_READINESS_SCRIPT) == 1
+            assert script_rc(gateway, replica, "redis", names.REDIS_LIVENESS_SCRIPT) == 0
+        finally:
+            master.config_set("rdb-key-save-delay", 0)
+    wait_for("the resynced replica to be ready",
+             lambda: script_rc(gateway, replica, "redis", names.REDIS_READINESS_SCRIPT) == 0, 30, interval=0.5)
+
+
+# ---------------------------------------------------------------------------- the master-only proxy
+
+
+def test_haproxy_reaches_only_the_master(gateway: GatewayPods, healthy: int):
+    with gateway.redis(healthy) as master:
+        master_run_id = master.info("server")["run_id"]
+    for attempt in range(20):
+        # a new connection each time: every one must land on the master
+        with gateway.through_haproxy(password=REDIS_PASSWORD) as proxied:
+            assert proxied.execute_command("ROLE")[0] == "master"
+            assert proxied.info("server")["run_id"] == master_run_id
+            assert proxied.set(f"krt:proxy:{attempt}", attempt)
+    with gateway.through_haproxy(port=names.SENTINEL_PORT, password=SENTINEL_PASSWORD) as sentinel:
+        named = sentinel.execute_command("SENTINEL", "get-master-addr-by-name", names.MASTER_SET)
+        assert named[0] == gateway.fqdn(healthy)
+
+
+# ---------------------------------------------------------------------------- sentinel restarts
+
+
+def test_restarted_sentinels_keep_their_peers(gateway: GatewayPods, healthy: int):
+    restarts = [replicas_of(gateway, healthy)[0]] * 3 + [healthy]
+    for ordinal in restarts:
+        podman("restart", "-t", "5", gateway.container(ordinal, "sentinel"))
+        gateway.wait_healthy(RECOVERY_BOUND_S)  # num-other-sentinels = 2 everywhere, CKQUORUM OK
+    with gateway.sentinel(healthy) as sentinel:
+        sentinels = sentinel.execute_command("SENTINEL", "SENTINELS", names.MASTER_SET)
+    assert sorted(s["runid"] for s in sentinels) == sorted(
+        gateway.expected_sentinel_id(o) for o in range(3) if o != healthy)
+
+
+# ---------------------------------------------------------------------------- failures
+
+
+def test_restarted_master_with_stale_data_does_not_stay_master(gateway: GatewayPods, healthy: int):
+    stale = healthy
+    with gateway.redis(stale) as master:
+        master.mset({f"krt:stale:old:{i}": i for i in range(100)})
+        master.save()  # the RDB on disk stops here
+        master.mset({f"krt:stale:new:{i}": i for i in range(100)})
+        assert master.wait(2, 5000) == 2
+    # The redis process dies without saving and is back within a second: the sentinels still
+    # name it master, and its RDB lacks what the replicas have.
+    podman("kill", "-s", "KILL", gateway.container(stale, "redis"))
+    podman("start", gateway.container(stale, "redis"))
+    seen_masters = set()
+
+    def settled() -> bool:
+        seen_masters.update(masters_now(gateway))
+        return not gateway.invariant_problems()
+
+    wait_for("the cluster to settle", settled, RECOVERY_BOUND_S, interval=0.3)
+    new_master = gateway.master_ordinal()
+    assert new_master != stale, "a restarted master with older data took the role back"
+    with gateway.redis(new_master) as client:
+        assert sum(client.exists(f"krt:stale:new:{i}") for i in range(100)) == 100
+    assert "data older than" in gateway.logs(stale, "redis")
+
+
+def hold_ip(ip: str) -> None:
+    """Occupies `ip` on the test network, so that a recreated pod gets a new address."""
+    podman("rm", "-f", "-t", "0", IP_HOLDER, check=False)
+    podman("run", "-d", "--name", IP_HOLDER, "--network", NETWORK, "--ip", ip, LAB_IMAGE, "sleep", "600")
+
+
+def test_hard_killed_master_is_replaced_and_returns_as_replica(gateway: GatewayPods, healthy: int):
+    old = healthy
+    old_ip = gateway.ip(old)
+    survivors = replicas_of(gateway, old)
+    killed_at = time.monotonic()
+    gateway.kill_pod(old)
+
+    def new_master() -> int | None:
+        named = {gateway.sentinel_master(o) for o in survivors}
+        if len(named) != 1 or gateway.fqdn(old) in named:
+            return None
+        candidate = gateway.ordinal_of(named.pop())
+        return candidate if gateway.roles().get(candidate) == "master" else None
+
+    promoted = wait_for("a new master", new_master, FAILOVER_BOUND_S + 5)
+    failover_s = time.monotonic() - killed_at
+    print(f"hard kill: new master {promoted} after {failover_s:.1f} s (down-after {DOWN_AFTER_S} s)")
+    assert failover_s <= FAILOVER_BOUND_S
+
+    def proxy_writes_to_promoted() -> bool:
+        with gateway.through_haproxy(password=REDIS_PASSWORD) as proxied:
+            proxied.set("krt:after-hard-kill", "1")
+            return proxied.execute_command("ROLE")[0] == "master" and \
+                proxied.info("server")["run_id"] == gateway.redis(promoted).info("server")["run_id"]
+
+    wait_for("HAProxy to follow the failover", proxy_writes_to_promoted, 2 * SLACK_S)
+
+    hold_ip(old_ip)
+    try:
+        gateway.create_pod(old)
+        assert gateway.ip(old) != old_ip
+        roles_seen = []
+
+        def back_as_replica() -> bool:
+            roles_seen.append(gateway.roles().get(old))
+            return not gateway.invariant_problems()
+
+        wait_for("the old master to return as a replica", back_as_replica, RECOVERY_BOUND_S, interval=0.2)
+    finally:
+        podman("rm", "-f", "-t", "0", IP_HOLDER, check=False)
+    assert "master" not in roles_seen, f"the recreated old master reported role master: {roles_seen}"
+    assert gateway.master_ordinal() == promoted
+
+
+def graceful_stop(gateway: GatewayPods, ordinal: int) -> tuple[float, str]:
+    """preStop, then stop and recreate the pod, as a rolling update does; (preStop seconds, its log)."""
+    started = time.monotonic()
+    hook = gateway.run_script(ordinal, "redis", names.REDIS_PRESTOP_SCRIPT, timeout=HANDOVER_BUDGET_S + 30)
+    hook_s = time.monotonic() - started
+    assert hook.returncode == 0, hook.stderr
+    gateway.remove_pod(ordinal, stop_timeout=int(CFG.gateway.termination_grace_period_seconds))
+    gateway.create_pod(ordinal)
+    return hook_s, hook.stderr
+
+
+def write_gaps(acked: list[list[float]], start: float, end: float) -> float:
+    times = sorted(t for t, _ in acked)
+    inside = [b - a for a, b in zip(times, times[1:]) if b >= start and a <= end]
+    return max(inside, default=end - start)
+
+
+def test_graceful_stops_of_the_master_lose_no_acknowledged_write(gateway: GatewayPods, healthy: int,
+                                                                 tmp_path: Path):
+    rounds = 2
+    duration = 8 + rounds * (HANDOVER_BUDGET_S + 15)
+    start_writer(gateway, tmp_path / "writer", duration)
+    time.sleep(5)
+    windows = []
+    for _ in range(rounds):
+        master = gateway.master_ordinal()
+        window_start = time.time()
+        hook_s, hook_log = graceful_stop(gateway, master)
+        assert "handover done" in hook_log, hook_log
+        windows.append((window_start, time.time(), hook_s))
+        new_master = gateway.wait_healthy(RECOVERY_BOUND_S)
+        assert new_master != master
+        # recreated at once, while the sentinels still settle the failover: it must follow
+        assert "taking the master role back" not in gateway.logs(master, "redis")
+        assert any("+switch-master" in gateway.logs(o, "sentinel") for o in gateway.started_pods if o != master)
+    result = writer_result(tmp_path / "writer", timeout=duration + 60)
+
+    with gateway.redis(gateway.master_ordinal()) as client:
+        acked_keys = [n for _, n in result["keys"]]
+        missing = [n for n in acked_keys if not client.exists(f"writer:key:{n}")]
+        final_counter = int(client.get("writer:counter") or 0)
+    max_acked_counter = max(v for _, v in result["counter"])
+    gaps = [write_gaps(result["counter"], start, end) for start, end, _ in windows]
+    print(f"graceful stops: {len(acked_keys)} acknowledged SETs, {len(missing)} lost; counter "
+          f"{final_counter} >= {max_acked_counter}; write gaps {[f'{g:.2f}' for g in gaps]} s; "
+          f"preStop {[f'{h:.1f}' for _, _, h in windows]} s; {len(result['errors'])} client errors")
+    assert not missing, f"acknowledged writes lost: {missing[:20]}"
+    assert final_counter >= max_acked_counter, "acknowledged INCRs lost"
+    for gap in gaps:
+        assert gap <= HANDOVER_BUDGET_S
+
+
+def test_restart_of_every_pod_at_once_elects_the_most_advanced_node(gateway: GatewayPods, healthy: int):
+    laggard = replicas_of(gateway, healthy)[0]
+    with gateway.redis(laggard) as client:
+        # this replica stops receiving the stream: its offset falls behind
+        client.config_set("masterauth", "not-the-password")
+        client.execute_command("CLIENT", "KILL", "TYPE", "master")
+    with gateway.redis(healthy) as master:
+        for i in range(200):
+            master.incr("krt:restart-all")
+        time.sleep(1)
+    offsets = {}
+    for ordinal in sorted(gateway.started_pods):
+        with gateway.redis(ordinal) as client:
+            offsets[ordinal] = client.info("replication")["master_repl_offset"]
+    assert offsets[laggard] < offsets[healthy]
+    most_advanced = {o for o, offset in offsets.items() if offset == max(offsets.values())}
+
+    stop_timeout = str(CFG.gateway.termination_grace_period_seconds)
+    podman("pod", "stop", "-t", stop_timeout, *(gateway.pod_name(o) for o in sorted(gateway.started_pods)))
+    ordinals = sorted(gateway.started_pods)
+    for ordinal in ordinals:
+        gateway.remove_pod(ordinal)
+    started = time.monotonic()
+    for ordinal in ordinals:
+        gateway.create_pod(ordinal)
+    master = gateway.wait_healthy(RECOVERY_BOUND_S)
+    print(f"restart of every pod: healthy after {time.monotonic() - started:.1f} s; offsets before {offsets}; "
+          f"master {master}")
+    assert master in most_advanced
+    with gateway.redis(master) as client:
+        assert int(client.get("krt:restart-all")) == 200
+
+
+# ---------------------------------------------------------------------------- scaling
+
+
+def rolling_restart(gateway: GatewayPods) -> None:
+    """Every pod, highest ordinal first, each Ready before the next (a StatefulSet rollout)."""
+    for ordinal in sorted(gateway.started_pods, reverse=True):
+        gateway.run_script(ordinal, "redis", names.REDIS_PRESTOP_SCRIPT, timeout=HANDOVER_BUDGET_S + 30)
+        gateway.remove_pod(ordinal, stop_timeout=int(CFG.gateway.termination_grace_period_seconds))
+        gateway.create_pod(ordinal)
+        wait_for(f"pod {ordinal} to be Ready",
+                 lambda: script_rc(gateway, ordinal, "redis", names.REDIS_READINESS_SCRIPT) == 0,
+                 RECOVERY_BOUND_S, interval=1)
+
+
+def sentinel_counts(gateway: GatewayPods) -> dict[int, tuple[int, int]]:
+    counts = {}
+    for ordinal in sorted(gateway.started_pods):
+        with gateway.sentinel(ordinal) as sentinel:
+            state = sentinel.execute_command("SENTINEL", "MASTER", names.MASTER_SET)
+        counts[ordinal] = (int(state["num-other-sentinels"]), int(state["num-slaves"]))
+    return counts
+
+
+def test_scale_up_and_down_leaves_the_right_peers(gateway: GatewayPods, healthy: int):
+    gateway.replicas = 5
+    for ordinal in (3, 4):
+        gateway.create_pod(ordinal)
+    gateway.wait_healthy(RECOVERY_BOUND_S)
+    assert set(sentinel_counts(gateway).values()) == {(4, 4)}
+
+    for ordinal in (4, 3):
+        if gateway.master_ordinal() == ordinal:
+            gateway.run_script(ordinal, "redis", names.REDIS_PRESTOP_SCRIPT, timeout=HANDOVER_BUDGET_S + 30)
+        gateway.remove_pod(ordinal, stop_timeout=10)
+    gateway.replicas = 3
+    rolling_restart(gateway)  # REPLICAS changed in the pod template: every pod restarts
+    gateway.wait_healthy(RECOVERY_BOUND_S)
+    assert set(sentinel_counts(gateway).values()) == {(2, 2)}
+    for ordinal in range(3):
+        text = (gateway.data_dir(ordinal) / "sentinel" / "sentinel.conf").read_text()
+        assert "redis-gateway-3." not in text and "redis-gateway-4." not in text
+
+
+# ---------------------------------------------------------------------------- secrets
+
+
+def test_no_password_in_process_lists_or_logs(gateway: GatewayPods, healthy: int):
+    # a hook running while the command lines are read
+    gateway.run_script(replicas_of(gateway, healthy)[0], "redis", names.REDIS_PRESTOP_SCRIPT)
+    for ordinal in sorted(gateway.started_pods):
+        for role in ("redis", "sentinel"):
+            cmdlines = gateway.exec(ordinal, role, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
+            assert "redis-server" in cmdlines or "redis-sentinel" in cmdlines
+            for password in (REDIS_PASSWORD, SENTINEL_PASSWORD):
+                assert password not in cmdlines
+                assert password not in gateway.logs(ordinal, role)
+    haproxy_logs = podman("logs", f"{PREFIX}haproxy", check=False)
+    for password in (REDIS_PASSWORD, SENTINEL_PASSWORD):
+        assert password not in haproxy_logs.stdout + haproxy_logs.stderr
+        for path in (gateway.conf_dir, gateway.scripts_dir, gateway.haproxy_dir):
+            for file in path.iterdir():
+                assert password not in file.read_text(), file
+    assert json.dumps(sorted(os.listdir(gateway.conf_dir))) == json.dumps([names.REDIS_CONF, names.SENTINEL_CONF])
