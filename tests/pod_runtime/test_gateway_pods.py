@@ -29,9 +29,9 @@ BOOT_PEER_WAIT_S = CFG.gateway.boot_peer_wait_seconds
 SLACK_S = 15
 FIRST_BOOT_BOUND_S = BOOT_PEER_WAIT_S + SLACK_S + 15
 RECOVERY_BOUND_S = BOOT_PEER_WAIT_S + DOWN_AFTER_S + SLACK_S
-# SDOWN after down-after; ODOWN, election and promotion take seconds, and a failed election
-# is retried within failover-timeout.
-FAILOVER_BOUND_S = DOWN_AFTER_S + FAILOVER_TIMEOUT_S
+# SDOWN after down-after; ODOWN, election and promotion take seconds; a split vote among the
+# surviving sentinels is retried after 2 x failover-timeout.
+FAILOVER_BOUND_S = DOWN_AFTER_S + 2 * FAILOVER_TIMEOUT_S + 5
 # redis-prestop.sh gives the whole handover down-after + 10 s.
 HANDOVER_BUDGET_S = DOWN_AFTER_S + 10
 IP_HOLDER = f"{PREFIX}ip-holder"
