@@ -28,6 +28,7 @@ from .runtime import Kubelet, PodRuntime
 from .services import ServiceProxy, endpoints_for
 
 LOOP_SECONDS = 0.5
+STATES_SECONDS = 1.0
 POLL_SECONDS = 0.2
 CREATE_RETRY_SECONDS = 10.0
 DEFAULT_READY_TIMEOUT_SECONDS = 300.0
@@ -83,6 +84,8 @@ class Controller:
         self._thread: Optional[threading.Thread] = None
         self.loop_error: Optional[str] = None
         self.create_failures: list[dict[str, Any]] = []  # pods podman refused to create (retried)
+        self._states_mono = 0.0
+        self._states: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ the loop
 
@@ -106,8 +109,7 @@ class Controller:
             self._stop.wait(LOOP_SECONDS)
 
     def tick(self) -> None:
-        snapshot_mono = time.monotonic()
-        states = {c["Names"][0]: c for c in self.podman.containers(self.net.lab)}
+        snapshot_mono, states = self._container_states()
         with self.lock:
             for pod in list(self.pods.values()):
                 if pod.phase == "Running":
@@ -124,6 +126,13 @@ class Controller:
         for proxy in self.proxies.values():
             proxy.update(endpoints_for(proxy.service, pods))
         self._write_state()
+
+    def _container_states(self) -> tuple[float, dict[str, dict[str, Any]]]:
+        """`podman ps` costs about 30 ms of CPU: read it once per STATES_SECONDS, not every loop."""
+        if time.monotonic() - self._states_mono >= STATES_SECONDS:
+            self._states_mono = time.monotonic()
+            self._states = {c["Names"][0]: c for c in self.podman.containers(self.net.lab)}
+        return self._states_mono, self._states
 
     def _pod_lost(self, pod: PodRuntime) -> None:
         self.events.add("pod-lost", pod.name, detail="its infra container is not running")
