@@ -191,6 +191,41 @@ def test_restarted_sentinels_keep_their_peers(gateway: GatewayPods, healthy: int
         gateway.expected_sentinel_id(o) for o in range(3) if o != healthy)
 
 
+def replace_template(gateway: GatewayPods, name: str, text: str) -> None:
+    path = gateway.conf_dir / name
+    gateway.conf_dir.chmod(0o755)
+    path.chmod(0o644)
+    path.write_text(text)
+    path.chmod(0o444)
+    gateway.conf_dir.chmod(0o555)
+
+
+def test_restarted_sentinel_takes_the_template_and_keeps_its_state(gateway: GatewayPods, healthy: int):
+    ordinal = replicas_of(gateway, healthy)[0]
+    template = (gateway.conf_dir / names.SENTINEL_CONF).read_text()
+    changed_down_after = CFG.gateway.down_after_milliseconds + 1000
+    with gateway.sentinel(ordinal) as sentinel:
+        epoch_before = int(sentinel.execute_command("SENTINEL", "MASTER", names.MASTER_SET)["config-epoch"])
+    try:
+        replace_template(gateway, names.SENTINEL_CONF, template.replace(
+            f"down-after-milliseconds {names.MASTER_SET} {CFG.gateway.down_after_milliseconds}",
+            f"down-after-milliseconds {names.MASTER_SET} {changed_down_after}"))
+        podman("restart", "-t", "5", gateway.container(ordinal, "sentinel"))
+        gateway.wait_healthy(RECOVERY_BOUND_S)
+        with gateway.sentinel(ordinal) as sentinel:
+            state = sentinel.execute_command("SENTINEL", "MASTER", names.MASTER_SET)
+            assert int(state["down-after-milliseconds"]) == changed_down_after
+            assert int(state["config-epoch"]) == epoch_before
+            assert sentinel.execute_command("SENTINEL", "MYID") == gateway.expected_sentinel_id(ordinal)
+    finally:
+        replace_template(gateway, names.SENTINEL_CONF, template)
+        podman("restart", "-t", "5", gateway.container(ordinal, "sentinel"))
+    gateway.wait_healthy(RECOVERY_BOUND_S)
+    with gateway.sentinel(ordinal) as sentinel:
+        state = sentinel.execute_command("SENTINEL", "MASTER", names.MASTER_SET)
+        assert int(state["down-after-milliseconds"]) == CFG.gateway.down_after_milliseconds
+
+
 # ---------------------------------------------------------------------------- failures
 
 
