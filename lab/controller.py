@@ -439,20 +439,33 @@ class Controller:
             workload.paused, workload.revision = True, workload.revision + 1
         steps = []
         try:
-            if (workload.obj.spec.get("strategy") or {}).get("type") == "Recreate":
+            strategy = workload.obj.spec.get("strategy") or {}
+            if strategy.get("type") == "Recreate":
                 for pod in old:
                     steps.append({"pod": pod.name, **self.kubelet.terminate(pod)})
             else:
+                max_surge = (strategy.get("rollingUpdate") or {}).get("maxSurge")
+                surge = _scaled("25%" if max_surge is None else max_surge, workload.replicas)
                 for pod in old:
-                    with self.lock:
-                        new = self._create_pod(workload, self._deployment_pod_name(workload), None)
-                    ready_at, ip = self._wait_pod_ready(new.name, timeout)
-                    steps.append({"new_pod": new.name, "new_ip": ip, "ready_at": ready_at,
-                                  "old_pod": pod.name, **self.kubelet.terminate(pod)})
+                    steps.append(self._replace_one(workload, pod, surge_first=surge >= 1, timeout=timeout))
         finally:
             with self.lock:
                 workload.paused = False
         return steps
+
+    def _replace_one(self, workload: Workload, old: PodRuntime, surge_first: bool, timeout: float) -> dict[str, Any]:
+        """One RollingUpdate step, one pod at a time: with maxSurge >= 1 the new pod is Ready before
+        the old one goes (maxUnavailable is then never used); with maxSurge 0 the old one goes first."""
+        step: dict[str, Any] = {"old_pod": old.name}
+        if not surge_first:
+            step.update(self.kubelet.terminate(old))
+        with self.lock:
+            new = self._create_pod(workload, self._deployment_pod_name(workload), None)
+        step["ready_at"], step["new_ip"] = self._wait_pod_ready(new.name, timeout)
+        step["new_pod"] = new.name
+        if surge_first:
+            step.update(self.kubelet.terminate(old))
+        return step
 
     def exec(self, pod_name: str, container: str, command: list[str], timeout: float = 30.0) -> dict[str, Any]:
         done = self.kubelet.exec(self.pod(pod_name), container, command, timeout)

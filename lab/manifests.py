@@ -128,6 +128,8 @@ def load(root: Path, cluster_domain: Optional[str] = None) -> Manifests:
             approximations.append((obj.label, path, note))
     manifests = Manifests(root, objects, cluster_domain or _cluster_domain(objects), approximations)
     _check_unique(manifests)
+    for service in manifests.of_kind("Service"):
+        _check_headless_publishing(service)
     for workload in manifests.workloads:
         _check_workload(manifests, workload)
     return manifests
@@ -191,6 +193,15 @@ def _check_unique(manifests: Manifests) -> None:
 
 
 # ---------------------------------------------------------------------------- cross-references
+
+def _check_headless_publishing(service: Obj) -> None:
+    """A headless Service's records are network aliases, fixed when a pod is created: the lab
+    cannot take a pod out of them while it is not Ready."""
+    if is_headless(service) and not service.spec.get("publishNotReadyAddresses"):
+        raise UnsupportedField(service.label, "spec.publishNotReadyAddresses",
+                               "the lab plays headless Services only with publishNotReadyAddresses: true "
+                               "(their DNS records are fixed when a pod is created)")
+
 
 def _check_workload(manifests: Manifests, workload: Obj) -> None:
     spec = workload.spec

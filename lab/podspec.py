@@ -40,6 +40,7 @@ class ProbeSpec:
     timeout: float
     failure_threshold: int
     success_threshold: int
+    termination_grace: Optional[float] = None  # the probe's own terminationGracePeriodSeconds
 
 
 @dataclass(frozen=True)
@@ -356,4 +357,6 @@ def _probe(ctx: _ContainerContext, container: dict[str, Any], field_name: str, k
         timeout=float(probe.get("timeoutSeconds") or 1),
         failure_threshold=int(probe.get("failureThreshold") or 3),
         success_threshold=1 if kind != "readiness" else int(probe.get("successThreshold") or 1),
+        termination_grace=(float(probe["terminationGracePeriodSeconds"])
+                           if probe.get("terminationGracePeriodSeconds") is not None else None),
     )

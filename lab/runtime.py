@@ -260,7 +260,7 @@ class Kubelet:
         self.events.add(f"{kind}-failed", pod.name, container.name, detail=tracker.last_detail,
                         failures=tracker.failures)
         container.busy, container.ready = True, False
-        self.job_pool.submit(self._restart, pod, container, f"{kind} probe failed")
+        self.job_pool.submit(self._restart, pod, container, f"{kind} probe failed", tracker.spec.termination_grace)
 
     def _schedule_probes(self, pod: PodRuntime, container: ContainerRuntime) -> None:
         now = time.monotonic()
@@ -296,13 +296,15 @@ class Kubelet:
 
     # ------------------------------------------------------------------ restarts
 
-    def _restart(self, pod: PodRuntime, container: ContainerRuntime, reason: str) -> None:
+    def _restart(self, pod: PodRuntime, container: ContainerRuntime, reason: str,
+                 grace: Optional[float] = None) -> None:
         """Stop (if running) with preStop and the grace period, then start the same container again."""
+        grace = pod.plan.grace_seconds if grace is None else grace
         try:
             if self.closing:
                 return
             if container.running:
-                self.stop_container(pod, container, time.monotonic() + pod.plan.grace_seconds, {})
+                self.stop_container(pod, container, time.monotonic() + grace, {})
                 with self.lock:
                     container.running = False
             self.podman.run("start", container.plan.podman_name)

@@ -195,7 +195,7 @@ KINDS: dict[str, dict[str, Any]] = {
         "apiVersion": one_of("v1"), "kind": ANY, "metadata": METADATA, "status": IGNORED_STATUS,
         "spec": {
             "type": one_of("ClusterIP"),
-            "clusterIP": ANY,
+            "clusterIP": one_of("None"),  # a fixed ClusterIP cannot be given to the proxy
             "selector": MapOf(),
             "publishNotReadyAddresses": ANY,
             "ports": [{"name": ANY, "port": ANY, "targetPort": ANY, "protocol": one_of("TCP"),
@@ -217,7 +217,7 @@ KINDS: dict[str, dict[str, Any]] = {
             "podManagementPolicy": one_of("Parallel", "OrderedReady"),
             "updateStrategy": {"type": one_of("RollingUpdate"), "rollingUpdate": {"partition": one_of(0)}},
             "revisionHistoryLimit": REVISIONS,
-            "minReadySeconds": ANY,
+            "minReadySeconds": one_of(0),
             "persistentVolumeClaimRetentionPolicy": Approx("claims are kept until `lab down`"),
         },
     },
@@ -230,7 +230,7 @@ KINDS: dict[str, dict[str, Any]] = {
             "strategy": {"type": one_of("RollingUpdate", "Recreate"),
                          "rollingUpdate": {"maxSurge": ANY, "maxUnavailable": ANY}},
             "revisionHistoryLimit": REVISIONS,
-            "minReadySeconds": ANY,
+            "minReadySeconds": one_of(0),
             "progressDeadlineSeconds": Approx("a rollout waits for readiness with the lab's own timeout"),
             "paused": ONLY_FALSE,
         },

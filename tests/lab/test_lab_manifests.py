@@ -133,3 +133,12 @@ def test_the_rendered_dev_and_lab_stacks_are_playable(tmp_path):
         assert checked.returncode == 0, checked.stdout + checked.stderr
         assert "cluster domain cluster.local" in checked.stdout
 
+
+
+def test_a_headless_service_must_publish_not_ready_addresses(tmp_path):
+    documents = tiny_documents()
+    headless = next(d for d in documents if d["metadata"]["name"] == "tiny-headless")
+    headless["spec"]["publishNotReadyAddresses"] = False
+    with pytest.raises(UnsupportedField) as refused:
+        load_manifests(write(tmp_path, documents))
+    assert refused.value.field == "spec.publishNotReadyAddresses"
