@@ -113,7 +113,8 @@ class Controller:
         with self.lock:
             for pod in list(self.pods.values()):
                 if pod.phase == "Running":
-                    if states.get(pod.plan.infra_name, {}).get("State") != "running":
+                    fresh = snapshot_mono > pod.running_mono  # states read before the pod ran say nothing
+                    if fresh and states.get(pod.plan.infra_name, {}).get("State") != "running":
                         self._pod_lost(pod)
                         continue
                     self.kubelet.tick(pod, states, snapshot_mono)
@@ -143,7 +144,8 @@ class Controller:
         del self.pods[pod.name]
         if pod.phase == "Failed":
             self.create_failures.append({"t": time.time(), "pod": pod.name, "error": pod.error})
-            self._create_after[pod.name] = time.monotonic() + CREATE_RETRY_SECONDS
+            # A Deployment replaces the pod under a new name: the delay belongs to the workload.
+            self._create_after[pod.name] = self._create_after[pod.owner] = time.monotonic() + CREATE_RETRY_SECONDS
 
     # ------------------------------------------------------------------ workloads
 
@@ -165,6 +167,8 @@ class Controller:
 
     def _reconcile_deployment(self, workload: Workload) -> None:
         mine = [p for p in self.pods.values() if p.owner == workload.key and not p.terminating]
+        if not self._may_create(workload.key):
+            return
         for _ in range(workload.replicas - len(mine)):
             self._create_pod(workload, self._deployment_pod_name(workload), None)
 

@@ -112,6 +112,7 @@ class PodRuntime:
     ip: str = ""
     created_at: float = 0.0
     running_at: float = 0.0
+    running_mono: float = 0.0
     ready_at: Optional[float] = None
     error: str = ""
     cut: bool = False
@@ -185,7 +186,7 @@ class Kubelet:
             self._remove(pod)
             return
         with self.lock:
-            pod.phase, pod.running_at = "Running", time.time()
+            pod.phase, pod.running_at, pod.running_mono = "Running", time.time(), time.monotonic()
         self.events.add("pod-running", plan.name, ip=pod.ip)
 
     def _run_container(self, pod: PodRuntime, container: ContainerRuntime) -> None:

@@ -32,7 +32,7 @@ from .targets import (
     REDIS_PASSWORD_ENV, SENTINEL_PASSWORD_ENV, Address, Passwords, Targets, TargetsError,
 )
 
-# Where the lab's toolbox sees this repository (lab.lab.TOOLBOX_SOURCE_DIR), and its interpreter.
+# The client image's interpreter (Debian's python3 with python3-redis).
 TOOLBOX_PYTHON = "python3"
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -263,7 +262,3 @@ def redis_bytes(text: str) -> int:
     if not match or match.group(2).lower() not in _REDIS_UNITS:
         raise TargetsError(f"not a redis.conf memory value: {text!r}")
     return int(match.group(1)) * _REDIS_UNITS[match.group(2).lower()]
-
-
-def environ_passwords() -> Passwords:
-    return passwords_from(os.environ, {})
