@@ -3,6 +3,7 @@ loudly, naming the object and the field, on everything else. No containers are s
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import yaml
 
 from lab import LabError, UnsupportedField, load_manifests
 from lab.podspec import LabNet, plan_pod
-from lab_support import TINY, python_module, render_stack
+from lab_support import REPO, TINY, python_module, render_stack
 
 NET = LabNet(lab="kr-unit", network="kr-unit-net", resolver_ip="10.89.9.1", cluster_domain="lab.test")
 
@@ -142,3 +143,14 @@ def test_a_headless_service_must_publish_not_ready_addresses(tmp_path):
     with pytest.raises(UnsupportedField) as refused:
         load_manifests(write(tmp_path, documents))
     assert refused.value.field == "spec.publishNotReadyAddresses"
+
+
+def test_the_real_engines_render_of_the_lab_stack_is_playable(tmp_path):
+    """scripts/lab-up lab plays what the real engine renders (scripts/bootstrap-pulumi builds it)."""
+    out = tmp_path / "engine"
+    rendered = subprocess.run([str(REPO / "scripts" / "pulumi-render-stack"), "--stack", "lab", "--out", str(out)],
+                              cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert rendered.returncode == 0, rendered.stdout + rendered.stderr
+    checked = python_module("lab", "check", str(out))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "namespace(s) kubernaut-system, cluster domain cluster.local" in checked.stdout
