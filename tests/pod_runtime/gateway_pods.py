@@ -53,13 +53,14 @@ def podman(*args: str, check: bool = True, env: Optional[dict[str, str]] = None,
 
 
 def wait_for(what: str, probe: Callable[[], Optional[T]], timeout: float, interval: float = 0.2) -> T:
-    """Polls `probe` until it returns something truthy; AssertionError naming `what` after `timeout`."""
+    """Polls `probe` until it returns something other than None or False (0 is an answer: pod 0);
+    AssertionError naming `what` after `timeout`."""
     deadline = time.monotonic() + timeout
     last_error: Optional[BaseException] = None
     while time.monotonic() < deadline:
         try:
             value = probe()
-            if value:
+            if value is not None and value is not False:
                 return value
         except (redis.RedisError, OSError, PodmanError) as err:
             last_error = err
@@ -324,6 +325,10 @@ class GatewayPods:
         problems = []
         if not named or named[0] != master_fqdn:
             problems.append(f"sentinel {ordinal} names {named}, not {master_fqdn}")
+        # get-master-addr-by-name already names a promoted replica while the failover still
+        # runs; settled means the configuration itself has switched and nothing is pending.
+        if state["ip"] != master_fqdn or set(state["flags"].split(",")) != {"master"}:
+            problems.append(f"sentinel {ordinal} not settled: ip {state['ip']}, flags {state['flags']}")
         if int(state["num-other-sentinels"]) != peers:
             problems.append(f"sentinel {ordinal}: num-other-sentinels {state['num-other-sentinels']} != {peers}")
         if int(state["num-slaves"]) != peers:

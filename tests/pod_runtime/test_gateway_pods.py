@@ -52,14 +52,20 @@ def gateway(tmp_path_factory) -> GatewayPods:
 
 @pytest.fixture
 def healthy(gateway: GatewayPods, request) -> int:
-    """Waits until every invariant holds; the master's ordinal. Shows the pods' logs when the
+    """Waits until every invariant holds; the master's ordinal. A pod that an earlier failed test
+    left deleted is recreated first, as the StatefulSet would. Shows the pods' logs when the
     test fails."""
+    for ordinal in range(gateway.replicas):
+        if ordinal not in gateway.started_pods:
+            gateway.create_pod(ordinal)
     yield gateway.wait_healthy(RECOVERY_BOUND_S)
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
         for ordinal in sorted(gateway.started_pods):
             for role in ("redis", "sentinel"):
-                tail = "\n".join(gateway.logs(ordinal, role).splitlines()[-40:])
+                lines = [line for line in gateway.logs(ordinal, role).splitlines()
+                         if "Failed to resolve hostname" not in line]  # repeats once a second
+                tail = "\n".join(lines[-60:])
                 print(f"----- {gateway.container(ordinal, role)}\n{tail}")
 
 
