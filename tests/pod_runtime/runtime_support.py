@@ -23,10 +23,14 @@ SENTINEL_PASSWORD = "krt-sentinel-pw-c58a2f91e6"
 LAB_IMAGES = ("localhost/kubernaut-redis-lab:7.0.15", "localhost/kubernaut-redis-client:7.0.15")
 
 
-def stack_config(stack: str) -> StackConfig:
+def stack_config(stack: str, gateway_overrides: dict | None = None) -> StackConfig:
+    """The validated config of Pulumi.<stack>.yaml, with `gateway_overrides` merged into its
+    gateway key (as `pulumi config set --path gateway.<key>` would)."""
     document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text()) or {}
     values = {key.removeprefix(f"{names.PROJECT}:"): value
               for key, value in (document.get("config") or {}).items()}
+    if gateway_overrides:
+        values["gateway"] = {**(values.get("gateway") or {}), **gateway_overrides}
     return load_stack_config({key: values.get(key) for key in CONFIG_KEYS}, stack)
 
 
