@@ -15,14 +15,20 @@ SHELL_SHEBANG = re.compile(r"^#!\s*(/usr/bin/env\s+)?(/bin/|/usr/bin/)?(sh|bash|
 POD_SCRIPTS = REPO / "pod_scripts"
 
 
+SHELL_DIRECTIVE = re.compile(r"^# shellcheck shell=")
+
+
 def is_shell_script(path: Path) -> bool:
+    """A .sh file, a file with a sh/bash shebang, or a sourced file that names its shell (the CI
+    lint step picks the same files)."""
     if path.suffix == ".sh":
         return True
     try:
         with path.open("r", encoding="utf-8") as handle:
-            return bool(SHELL_SHEBANG.match(handle.readline()))
+            first_line = handle.readline()
     except (UnicodeDecodeError, OSError):
         return False
+    return bool(SHELL_SHEBANG.match(first_line) or SHELL_DIRECTIVE.match(first_line))
 
 
 def repo_shell_scripts() -> list[Path]:
