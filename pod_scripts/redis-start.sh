@@ -12,10 +12,10 @@
 # When the answer names this pod itself, it restarted while still the recorded master, and its
 # data may be older than a replica's (an RDB written minutes ago, or none). Taking the master
 # role blindly would make the replicas resync to that older data. So it starts as a replica
-# (it accepts no write and, with its master link down, serves no sync either), compares the
-# replication offset it loaded with the peers' offsets, and then either takes the master role
-# back (nobody has newer data) or follows the peer with the newest data and asks a peer sentinel
-# for a failover.
+# (it accepts no write and, with its master link down, serves no sync either) and then follows
+# a node that is master or becoming it (a failover may already run), else follows the peer with
+# newer data (a higher replication offset) and asks a peer sentinel for a failover, else takes
+# the master role back.
 set -eu
 SCRIPT_NAME=redis-start
 # shellcheck source-path=SCRIPTDIR
