@@ -1,0 +1,84 @@
+"""Outage and loss from a writer result (drills.writer) and the time of the fault.
+
+- outage: the longest gap between two consecutive acknowledged writes over the whole run (at
+  100 writes/s a healthy gap is 0.01 s);
+- first write after the fault: first acknowledgement after the fault, and first one from a node
+  other than the master of before the fault (the new master);
+- lost: acknowledged keys missing on the final master, and which node had acknowledged them.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any, Optional
+
+from .observe import pod_of
+
+
+def longest_gap(times: list[float]) -> tuple[float, Optional[float], Optional[float]]:
+    """(gap, from, to) of the longest pause between consecutive times."""
+    best = (0.0, None, None)
+    for before, after in zip(times, times[1:]):
+        if after - before > best[0]:
+            best = (after - before, before, after)
+    return best
+
+
+def writer_metrics(result: dict[str, Any], fault_at: float, old_master: str) -> dict[str, Any]:
+    nodes = [pod_of(node.rsplit(":", 1)[0]) for node in result["nodes"]]
+    acks = sorted(result["acks"], key=lambda ack: ack[1])
+    times = [ack[1] for ack in acks]
+    gap, gap_from, gap_to = longest_gap(times)
+    after = [ack for ack in acks if ack[1] > fault_at]
+    on_new_master = [ack for ack in after if nodes[ack[2]] != old_master]
+    lost = result.get("lost")
+    return {
+        "outage_s": round(gap, 3),
+        "outage_from_fault_s": _relative(gap_from, fault_at),
+        "first_ack_after_fault_s": _relative(after[0][1] if after else None, fault_at),
+        "first_ack_on_new_master_s": _relative(on_new_master[0][1] if on_new_master else None, fault_at),
+        "acked_by_old_master_after_fault": len([ack for ack in after if nodes[ack[2]] == old_master]),
+        "attempts": result["attempts"],
+        "acked": result["acked"],
+        "failed_attempts": result["attempts"] - result["acked"],
+        "errors": result["errors"],
+        "lost": None if lost is None else len(lost),
+        "lost_by_node": {pod_of(k.rsplit(":", 1)[0]): v for k, v in (result.get("lost_by_node") or {}).items()},
+        "verify_error": result.get("verify_error"),
+        "final_master": pod_of(result["final_master"].rsplit(":", 1)[0]) if result.get("final_master") else None,
+        "nodes": nodes,
+        "stopped_by": result.get("stopped_by"),
+    }
+
+
+def _relative(at: Optional[float], origin: float) -> Optional[float]:
+    return None if at is None else round(at - origin, 3)
+
+
+def percentile(values: list[float], fraction: float) -> Optional[float]:
+    """Nearest-rank percentile (p95 of 20 values is the 19th smallest)."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    rank = max(1, -(-int(round(fraction * 1000)) * len(ordered) // 1000))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summarize(trials: list[dict[str, Any]], key: str = "outage_s") -> dict[str, Any]:
+    values = [t[key] for t in trials if t.get(key) is not None]
+    lost = [t["lost"] for t in trials if t.get("lost") is not None]
+    return {
+        "trials": len(trials),
+        "measured": len(values),
+        "p50": percentile(values, 0.50),
+        "p95": percentile(values, 0.95),
+        "max": max(values) if values else None,
+        "mean": round(statistics.fmean(values), 3) if values else None,
+        "lost_total": sum(lost),
+        "lost_max": max(lost) if lost else None,
+        "trials_with_loss": len([n for n in lost if n]),
+        "failovers": len([t for t in trials if t.get("failover")]),
+        "tilt_trials": len([t for t in trials if t.get("tilt")]),
+        "invariants_restored": len([t for t in trials if t.get("restored_s") is not None]),
+        "failed_trials": len([t for t in trials if t.get("error")]),
+    }

@@ -1,0 +1,139 @@
+"""python -m drills.benchmark --trials 20 --out docs/benchmarks.md [--json-out FILE]
+
+Runs every drill N times (the gateway's scenarios in one lab, the floor's on the bare cluster),
+then writes the report: p50/p95/max outage, time to the first write on the new master, lost
+writes, failovers, TILT, the machine and the exact command. `--from-json FILE` renders the
+report again from saved results without running anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from .analysis import summarize
+from .report import render_report
+from .runner import Options, floor_target, lab_target, run_trial
+from .scenarios import SCENARIOS
+
+LAB_ORDER = ["master-kill", "master-kill-restart", "master-delete", "master-cut", "replica-kill",
+             "sentinel-then-master"]
+FLOOR_ORDER = ["floor-master-kill", "floor-master-kill-restart"]
+
+
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m drills.benchmark", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
+    parser.add_argument("--json-out", type=Path, help="also save every trial as JSON here")
+    parser.add_argument("--from-json", type=Path, help="render --out from saved results; run nothing")
+    parser.add_argument("--scenarios", default=",".join(FLOOR_ORDER + LAB_ORDER),
+                        help="comma-separated subset, in the order to run")
+    parser.add_argument("--stack", default="dev")
+    parser.add_argument("--lab-name", default="kr-bench")
+    parser.add_argument("--rate", type=float, default=100.0)
+    args = parser.parse_args(argv)
+    unknown = [s for s in args.scenarios.split(",") if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(unknown)}")
+    if not 1 <= args.trials <= 200:
+        parser.error("--trials must be between 1 and 200")
+    return args
+
+
+def _run(command: list[str]) -> str:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=60).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def machine_facts() -> dict[str, Any]:
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    total_kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:"))
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gib": round(total_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "os": _run(["sh", "-c", ". /etc/os-release && echo \"$PRETTY_NAME\""]),
+        "podman": _run(["podman", "--version"]),
+        "runtime": _run(["podman", "info", "--format", "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}}"]),
+        "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+    }
+
+
+def redis_version(target) -> str:
+    """redis_version of a running node of the cluster, as its INFO reports it."""
+    import redis
+    for pod, ip in sorted(target.pod_ips().items()):
+        try:
+            client = redis.Redis(ip, 6379, password=getattr(target, "redis_password", None), socket_timeout=2)
+            return str(client.info("server").get("redis_version"))
+        except redis.RedisError:
+            continue
+    return "unknown"
+
+
+def run_block(target, names: list[str], trials: int, options: Options, results: dict[str, Any]) -> None:
+    for name in names:
+        scenario = SCENARIOS[name]
+        records = []
+        for number in range(1, trials + 1):
+            record = run_trial(target, scenario, number, options)
+            records.append(record)
+            options.say(f"{name} {number}/{trials}: outage {record.get('outage_s')} s, lost {record.get('lost')}, "
+                        f"TILT {record.get('tilt') or 'none'}" + (f", UNMET {record['unmet']}" if record["unmet"] else ""))
+        results["scenarios"][name] = {"summary": summarize(records), "summary_new_master":
+                                      summarize(records, "first_ack_on_new_master_s"),
+                                      "description": scenario.summary, "trials": records}
+        results["versions"].setdefault("redis", redis_version(target))
+
+
+def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
+    options = Options(stack=args.stack, lab_name=args.lab_name, rate=args.rate,
+                      echo=lambda text: print(text, file=sys.stderr, flush=True))
+    wanted = args.scenarios.split(",")
+    results: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": "python -m drills.benchmark "
+        + shlex.join(sys.argv[1:]), "trials": args.trials, "rate": args.rate, "stack": args.stack,
+        "machine": machine_facts(), "versions": {}, "scenarios": {},
+    }
+    floor = [n for n in wanted if SCENARIOS[n].floor]
+    lab = [n for n in wanted if not SCENARIOS[n].floor]
+    if floor:
+        with floor_target(options) as target:
+            results["timing"] = vars(target.timing)
+            run_block(target, floor, args.trials, options, results)
+    if lab:
+        with lab_target(options) as target:
+            results["timing"] = vars(target.timing)
+            run_block(target, lab, args.trials, options, results)
+    results["machine"]["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
+    results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    return results
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = parse_args(argv)
+    if args.from_json:
+        results = json.loads(args.from_json.read_text())
+    else:
+        results = run_benchmark(args)
+        if args.json_out:
+            args.json_out.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    args.out.write_text(render_report(results))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

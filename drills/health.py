@@ -1,0 +1,58 @@
+"""When a cluster is whole again: the smoke check's state invariants (smoke.invariants), polled
+inside the cluster's network by drills.settle, plus the Sentinel timing that bounds the wait.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Mapping
+
+from lab.podman import Podman
+
+# podman exec needs a moment of its own on a busy machine, beyond the wait it runs.
+EXEC_SLACK_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The gateway's Sentinel timing, as rendered into its sentinel.conf."""
+
+    down_after_ms: int
+    failover_timeout_ms: int
+    parallel_syncs: int
+
+    @property
+    def failover_bound_seconds(self) -> float:
+        """Longest a healthy election may take: detection plus one failover attempt, plus slack
+        for a busy machine (a bound, not a target)."""
+        return (self.down_after_ms + self.failover_timeout_ms) / 1000 + 10
+
+
+def wait_settled(podman: Podman, toolbox: str, targets_json: str, passwords: Mapping[str, str],
+                 timeout: float) -> float:
+    """Wall-clock time at which every state invariant first held; TimeoutError naming the failed
+    checks when they did not within `timeout` seconds."""
+    command = ["python3", "-m", "drills.settle", "--targets-json", targets_json, "--timeout", str(timeout)]
+    done = podman.exec(toolbox, command, timeout=timeout + EXEC_SLACK_SECONDS, env_names=sorted(passwords),
+                       secret_env=dict(passwords))
+    try:
+        report = json.loads(done.stdout)
+    except ValueError:
+        raise TimeoutError(f"the invariant check did not report (exit {done.returncode}): "
+                           f"{(done.stderr or done.stdout).strip()[-500:]}") from None
+    if not report["ok"]:
+        failed = [f"{c['name']}: {c['detail']}" for c in report["checks"] if c["status"] == "FAIL"]
+        raise TimeoutError(f"invariants do not hold after {timeout:.0f} s: {'; '.join(failed)[:1500]}")
+    return float(report["finished_at"])
+
+
+def wait_until(condition, timeout: float, what: str) -> float:
+    """Wall-clock time at which `condition()` first held; TimeoutError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return time.time()
+        time.sleep(0.5)
+    raise TimeoutError(f"{what} not within {timeout:.0f} s")

@@ -1,0 +1,149 @@
+"""What the drill watches from the host while a fault plays: each sentinel's view (master,
+config epoch, TILT) and which pod is master, over the pods' bridge addresses.
+
+Pod names resolve only inside the lab network, so the host talks to the IPs the lab reports and
+maps the names that Sentinel announces (pod FQDNs) back to pods by their first label.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import redis
+
+CALL_TIMEOUT_SECONDS = 1.0
+TILT_POLL_SECONDS = 0.5
+
+
+def pod_of(host: str) -> str:
+    """`redis-gateway-1.redis-gateway-headless.ns.svc.cluster.local` -> `redis-gateway-1`."""
+    return host.split(".", 1)[0]
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+@dataclass
+class SentinelView:
+    pod: str
+    master_host: Optional[str] = None
+    config_epoch: Optional[int] = None
+    tilt: Optional[bool] = None
+    error: str = ""
+
+    @property
+    def master_pod(self) -> Optional[str]:
+        return pod_of(self.master_host) if self.master_host else None
+
+
+def sentinel_view(pod: str, ip: str, port: int, password: Optional[str], master_set: str) -> SentinelView:
+    view = SentinelView(pod)
+    try:
+        client = redis.Redis(ip, port, password=password, socket_timeout=CALL_TIMEOUT_SECONDS,
+                             socket_connect_timeout=CALL_TIMEOUT_SECONDS)
+        try:
+            view.tilt = int(client.info("sentinel").get("sentinel_tilt", 0)) == 1
+            fields = client.execute_command("SENTINEL", "MASTER", master_set)
+            if isinstance(fields, dict):
+                master = {_text(k): _text(v) for k, v in fields.items()}
+            else:
+                master = {_text(k): _text(v) for k, v in zip(fields[::2], fields[1::2])}
+            view.master_host = master.get("ip")
+            view.config_epoch = int(master["config-epoch"]) if "config-epoch" in master else None
+        finally:
+            client.close()
+    except (redis.RedisError, OSError, ValueError) as err:
+        view.error = f"{type(err).__name__}: {err}"
+    return view
+
+
+class SentinelPanel:
+    """The sentinels of one cluster as the host sees them."""
+
+    def __init__(self, addresses: Callable[[], dict[str, str]], port: int, password: Optional[str],
+                 master_set: str) -> None:
+        self.addresses = addresses  # pod -> current IP (pods get a new IP when recreated)
+        self.port = port
+        self.password = password
+        self.master_set = master_set
+
+    def views(self) -> list[SentinelView]:
+        return [sentinel_view(pod, ip, self.port, self.password, self.master_set)
+                for pod, ip in sorted(self.addresses().items()) if ip]
+
+    def agreed_master(self) -> Optional[str]:
+        """The pod every answering sentinel names as master, when they all agree."""
+        named = {v.master_pod for v in self.views() if not v.error}
+        return named.pop() if len(named) == 1 else None
+
+    def max_epoch(self) -> Optional[int]:
+        epochs = [v.config_epoch for v in self.views() if v.config_epoch is not None]
+        return max(epochs) if epochs else None
+
+    def wait_agreed_master(self, timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            master = self.agreed_master()
+            if master:
+                return master
+            time.sleep(0.3)
+        raise TimeoutError(f"the sentinels do not agree on a master of {self.master_set} within {timeout:.0f} s: "
+                           + "; ".join(f"{v.pod}: {v.master_pod or v.error}" for v in self.views()))
+
+
+@dataclass
+class TiltWatch:
+    """Polls every sentinel's INFO sentinel in the background and remembers who was in TILT and
+    when. TILT lasts 30 s once entered, so a half-second poll does not miss it."""
+
+    panel: SentinelPanel
+    seen: dict[str, list[float]] = field(default_factory=dict)
+    unanswered: dict[str, int] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: Optional[threading.Thread] = None
+
+    def __enter__(self) -> "TiltWatch":
+        self._thread = threading.Thread(target=self._run, name="tilt-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for view in self.panel.views():
+                if view.tilt:
+                    self.seen.setdefault(view.pod, []).append(time.time())
+                elif view.error:
+                    self.unanswered[view.pod] = self.unanswered.get(view.pod, 0) + 1
+            self._stop.wait(TILT_POLL_SECONDS)
+
+    @property
+    def tilted(self) -> list[str]:
+        return sorted(self.seen)
+
+
+# Sentinel log events worth keeping with a trial: the failover's steps, TILT, conversions.
+NOTABLE = ("+tilt", "-tilt", "+sdown master", "-sdown master", "+odown", "-odown", "+try-failover",
+           "+elected-leader", "+selected-slave", "+promoted-slave", "-failover-abort", "+failover-end ", "+switch-master",
+           "+convert-to-slave", "+config-update-from", "+new-epoch")
+LOG_LINES_KEPT = 60
+
+
+def notable_sentinel_lines(log_text: str) -> dict[str, object]:
+    """The notable lines of a sentinel log (host names shortened to pod names), and how many
+    lookups failed (Sentinel logs each name it cannot resolve)."""
+    lines = []
+    for line in log_text.splitlines():
+        if any(marker in line for marker in NOTABLE):
+            short = " ".join(pod_of(word) if ".svc." in word else word for word in line.split()[3:])
+            lines.append(short[:200])
+    return {"events": lines[:LOG_LINES_KEPT],
+            "failed_lookups": sum("Failed to resolve hostname" in line for line in log_text.splitlines())}

@@ -1,0 +1,145 @@
+"""docs/benchmarks.md from the results of drills.benchmark (also saved as JSON)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+HARD_KILL, FLOOR = "master-kill", "floor-master-kill"
+GRACEFUL = "master-delete"
+RATIO_TARGET = 1.10
+GRACEFUL_OUTAGE_TARGET_S = 1.0
+
+METHOD = """\
+## How it is measured
+
+Each trial: the cluster's invariants hold (one master, every sentinel names it and knows n-1
+sentinels and n-1 replicas with its quorum, every replica linked, no TILT, every pod Ready); the
+writer (`drills/writer.py`, redis-py's Sentinel client in the toolbox container on the cluster's
+network, socket timeouts 0.5 s, one retry) writes a unique key {rate:g} times a second and
+records each ACKNOWLEDGED key with the time of the reply and the node that sent it; after 3 s of
+steady writes the fault is applied at a recorded time; the drill waits until the invariants hold
+again (bounded by down-after + failover-timeout + 10 s + 60 s for the pod to come back), writes
+2 s more, stops the writer, which then looks up every acknowledged key on the master the
+Sentinels name.
+
+- outage: the longest gap between two acknowledged writes in the run (0.01 s when healthy);
+- new master: time from the fault to the first write acknowledged by a node other than the
+  master of before the fault;
+- lost: acknowledged keys missing on the final master;
+- restored: time from the fault until every invariant held again;
+- TILT: trials in which any sentinel reported `sentinel_tilt:1` (polled every 0.5 s);
+- percentiles are nearest-rank (p95 of 20 trials is the 19th smallest).
+
+Scenarios:
+{scenarios}
+
+The floor (`drills/floor.py`) is a bare three-pod cluster made by hand in the same engine:
+plain `redis-server` and `redis-sentinel` from the same image, names instead of IPs, fixed
+sentinel ids, the same down-after / failover-timeout / parallel-syncs and resolver options as
+the gateway's pods, no boot scripts, no probes, no HAProxy, no CPU limits.
+"""
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}{unit}"
+    return f"{value}{unit}"
+
+
+def _row(cells: list[Any]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _p95(results: dict[str, Any], name: str) -> Optional[float]:
+    scenario = results["scenarios"].get(name)
+    return scenario["summary"]["p95"] if scenario else None
+
+
+def verdicts(results: dict[str, Any]) -> list[str]:
+    lines = []
+    ours, floor = _p95(results, HARD_KILL), _p95(results, FLOOR)
+    if ours is not None and floor:
+        ratio = ours / floor
+        verdict = "MET" if ratio <= RATIO_TARGET else "NOT MET"
+        lines.append(f"- Hard kill, p95 outage: gateway {ours:.2f} s, bare floor {floor:.2f} s, ratio "
+                     f"{ratio:.2f} (target <= {RATIO_TARGET:.2f}): **{verdict}**.")
+    graceful = results["scenarios"].get(GRACEFUL)
+    if graceful:
+        summary = graceful["summary"]
+        ok = (summary["p95"] is not None and summary["p95"] < GRACEFUL_OUTAGE_TARGET_S
+              and summary["lost_total"] == 0 and summary["measured"] == summary["trials"])
+        lines.append(f"- Graceful delete of the master: p95 outage {_fmt(summary['p95'], ' s')}, max "
+                     f"{_fmt(summary['max'], ' s')}, {summary['lost_total']} acknowledged writes lost in "
+                     f"{summary['trials']} trials (target < {GRACEFUL_OUTAGE_TARGET_S:g} s and 0 lost): "
+                     f"**{'MET' if ok else 'NOT MET'}**.")
+    return lines
+
+
+def summary_table(results: dict[str, Any]) -> list[str]:
+    lines = [_row(["scenario", "trials", "outage p50", "p95", "max", "new master p50", "p95",
+                   "lost (trials with loss)", "failovers", "TILT trials", "restored p50", "max", "unmet"]),
+             _row(["---"] * 13)]
+    for name, scenario in results["scenarios"].items():
+        s, n = scenario["summary"], scenario["summary_new_master"]
+        restored = summarize_restored(scenario["trials"])
+        unmet = len([t for t in scenario["trials"] if t.get("unmet")])
+        lines.append(_row([f"`{name}`", s["trials"], _fmt(s["p50"], " s"), _fmt(s["p95"], " s"), _fmt(s["max"], " s"),
+                           _fmt(n["p50"], " s"), _fmt(n["p95"], " s"),
+                           f"{s['lost_total']} ({s['trials_with_loss']})", s["failovers"], s["tilt_trials"],
+                           _fmt(restored[0], " s"), _fmt(restored[1], " s"), unmet]))
+    return lines
+
+
+def summarize_restored(trials: list[dict[str, Any]]) -> tuple[Optional[float], Optional[float]]:
+    values = sorted(t["restored_s"] for t in trials if t.get("restored_s") is not None)
+    if not values:
+        return None, None
+    return values[(len(values) - 1) // 2], values[-1]
+
+
+def trial_lists(results: dict[str, Any]) -> list[str]:
+    lines = []
+    for name, scenario in results["scenarios"].items():
+        outages = ", ".join(_fmt(t.get("outage_s")) for t in scenario["trials"])
+        lines.append(f"- `{name}` outages (s): {outages}")
+        problems = [f"trial {t['trial']}: {'; '.join(t['unmet'])}" for t in scenario["trials"] if t.get("unmet")]
+        for problem in problems:
+            lines.append(f"  - {problem[:300]}")
+    return lines
+
+
+def render_report(results: dict[str, Any]) -> str:
+    machine, versions = results["machine"], results.get("versions", {})
+    timing = results.get("timing", {})
+    scenarios = "\n".join(f"- `{name}`: {s['description']}" for name, s in results["scenarios"].items())
+    parts = [
+        "# Failover benchmarks",
+        "",
+        "Generated by `drills/benchmark.py` from real runs in the podman lab; do not edit by hand, run",
+        "the command below again (or `--from-json` on its saved results).",
+        "",
+        f"- date: {results['date']} (finished {results.get('finished', '-')})",
+        f"- command: `{results['command']}`",
+        f"- machine: {machine['nproc']} CPUs, {machine['memory_gib']} GiB, kernel {machine['kernel']}, "
+        f"{machine['os']}; load average {' '.join(machine['loadavg_at_start'])} at start, "
+        f"{' '.join(machine.get('loadavg_at_end', ['-']))} at end; shared with other work",
+        f"- engine: {machine['podman']}, runtime {machine['runtime']}; redis {versions.get('redis', '-')}",
+        f"- Sentinel timing (stack `{results['stack']}`): down-after {timing.get('down_after_ms')} ms, "
+        f"failover-timeout {timing.get('failover_timeout_ms')} ms, parallel-syncs {timing.get('parallel_syncs')}; "
+        f"writer {results['rate']:g} writes/s",
+        "",
+        "## Targets",
+        "",
+        *(verdicts(results) or ["- (the target scenarios were not run)"]),
+        "",
+        "## Results",
+        "",
+        *summary_table(results),
+        "",
+        *trial_lists(results),
+        "",
+        METHOD.format(rate=results["rate"], scenarios=scenarios),
+    ]
+    return "\n".join(parts).rstrip() + "\n"

@@ -1,0 +1,106 @@
+"""The drill's side of drills.writer: start it in a cluster's toolbox container, wait until it
+writes steadily, stop it by closing its stdin, and read its result.
+
+The writer runs with `podman exec -i` in the long-running toolbox, not in a container of its own:
+starting a container on the network pauses the network's DNS, which the drill must not add to
+the fault it measures. Passwords reach it through the environment (`--env NAME`), never argv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from typing import Any, Optional
+
+from lab.podman import require_podman
+
+STOP_TIMEOUT_SECONDS = 60.0
+
+
+class WriterError(RuntimeError):
+    pass
+
+
+class WriterProcess:
+    def __init__(self, toolbox: str, sentinels: list[str], master_set: str, env: dict[str, str], prefix: str,
+                 rate: float, max_seconds: float) -> None:
+        self.command = [require_podman(), "exec", "-i"]
+        for name in sorted(env):
+            self.command += ["--env", name]
+        self.command += [toolbox, "python3", "-m", "drills.writer", "--sentinels", ",".join(sentinels),
+                         "--master-set", master_set, "--rate", str(rate), "--max-seconds", str(max_seconds),
+                         "--prefix", prefix]
+        self.env = {**os.environ, **env}
+        self.max_seconds = max_seconds
+        self.process: Optional[subprocess.Popen] = None
+        self.progress: dict[str, Any] = {}
+        self.stderr_lines: list[str] = []
+        self.stdout = ""
+        self._readers: list[threading.Thread] = []
+
+    def __enter__(self) -> "WriterProcess":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, env=self.env)
+        self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
+                         threading.Thread(target=self._read_stderr, daemon=True)]
+        for reader in self._readers:
+            reader.start()
+
+    def _read_stdout(self) -> None:
+        self.stdout = self.process.stdout.read()
+
+    def _read_stderr(self) -> None:
+        for line in self.process.stderr:
+            try:
+                self.progress = json.loads(line)["progress"]
+            except (ValueError, KeyError, TypeError):
+                self.stderr_lines.append(line.rstrip())
+
+    def wait_steady(self, seconds: float, timeout: float = 60.0) -> None:
+        """Until the writer has had acknowledged writes for `seconds` without an error since."""
+        deadline = time.monotonic() + timeout
+        first_ok: Optional[float] = None
+        errors = 0
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise WriterError(f"the writer exited early ({self.process.returncode}): {self._stderr_tail()}")
+            progress = self.progress
+            if progress.get("acked") and progress.get("errors", 0) == errors:
+                first_ok = first_ok or time.monotonic()
+                if time.monotonic() - first_ok >= seconds:
+                    return
+            else:
+                errors, first_ok = progress.get("errors", 0), None
+            time.sleep(0.1)
+        raise WriterError(f"no steady writes within {timeout:.0f} s (progress {self.progress}): {self._stderr_tail()}")
+
+    def stop(self) -> dict[str, Any]:
+        """Close stdin (the writer then verifies every acknowledged key) and return its result."""
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise WriterError(f"the writer did not finish within {STOP_TIMEOUT_SECONDS:.0f} s of its stop") from None
+        for reader in self._readers:
+            reader.join(timeout=10)
+        try:
+            return json.loads(self.stdout)
+        except ValueError:
+            raise WriterError(f"the writer printed no result (exit {self.process.returncode}): "
+                              f"{self._stderr_tail()}") from None
+
+    def _stderr_tail(self) -> str:
+        return " | ".join(self.stderr_lines[-5:]) or "no output"
