@@ -1,0 +1,68 @@
+"""Outage, loss and percentile arithmetic of the drills, on hand-made writer results."""
+
+from __future__ import annotations
+
+import pytest
+
+from drills.analysis import longest_gap, percentile, summarize, writer_metrics
+from drills.report import render_report
+
+MASTER_A = "redis-gateway-0.redis-gateway-headless.ns.svc.cluster.local:6379"
+MASTER_B = "redis-gateway-1.redis-gateway-headless.ns.svc.cluster.local:6379"
+
+
+def writer_result(acks, lost=(), lost_by_node=None):
+    return {"nodes": [MASTER_A, MASTER_B], "acks": acks, "attempts": len(acks) + 5, "acked": len(acks),
+            "errors": {"ConnectionError": 5}, "lost": list(lost), "lost_by_node": lost_by_node or {},
+            "final_master": MASTER_B, "stopped_by": "stdin"}
+
+
+def test_the_outage_is_the_longest_gap_between_acknowledged_writes():
+    assert longest_gap([1.0, 1.01, 1.02, 7.5, 7.51]) == pytest.approx((6.48, 1.02, 7.5))
+    assert longest_gap([3.0]) == (0.0, None, None)
+
+
+def test_writer_metrics_time_the_first_write_on_the_new_master_from_the_fault():
+    acks = [[1, 100.00, 0], [2, 100.01, 0], [3, 106.50, 0], [4, 107.00, 1], [5, 107.01, 1]]
+    metrics = writer_metrics(writer_result(acks, lost=[3], lost_by_node={MASTER_A: 1}), 100.02, "redis-gateway-0")
+    assert metrics["outage_s"] == pytest.approx(6.49)
+    assert metrics["first_ack_after_fault_s"] == pytest.approx(6.48)
+    assert metrics["first_ack_on_new_master_s"] == pytest.approx(6.98)
+    assert metrics["acked_by_old_master_after_fault"] == 1
+    assert metrics["lost"] == 1 and metrics["lost_by_node"] == {"redis-gateway-0": 1}
+    assert metrics["final_master"] == "redis-gateway-1" and metrics["failed_attempts"] == 5
+
+
+def test_unverified_writes_are_not_reported_as_zero_lost():
+    result = writer_result([[1, 1.0, 0]])
+    result["lost"] = None
+    assert writer_metrics(result, 0.5, "redis-gateway-0")["lost"] is None
+
+
+def test_nearest_rank_percentiles():
+    values = [float(v) for v in range(1, 21)]
+    assert percentile(values, 0.95) == 19.0
+    assert percentile(values, 0.50) == 10.0
+    assert percentile([4.0], 0.95) == 4.0
+    assert percentile([], 0.5) is None
+
+
+def test_the_report_states_whether_the_targets_are_met():
+    def trials(outage, lost=0):
+        return [{"trial": 1, "outage_s": outage, "first_ack_on_new_master_s": outage, "lost": lost,
+                 "failover": True, "tilt": [], "restored_s": 20.0, "unmet": []}]
+    results = {
+        "date": "d", "finished": "f", "command": "python -m drills.benchmark --trials 1", "trials": 1,
+        "rate": 100.0, "stack": "dev", "versions": {"redis": "7.0.15"},
+        "timing": {"down_after_ms": 5000, "failover_timeout_ms": 10000, "parallel_syncs": 1},
+        "machine": {"nproc": 2, "memory_gib": 24.0, "kernel": "k", "os": "Debian", "podman": "podman 4.3.1",
+                    "runtime": "runc", "loadavg_at_start": ["1", "1", "1"], "loadavg_at_end": ["1", "1", "1"]},
+        "scenarios": {name: {"description": name, "trials": t, "summary": summarize(t),
+                             "summary_new_master": summarize(t, "first_ack_on_new_master_s")}
+                      for name, t in (("floor-master-kill", trials(7.0)), ("master-kill", trials(7.5)),
+                                      ("master-delete", trials(0.4, lost=2)))},
+    }
+    text = render_report(results)
+    assert "ratio 1.07 (target <= 1.10): **MET**" in text
+    assert "2 acknowledged writes lost in 1 trials (target < 1 s and 0 lost): **NOT MET**" in text
+    assert "| `master-kill` | 1 | 7.50 s |" in text
