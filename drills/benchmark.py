@@ -16,6 +16,7 @@ import shlex
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -38,11 +39,14 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--from-json", type=Path, help="render --out from saved results; run nothing")
     parser.add_argument("--scenarios", default=",".join(FLOOR_ORDER + LAB_ORDER),
                         help="comma-separated subset, in the order to run")
+    parser.add_argument("--absolute-names", default="",
+                        help="comma-separated scenarios to run once more with absolute pod names (the "
+                             "experiment of docs/benchmarks.md), e.g. floor-master-kill,master-kill")
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--lab-name", default="kr-bench")
     parser.add_argument("--rate", type=float, default=100.0)
     args = parser.parse_args(argv)
-    unknown = [s for s in args.scenarios.split(",") if s not in SCENARIOS]
+    unknown = [s for s in args.scenarios.split(",") + args.absolute_names.split(",") if s and s not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
     if not 1 <= args.trials <= 200:
@@ -66,7 +70,7 @@ def machine_facts() -> dict[str, Any]:
         "kernel": platform.release(),
         "os": _run(["sh", "-c", ". /etc/os-release && echo \"$PRETTY_NAME\""]),
         "podman": _run(["podman", "--version"]),
-        "runtime": _run(["podman", "info", "--format", "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}}"]),
+        "runtime": _run(["podman", "info", "--format", "{{.Host.OCIRuntime.Version}}"]).splitlines()[0],
         "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
     }
 
@@ -83,19 +87,53 @@ def redis_version(target) -> str:
     return "unknown"
 
 
+ABSOLUTE_SUFFIX = " [absolute names]"
+DNS_LOOKUPS = 200
+
+
 def run_block(target, names: list[str], trials: int, options: Options, results: dict[str, Any]) -> None:
     for name in names:
+        key = name + (ABSOLUTE_SUFFIX if options.absolute_names else "")
         scenario = SCENARIOS[name]
         records = []
         for number in range(1, trials + 1):
             record = run_trial(target, scenario, number, options)
             records.append(record)
-            options.say(f"{name} {number}/{trials}: outage {record.get('outage_s')} s, lost {record.get('lost')}, "
+            options.say(f"{key} {number}/{trials}: outage {record.get('outage_s')} s, lost {record.get('lost')}, "
                         f"TILT {record.get('tilt') or 'none'}" + (f", UNMET {record['unmet']}" if record["unmet"] else ""))
-        results["scenarios"][name] = {"summary": summarize(records), "summary_new_master":
+        results["scenarios"][key] = {"summary": summarize(records), "summary_new_master":
                                       summarize(records, "first_ack_on_new_master_s"),
                                       "description": scenario.summary, "trials": records}
         results["versions"].setdefault("redis", redis_version(target))
+
+
+def probe_dns(target, lookups: int) -> list[dict[str, Any]]:
+    """Resolver cost, in the cluster's toolbox (the pods' resolver settings), of a pod name that
+    resolves, of one that is gone, and of the gone one written absolute."""
+    live = target.fqdn(target.pod_names()[0]).rstrip(".")
+    gone = live.replace(target.pod_names()[0], "gone-0", 1)
+    probes = []
+    for name in (live, gone, gone + "."):
+        done = target.podman.exec(target.toolbox, ["python3", "-m", "drills.dnsprobe", "--name", name,
+                                                   "--lookups", str(lookups)], timeout=lookups * 12 + 60)
+        probes.append(json.loads(done.stdout) if done.returncode == 0 else {"name": name, "error": done.stderr[-300:]})
+    return probes
+
+
+def run_sessions(names: list[str], trials: int, options: Options, results: dict[str, Any]) -> None:
+    """The floor's scenarios on one floor cluster, then the gateway's in one lab."""
+    floor = [n for n in names if SCENARIOS[n].floor]
+    lab = [n for n in names if not SCENARIOS[n].floor]
+    if floor:
+        with floor_target(options) as target:
+            results["timing"] = vars(target.timing)
+            run_block(target, floor, trials, options, results)
+    if lab:
+        with lab_target(options) as target:
+            results["timing"] = vars(target.timing)
+            if not options.absolute_names and "dns" not in results:
+                results["dns"] = probe_dns(target, DNS_LOOKUPS)
+            run_block(target, lab, trials, options, results)
 
 
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
@@ -107,16 +145,10 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         + shlex.join(sys.argv[1:]), "trials": args.trials, "rate": args.rate, "stack": args.stack,
         "machine": machine_facts(), "versions": {}, "scenarios": {},
     }
-    floor = [n for n in wanted if SCENARIOS[n].floor]
-    lab = [n for n in wanted if not SCENARIOS[n].floor]
-    if floor:
-        with floor_target(options) as target:
-            results["timing"] = vars(target.timing)
-            run_block(target, floor, args.trials, options, results)
-    if lab:
-        with lab_target(options) as target:
-            results["timing"] = vars(target.timing)
-            run_block(target, lab, args.trials, options, results)
+    run_sessions(wanted, args.trials, options, results)
+    absolute = [n for n in args.absolute_names.split(",") if n]
+    if absolute:
+        run_sessions(absolute, args.trials, replace(options, absolute_names=True), results)
     results["machine"]["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     return results
