@@ -1,10 +1,12 @@
 """python -m drills SCENARIO [--trials N] [--json]: failover drills on the gateway in the lab.
 
-Scenarios (drills.scenarios): master-kill, master-cut, master-delete, replica-kill,
-sentinel-then-master, and floor-master-kill (the bare hand-made cluster of drills.floor).
+Scenarios (drills.scenarios): master-kill, master-kill-restart, master-cut, master-delete,
+replica-kill, sentinel-then-master; floor-master-kill and floor-master-kill-restart run on the
+bare hand-made cluster of drills.floor instead.
 
-The stack's manifests are rendered into .rendered/drills-<stack>/ (git-ignored; it holds the
-Secrets) and played by a lab of its own (default name kr-drills), which is removed at the end.
+The stack's manifests are rendered (images pointed at the lab image) into
+.rendered/drills-<stack>/ (git-ignored; it holds the Secrets) and played by a lab of its own
+(default name kr-drills), which is removed at the end.
 Prints one line per trial and a summary, or with --json one JSON document with every trial.
 Exit status 1 when a trial failed or showed something its scenario forbids.
 """
@@ -35,6 +37,8 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--manifests", type=Path, help="play this directory of rendered manifests instead")
     parser.add_argument("--lab-name", default="kr-drills")
     parser.add_argument("--rate", type=float, default=100.0, help="writes per second (default 100)")
+    parser.add_argument("--absolute-names", action="store_true",
+                        help="pod names written absolute (root dot): the experiment of docs/benchmarks.md")
     args = parser.parse_args(argv)
     if not 1 <= args.trials <= 200:
         parser.error("--trials must be between 1 and 200")
@@ -54,7 +58,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scenario = SCENARIOS[args.scenario]
     echo = (lambda text: print(text, file=sys.stderr, flush=True))
     options = Options(stack=args.stack, overrides=args.overrides, manifests=args.manifests,
-                      lab_name=args.lab_name, rate=args.rate, echo=echo)
+                      lab_name=args.lab_name, rate=args.rate, absolute_names=args.absolute_names, echo=echo)
     trials = []
     with cluster_for(scenario, options) as target:
         for number in range(1, args.trials + 1):

@@ -32,7 +32,8 @@ writer (`drills/writer.py`, redis-py's Sentinel client in the toolbox container 
 network, socket timeouts 0.5 s, one retry) writes a unique key {rate:g} times a second and
 records each ACKNOWLEDGED key with the time of the reply and the node that sent it; after 3 s of
 steady writes the fault is applied at a recorded time; the drill waits until the invariants hold
-again (bounded by down-after + failover-timeout + 10 s + 60 s for the pod to come back), writes
+again (bounded by down-after + failover-timeout + 10 s, plus 30 s for one TILT, plus 60 s for
+the pod to come back), writes
 2 s more, stops the writer, which then looks up every acknowledged key on the master the
 Sentinels name.
 

@@ -109,7 +109,7 @@ def cluster_for(scenario: Scenario, options: Options):
 
 
 def restore_bound(target) -> float:
-    return target.timing.failover_bound_seconds + RESTORE_SLACK_SECONDS
+    return target.timing.failover_bound_with_tilt_seconds + RESTORE_SLACK_SECONDS
 
 
 def sentinel_logs(target, since: float) -> dict[str, Any]:

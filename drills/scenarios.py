@@ -1,7 +1,8 @@
 """The failover drills: one fault each, applied to the master (or around it) while the writer runs.
 
-Each scenario's `apply` returns the fault's timeline with `fault_at` (wall clock); `expect` says
-what must be true afterwards, beyond the invariants that every trial waits for.
+Each scenario's `apply` returns the fault's timeline with `fault_at` (wall clock);
+`unmet_expectations` says what a finished trial shows that its scenario forbids, beyond the
+invariants that every trial waits for.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ def kill_master_and_restart(target, master: str) -> dict[str, Any]:
 
 def kill_master(target, master: str) -> dict[str, Any]:
     """SIGKILL the master's pod and keep it down until the others elected a new master (a lost
-    node: Kubernetes does not recreate its StatefulSet pod elsewhere for minutes); then it is
-    created again with a new IP and must come back as a replica."""
+    node: Kubernetes does not recreate its StatefulSet pod elsewhere for minutes), at most the
+    failover bound with one TILT; then it is created again with a new IP and must come back as a
+    replica."""
     fault = target.kill_pod(master, recreate=False)
     fault["failover_seen_at"] = wait_for_new_master(target, master)
     fault["recreate"] = target.recreate_pod(master)
@@ -41,8 +43,8 @@ def kill_master(target, master: str) -> dict[str, Any]:
 
 def wait_for_new_master(target, old_master: str):
     """When the answering sentinels first agree on a master other than `old_master` (None if
-    not within the failover bound)."""
-    deadline = time.monotonic() + target.timing.failover_bound_seconds
+    not within the failover bound, allowing for one TILT)."""
+    deadline = time.monotonic() + target.timing.failover_bound_with_tilt_seconds
     while time.monotonic() < deadline:
         named = target.panel.agreed_master()
         if named and named != old_master:
