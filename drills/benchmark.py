@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 from .analysis import summarize
 from .report import render_report
-from .runner import Options, floor_target, lab_target, run_trial
+from .runner import Options, floor_target, lab_target, restore_bound, run_trial
 from .scenarios import SCENARIOS
 
 LAB_ORDER = ["master-kill", "master-kill-restart", "master-delete", "master-cut", "replica-kill",
@@ -89,22 +89,40 @@ def redis_version(target) -> str:
 
 ABSOLUTE_SUFFIX = " [absolute names]"
 DNS_LOOKUPS = 200
+FRESH_CLUSTERS = 3
+
+
+class ClusterLost(Exception):
+    """The cluster did not become whole again after a trial: the rest needs a fresh one."""
 
 
 def run_block(target, names: list[str], trials: int, options: Options, results: dict[str, Any]) -> None:
+    """Run the trials still missing from `results`; ClusterLost when the cluster stays broken."""
     for name in names:
         key = name + (ABSOLUTE_SUFFIX if options.absolute_names else "")
         scenario = SCENARIOS[name]
-        records = []
-        for number in range(1, trials + 1):
+        entry = results["scenarios"].setdefault(key, {"description": scenario.summary, "trials": []})
+        records = entry["trials"]
+        while len(records) < trials:
+            number = len(records) + 1
             record = run_trial(target, scenario, number, options)
             records.append(record)
             options.say(f"{key} {number}/{trials}: outage {record.get('outage_s')} s, lost {record.get('lost')}, "
                         f"TILT {record.get('tilt') or 'none'}" + (f", UNMET {record['unmet']}" if record["unmet"] else ""))
-        results["scenarios"][key] = {"summary": summarize(records), "summary_new_master":
-                                      summarize(records, "first_ack_on_new_master_s"),
-                                      "description": scenario.summary, "trials": records}
+            entry.update(summary=summarize(records), summary_new_master=summarize(records, "first_ack_on_new_master_s"))
+            if record.get("error"):
+                check_recovered(target, key, number, results)
         results["versions"].setdefault("redis", redis_version(target))
+
+
+def check_recovered(target, key: str, number: int, results: dict[str, Any]) -> None:
+    """After a failed trial: the cluster must heal by itself within the bound, else it is
+    recorded as lost (with the failed invariants) and the run goes on in a fresh one."""
+    try:
+        target.wait_healthy(restore_bound(target))
+    except TimeoutError as err:
+        results.setdefault("clusters_lost", []).append({"scenario": key, "after_trial": number, "problems": str(err)})
+        raise ClusterLost(key) from err
 
 
 def probe_dns(target, lookups: int) -> list[dict[str, Any]]:
@@ -121,19 +139,22 @@ def probe_dns(target, lookups: int) -> list[dict[str, Any]]:
 
 
 def run_sessions(names: list[str], trials: int, options: Options, results: dict[str, Any]) -> None:
-    """The floor's scenarios on one floor cluster, then the gateway's in one lab."""
-    floor = [n for n in names if SCENARIOS[n].floor]
-    lab = [n for n in names if not SCENARIOS[n].floor]
-    if floor:
-        with floor_target(options) as target:
-            results["timing"] = vars(target.timing)
-            run_block(target, floor, trials, options, results)
-    if lab:
-        with lab_target(options) as target:
-            results["timing"] = vars(target.timing)
-            if not options.absolute_names and "dns" not in results:
-                results["dns"] = probe_dns(target, DNS_LOOKUPS)
-            run_block(target, lab, trials, options, results)
+    """The floor's scenarios on one floor cluster, then the gateway's in one lab; a cluster that
+    is lost is replaced by a fresh one, at most FRESH_CLUSTERS times per session."""
+    for scenarios, session in (([n for n in names if SCENARIOS[n].floor], floor_target),
+                               ([n for n in names if not SCENARIOS[n].floor], lab_target)):
+        for _ in range(FRESH_CLUSTERS + 1):
+            if not scenarios:
+                break
+            try:
+                with session(options) as target:
+                    results["timing"] = vars(target.timing)
+                    if session is lab_target and not options.absolute_names and "dns" not in results:
+                        results["dns"] = probe_dns(target, DNS_LOOKUPS)
+                    run_block(target, scenarios, trials, options, results)
+                break
+            except ClusterLost as lost:
+                options.say(f"cluster lost during {lost}: continuing in a fresh one")
 
 
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:

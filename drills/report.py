@@ -142,6 +142,18 @@ def dns_lines(results: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def lost_clusters(results: dict[str, Any]) -> list[str]:
+    lost = results.get("clusters_lost") or []
+    if not lost:
+        return []
+    lines = ["## Clusters that did not recover", "",
+             "After these trials the invariants did not hold again within the bound; the remaining",
+             "trials ran in a fresh cluster. What did not hold:", ""]
+    for item in lost:
+        lines.append(f"- `{item['scenario']}` after trial {item['after_trial']}: {item['problems'][:600]}")
+    return lines + [""]
+
+
 def trial_lists(results: dict[str, Any]) -> list[str]:
     lines = []
     for name, scenario in results["scenarios"].items():
@@ -184,6 +196,7 @@ def render_report(results: dict[str, Any]) -> str:
         *READING.splitlines(),
         "",
         *dns_lines(results),
+        *lost_clusters(results),
         "## Every trial",
         "",
         *trial_lists(results),
