@@ -37,7 +37,7 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--json-out", type=Path, help="also save every trial as JSON here")
     parser.add_argument("--from-json", type=Path, help="render --out from saved results; run nothing")
-    parser.add_argument("--scenarios", default=",".join(FLOOR_ORDER + LAB_ORDER),
+    parser.add_argument("--scenarios", default=",".join(LAB_ORDER + FLOOR_ORDER),
                         help="comma-separated subset, in the order to run")
     parser.add_argument("--absolute-names", default="",
                         help="comma-separated scenarios to run once more with absolute pod names (the "
@@ -89,7 +89,7 @@ def redis_version(target) -> str:
 
 ABSOLUTE_SUFFIX = " [absolute names]"
 DNS_LOOKUPS = 200
-FRESH_CLUSTERS = 3
+FRESH_CLUSTERS = 10
 
 
 class ClusterLost(Exception):
@@ -110,6 +110,7 @@ def run_block(target, names: list[str], trials: int, options: Options, results: 
             options.say(f"{key} {number}/{trials}: outage {record.get('outage_s')} s, lost {record.get('lost')}, "
                         f"TILT {record.get('tilt') or 'none'}" + (f", UNMET {record['unmet']}" if record["unmet"] else ""))
             entry.update(summary=summarize(records), summary_new_master=summarize(records, "first_ack_on_new_master_s"))
+            options.save(results)
             if record.get("error"):
                 check_recovered(target, key, number, results)
         results["versions"].setdefault("redis", redis_version(target))
@@ -139,10 +140,10 @@ def probe_dns(target, lookups: int) -> list[dict[str, Any]]:
 
 
 def run_sessions(names: list[str], trials: int, options: Options, results: dict[str, Any]) -> None:
-    """The floor's scenarios on one floor cluster, then the gateway's in one lab; a cluster that
+    """The gateway's scenarios in one lab, then the floor's on one floor cluster; a cluster that
     is lost is replaced by a fresh one, at most FRESH_CLUSTERS times per session."""
-    for scenarios, session in (([n for n in names if SCENARIOS[n].floor], floor_target),
-                               ([n for n in names if not SCENARIOS[n].floor], lab_target)):
+    for scenarios, session in (([n for n in names if not SCENARIOS[n].floor], lab_target),
+                               ([n for n in names if SCENARIOS[n].floor], floor_target)):
         for _ in range(FRESH_CLUSTERS + 1):
             if not scenarios:
                 break
@@ -159,7 +160,8 @@ def run_sessions(names: list[str], trials: int, options: Options, results: dict[
 
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     options = Options(stack=args.stack, lab_name=args.lab_name, rate=args.rate,
-                      echo=lambda text: print(text, file=sys.stderr, flush=True))
+                      echo=lambda text: print(text, file=sys.stderr, flush=True),
+                      checkpoint=lambda partial: save(partial, args.json_out))
     wanted = args.scenarios.split(",")
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": "python -m drills.benchmark "
@@ -175,14 +177,21 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
+def save(results: dict[str, Any], path: Optional[Path]) -> None:
+    """Results so far, after every trial: a run of hours must not be lost to one interruption."""
+    if path:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(results, indent=1, default=str) + "\n")
+        tmp.replace(path)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     if args.from_json:
         results = json.loads(args.from_json.read_text())
     else:
         results = run_benchmark(args)
-        if args.json_out:
-            args.json_out.write_text(json.dumps(results, indent=1, default=str) + "\n")
+        save(results, args.json_out)
     args.out.write_text(render_report(results))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0

@@ -14,6 +14,9 @@ from lab.podman import Podman
 # Sentinel takes no action for this long once in TILT (hard-coded in Sentinel). This engine's DNS
 # can send the sentinels there during a failover (docs/benchmarks.md), so bounds allow one TILT.
 SENTINEL_TILT_SECONDS = 30.0
+# After the election, a killed pod still has to be created, boot (its scripts wait for DNS and
+# ask the peers) and pass its readiness probe before the invariants can hold.
+RESTORE_SLACK_SECONDS = 60.0
 # podman exec needs a moment of its own on a busy machine, beyond the wait it runs.
 EXEC_SLACK_SECONDS = 30.0
 
@@ -36,6 +39,11 @@ class Timing:
     def failover_bound_with_tilt_seconds(self) -> float:
         """The same when the sentinels spend one TILT period doing nothing first."""
         return self.failover_bound_seconds + SENTINEL_TILT_SECONDS
+
+    @property
+    def restore_bound_seconds(self) -> float:
+        """Longest the invariants may take to hold again after a fault."""
+        return self.failover_bound_with_tilt_seconds + RESTORE_SLACK_SECONDS
 
 
 def wait_settled(podman: Podman, toolbox: str, targets_json: str, passwords: Mapping[str, str],

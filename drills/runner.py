@@ -27,9 +27,6 @@ from .scenarios import Scenario, unmet_expectations
 from .targets import CONFIG_MAP, REPO, LabTarget, render_stack, sentinel_setting
 from .writer_process import WriterProcess
 
-# After the failover bound, a killed pod still has to be created, boot (its scripts wait for
-# DNS and ask the peers) and pass its readiness probe before the invariants can hold.
-RESTORE_SLACK_SECONDS = 60.0
 LAB_READY_TIMEOUT_SECONDS = 300.0
 
 
@@ -46,10 +43,15 @@ class Options:
     # is looked up once rather than once per search domain (docs/benchmarks.md).
     absolute_names: bool = False
     echo: Any = None  # callable(str) for progress lines
+    checkpoint: Any = None  # callable(results) after every trial of a benchmark
 
     def say(self, text: str) -> None:
         if self.echo:
             self.echo(text)
+
+    def save(self, results: dict[str, Any]) -> None:
+        if self.checkpoint:
+            self.checkpoint(results)
 
 
 def manifests_dir(options: Options) -> Path:
@@ -109,7 +111,7 @@ def cluster_for(scenario: Scenario, options: Options):
 
 
 def restore_bound(target) -> float:
-    return target.timing.failover_bound_with_tilt_seconds + RESTORE_SLACK_SECONDS
+    return target.timing.restore_bound_seconds
 
 
 def sentinel_logs(target, since: float) -> dict[str, Any]:
