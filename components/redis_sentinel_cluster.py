@@ -10,7 +10,6 @@ Objects and names are fixed by docs/architecture.md. Two kinds of fields need ca
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass
 from typing import Optional
@@ -18,6 +17,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+import redis_files
 from stack_config import StackConfig, names
 
 from .checksum import config_checksum
@@ -59,10 +59,6 @@ STARTUP_LOADING_MARGIN_SECONDS = 60
 STARTUP_PROBE_PERIOD_SECONDS = 5
 
 
-def redis_files_module():
-    """`redis_files` renders the file contents; imported on use so this module loads on its own."""
-    return importlib.import_module("redis_files")
-
 
 @dataclass(frozen=True)
 class RedisSentinelClusterArgs:
@@ -91,12 +87,11 @@ class GatewayFiles:
 
     @classmethod
     def render(cls, cfg: StackConfig) -> "GatewayFiles":
-        files = redis_files_module()
         return cls(
-            config={names.REDIS_CONF: files.gateway_redis_conf(cfg),
-                    names.SENTINEL_CONF: files.gateway_sentinel_conf(cfg)},
-            scripts=dict(files.gateway_scripts()),
-            haproxy={names.HAPROXY_CFG: files.haproxy_cfg(cfg)},
+            config={names.REDIS_CONF: redis_files.gateway_redis_conf(cfg),
+                    names.SENTINEL_CONF: redis_files.gateway_sentinel_conf(cfg)},
+            scripts=dict(redis_files.gateway_scripts()),
+            haproxy={names.HAPROXY_CFG: redis_files.haproxy_cfg(cfg)},
         )
 
     @property

@@ -7,13 +7,13 @@ by default; when switched on, the password reaches the pod only through the Secr
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+import redis_files
 from stack_config import StackConfig, names
 
 from .checksum import config_checksum
@@ -41,9 +41,6 @@ EXECUTABLE_MODE = 0o555
 CACHE_START_SCRIPT = "cache-start.sh"
 
 
-def redis_files_module():
-    return importlib.import_module("redis_files")
-
 
 @dataclass(frozen=True)
 class SingleRedisCacheArgs:
@@ -63,8 +60,8 @@ class CacheFiles:
 
     @classmethod
     def render(cls, cfg: StackConfig) -> "CacheFiles":
-        files = redis_files_module()
-        return cls(config={names.REDIS_CONF: files.cache_redis_conf(cfg)}, scripts=dict(files.cache_scripts()))
+        return cls(config={names.REDIS_CONF: redis_files.cache_redis_conf(cfg)},
+                   scripts=dict(redis_files.cache_scripts()))
 
     @property
     def checksum(self) -> str:

@@ -8,27 +8,13 @@ under test (tools/pulumi_mock_run.py); nothing carries over from one test to the
 from __future__ import annotations
 
 import asyncio
-import importlib
-import sys
-import types
 from typing import Any, Callable
 
 import pytest
 
 from tools.pulumi_mock_run import ProgramRun, run_program, set_path, stack_file_config
 
-from .support import PASSWORDS, placeholder_redis_files
-
-
-@pytest.fixture(autouse=True)
-def redis_files_module(monkeypatch) -> types.ModuleType:
-    """The real redis_files when it is there, else a placeholder (only for these tests)."""
-    try:
-        return importlib.import_module("redis_files")
-    except ModuleNotFoundError:
-        placeholder = placeholder_redis_files()
-        monkeypatch.setitem(sys.modules, "redis_files", placeholder)
-        return placeholder
+from .support import PASSWORDS
 
 
 @pytest.fixture(autouse=True)

@@ -59,7 +59,7 @@ def test_auth_off_by_default_no_secret(program):
     assert "env" not in _container(run)
 
 
-def test_auth_on_uses_the_secret_and_the_start_script(program, redis_files_module):
+def test_auth_on_uses_the_secret_and_the_start_script(program):
     run = program("dev", {"contextCache.auth.enabled": True})
     secret = run.object("Secret", names.CACHE_AUTH_SECRET)
     assert set(secret["stringData"]["value"]) == {"redis-password"}
