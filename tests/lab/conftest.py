@@ -23,7 +23,7 @@ def tiny_lab(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def rendered_dev_stack(tmp_path_factory):
-    """The dev stack with only the images pointed at the lab image (as scripts/lab-up renders it)."""
+    """The dev stack with only the images pointed at the lab image (the mock renderer's twin of the lab stack)."""
     return render_stack("dev", tmp_path_factory.mktemp("rendered") / "dev")
 
 

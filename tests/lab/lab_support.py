@@ -30,7 +30,7 @@ def require_lab_prerequisites() -> None:
 
 
 def render_stack(stack: str, out: Path, *overrides: str) -> Path:
-    """The mock renderer's output for `stack` with the lab images (what scripts/lab-up runs)."""
+    """The mock renderer's output for `stack` with the lab images (the engine-free twin of the lab stack)."""
     command = [sys.executable, "-m", "tools.render_manifests", "--stack", stack, "--out", str(out),
                "--set", f"platform.images.redis={LAB_IMAGE}", "--set", f"platform.images.haproxy={LAB_IMAGE}"]
     for override in overrides:

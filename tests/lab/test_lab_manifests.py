@@ -146,7 +146,7 @@ def test_a_headless_service_must_publish_not_ready_addresses(tmp_path):
 
 
 def test_the_real_engines_render_of_the_lab_stack_is_playable(tmp_path):
-    """scripts/lab-up lab plays what the real engine renders (scripts/bootstrap-pulumi builds it)."""
+    """scripts/lab-up plays what the real engine renders (scripts/bootstrap-pulumi builds it)."""
     out = tmp_path / "engine"
     rendered = subprocess.run([str(REPO / "scripts" / "pulumi-render-stack"), "--stack", "lab", "--out", str(out)],
                               cwd=REPO, capture_output=True, text=True, timeout=600)
