@@ -116,6 +116,16 @@ def engine_cache() -> Path:
 
 
 @pytest.fixture(scope="session")
+def engine_pins() -> dict[str, str]:
+    """The versions scripts/engine-versions pins, read the way the scripts read them (sourced)."""
+    names = ("PULUMI_CLI_VERSION", "KUBERNETES_PROVIDER_VERSION")
+    script = f". {REPO / 'scripts' / 'engine-versions'} && " + " && ".join(f'echo "${name}"' for name in names)
+    values = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.split()
+    assert len(values) == len(names) and all(values), f"scripts/engine-versions must set {names}"
+    return dict(zip(names, values))
+
+
+@pytest.fixture(scope="session")
 def unreachable_kubeconfig() -> str:
     return UNREACHABLE_KUBECONFIG
 

@@ -5,17 +5,11 @@ does not do."""
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE_PROGRAM = Path(__file__).parent / "fixtures" / "statefulset-program"
-
-
-def pinned_versions() -> dict[str, str]:
-    text = (REPO / "scripts" / "engine-versions").read_text()
-    return dict(re.findall(r"^([A-Z_]+)=(\S+)$", text, flags=re.M))
 
 
 def fixture_stack(sandbox) -> Path:
@@ -27,8 +21,8 @@ def fixture_stack(sandbox) -> Path:
     return project
 
 
-def test_cli_provider_and_wheel_versions_agree_with_the_pins(sandbox):
-    pins = pinned_versions()
+def test_cli_provider_and_wheel_versions_agree_with_the_pins(sandbox, engine_pins):
+    pins = engine_pins
     assert sandbox.pulumi("version", cwd=sandbox.root).stdout.strip() == f"v{pins['PULUMI_CLI_VERSION']}"
     plugins = json.loads(sandbox.pulumi("plugin", "ls", "--json", cwd=sandbox.root).stdout)
     assert [(p["kind"], p["name"], p["version"]) for p in plugins] == [
@@ -36,10 +30,10 @@ def test_cli_provider_and_wheel_versions_agree_with_the_pins(sandbox):
     assert f"pulumi-kubernetes=={pins['KUBERNETES_PROVIDER_VERSION']}" in (REPO / "requirements.txt").read_text()
 
 
-def test_language_host_maps_the_wheel_to_the_provider_and_reports_the_interpreter(sandbox):
+def test_language_host_maps_the_wheel_to_the_provider_and_reports_the_interpreter(sandbox, engine_pins):
     project = sandbox.copy_project(FIXTURE_PROGRAM)
     about = json.loads(sandbox.pulumi("about", "--json", cwd=project).stdout)
-    pins = pinned_versions()
+    pins = engine_pins
     assert {"name": "kubernetes", "version": pins["KUBERNETES_PROVIDER_VERSION"], "kind": "resource"} in about["plugins"]
     assert {"name": "python", "version": pins["PULUMI_CLI_VERSION"], "kind": "language"} in about["plugins"]
     assert about["runtime"]["executable"] == sandbox.env["PULUMI_PYTHON_CMD"]
