@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from . import network
+from .dns import ClusterDns
 from .errors import DisruptionRefused, LabError, LabTimeout
 from .events import EventLog
 from .manifests import Manifests, Obj, selects
@@ -68,7 +69,7 @@ class Workload:
 
 class Controller:
     def __init__(self, net: LabNet, manifests: Manifests, podman: Podman, lab_dir: Path,
-                 events: EventLog, proxies: dict[str, ServiceProxy]) -> None:
+                 events: EventLog, proxies: dict[str, ServiceProxy], dns: ClusterDns) -> None:
         self.net = net
         self.manifests = manifests
         self.podman = podman
@@ -76,7 +77,7 @@ class Controller:
         self.events = events
         self.proxies = proxies
         self.lock = threading.RLock()
-        self.kubelet = Kubelet(podman, net.network, events, self.lock, lab_dir / "logs")
+        self.kubelet = Kubelet(podman, net.network, dns, events, self.lock, lab_dir / "logs")
         self.workloads = [Workload(o) for o in manifests.workloads]
         self.pods: dict[str, PodRuntime] = {}
         self._create_after: dict[str, float] = {}

@@ -8,7 +8,8 @@
 Everything it creates carries the label io.kubernaut-redis.lab=<name> and a name that starts with
 `<name>-`; starting removes what an earlier lab of the same name left behind, and leaving the
 `with` block (also on an exception) removes everything again. The network is `--internal`: lab
-containers reach one another and the host's bridge address, nothing else.
+containers reach one another and the host's bridge address, nothing else. Its DNS is the lab's own
+(lab/dns.py), on the bridge address, authoritative for the cluster domain as CoreDNS is.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+from . import dns as cluster_dns
 from . import manifests as manifest_loader
 from .controller import DEFAULT_READY_TIMEOUT_SECONDS, Controller
 from .errors import LabError
@@ -69,6 +71,7 @@ class Lab:
         self.podman = Podman()
         self.echo = echo
         self.controller: Optional[Controller] = None
+        self.dns: Optional[cluster_dns.ClusterDns] = None
         self.started_at = 0.0
 
     # ------------------------------------------------------------------ lifecycle
@@ -93,17 +96,17 @@ class Lab:
         for sub in ("pods", "claims", "logs", "services"):
             (self.dir / sub).mkdir()
         events = EventLog(self.dir / "events.jsonl", self.echo)
-        self.podman.run("network", "create", "--internal", "--label", f"{LAB_LABEL}={self.name}", self.network)
-        net = LabNet(self.name, self.network, self._resolver_ip(), self.manifests.cluster_domain)
+        net = LabNet(self.name, self.network, self._create_network(), self.manifests.cluster_domain)
+        self.dns = cluster_dns.ClusterDns(self.dir, net.resolver_ip, net.cluster_domain)
+        self.dns.start()
         proxies = {s.name: ServiceProxy(self.podman, s, self.name, self.network, net.cluster_domain,
                                         self.proxy_image, self.dir / "services" / s.name, events)
                    for s in cluster_ip_services(self.manifests)}
-        # Everything that attaches to the network starts before the pods: each attachment makes
-        # the network's DNS pause for a moment, and the pods' Sentinels must not see those pauses.
         for proxy in proxies.values():
             proxy.start()
+            self.dns.publish(proxy.container, proxy.ip(), [proxy.fqdn])
         self._start_toolbox(net)
-        self.controller = Controller(net, self.manifests, self.podman, self.dir, events, proxies)
+        self.controller = Controller(net, self.manifests, self.podman, self.dir, events, proxies, self.dns)
         self.controller.start()
         events.add("lab-started", lab=self.name, manifests=str(self.manifests.root))
 
@@ -111,6 +114,9 @@ class Lab:
         if self.controller:
             self.controller.stop()
             self.controller = None
+        if self.dns:
+            self.dns.stop()
+            self.dns = None
         sweep(self.podman, self.name, self.dir)
         # A podman call that was in flight when the controller stopped may still add a container.
         for _ in range(SWEEP_RETRIES):
@@ -129,9 +135,8 @@ class Lab:
             raise LabError(f"image(s) not in local podman storage: {', '.join(missing)} "
                            "(the lab pulls nothing; build them with lab/images/build-images)")
 
-    def _resolver_ip(self) -> str:
-        info = self.podman.json("network", "inspect", self.network)
-        return info[0]["subnets"][0]["gateway"]
+    def _create_network(self) -> str:
+        return cluster_dns.create_network(self.podman, self.network, f"{LAB_LABEL}={self.name}")
 
     def _start_toolbox(self, net: LabNet) -> None:
         """A long-running client container in the manifests' namespace: smoke checks and drill
@@ -208,6 +213,8 @@ def sweep(podman: Podman, name: str, directory: Optional[Path]) -> list[str]:
     if podman.exists("network", network):
         podman.run("network", "rm", "--force", network, check=False)
         removed.append(f"network {network}")
+    if directory:
+        removed += cluster_dns.stop_strays(directory)
     if directory and directory.exists():
         shutil.rmtree(directory)
         removed.append(f"directory {directory}")

@@ -195,12 +195,12 @@ def _check_unique(manifests: Manifests) -> None:
 # ---------------------------------------------------------------------------- cross-references
 
 def _check_headless_publishing(service: Obj) -> None:
-    """A headless Service's records are network aliases, fixed when a pod is created: the lab
-    cannot take a pod out of them while it is not Ready."""
+    """The lab publishes a pod's headless records while the pod exists (lab.dns), Ready or not:
+    it cannot take a pod out of them while it is not Ready."""
     if is_headless(service) and not service.spec.get("publishNotReadyAddresses"):
         raise UnsupportedField(service.label, "spec.publishNotReadyAddresses",
                                "the lab plays headless Services only with publishNotReadyAddresses: true "
-                               "(their DNS records are fixed when a pod is created)")
+                               "(it publishes a pod's records while the pod exists)")
 
 
 def _check_workload(manifests: Manifests, workload: Obj) -> None:

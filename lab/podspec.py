@@ -1,7 +1,7 @@
 """Turn a pod template into podman commands: one `podman pod create` and one `podman run` per container.
 
 This is the lab's kubelet translation table (docs/lab.md lists it):
-  hostname/subdomain + headless Service -> --hostname and a network alias with the pod's FQDN
+  hostname/subdomain + headless Service -> --hostname, and the pod's FQDN in the lab's DNS (lab.dns)
   dnsConfig + ClusterFirst              -> --dns (the lab network's resolver only), --dns-search, --dns-option
   env value / fieldRef / secretKeyRef   -> --env (Secret values by name only, never on the command line)
   configMap, secret, emptyDir, claims   -> host directories (lab.volumes) bind-mounted
@@ -108,7 +108,7 @@ def plan_pod(net: LabNet, manifests: Manifests, workload: Obj, pod_name: str, po
     volume_paths = {v.name: v.host_path for v in volumes}
     ctx = _ContainerContext(net.lab, workload, manifests, pod_name, podman_name, pod_sc, volume_paths)
     containers = tuple(_plan_container(ctx, index, c) for index, c in enumerate(spec["containers"]))
-    create_args = _pod_create_args(net, spec, namespace, pod_name, podman_name, hostname, aliases)
+    create_args = _pod_create_args(net, spec, namespace, pod_name, podman_name, hostname)
     grace = spec.get("terminationGracePeriodSeconds")
     return PodPlan(
         name=pod_name, namespace=namespace, labels=labels, podman_name=podman_name,
@@ -137,13 +137,11 @@ def _aliases(net: LabNet, manifests: Manifests, namespace: str, labels: dict[str
 
 
 def _pod_create_args(net: LabNet, spec: dict[str, Any], namespace: str, pod_name: str, podman_name: str,
-                     hostname: str, aliases: list[str]) -> tuple[str, ...]:
+                     hostname: str) -> tuple[str, ...]:
     args = ["pod", "create", "--name", podman_name, "--infra-name", f"{podman_name}-infra",
             "--hostname", hostname, "--network", net.network,
             "--label", f"{LAB_LABEL}={net.lab}", "--label", f"{POD_LABEL}={pod_name}",
             "--dns", net.resolver_ip]
-    for alias in aliases:
-        args += ["--network-alias", alias]
     domain = net.cluster_domain
     dns_config = spec.get("dnsConfig") or {}
     for search in [f"{namespace}.svc.{domain}", f"svc.{domain}", domain, *(dns_config.get("searches") or [])]:

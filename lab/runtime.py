@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import volumes
+from .dns import ClusterDns
 from .errors import PodmanError
 from .events import EventLog
 from .podman import Podman
@@ -146,10 +147,11 @@ class PodRuntime:
 class Kubelet:
     """Runs PodRuntimes in podman: creation, probes, restarts and termination."""
 
-    def __init__(self, podman: Podman, network: str, events: EventLog, lock: threading.RLock,
+    def __init__(self, podman: Podman, network: str, dns: ClusterDns, events: EventLog, lock: threading.RLock,
                  logs_dir: Path) -> None:
         self.podman = podman
         self.network = network
+        self.dns = dns
         self.events = events
         self.lock = lock
         self.logs_dir = logs_dir
@@ -175,6 +177,8 @@ class Kubelet:
             self.podman.run(*plan.create_args)
             self.podman.run("pod", "start", plan.podman_name)
             pod.ip = self.podman.ip(plan.infra_name, self.network)
+            # Before any container starts: the pod's scripts wait for their own DNS record.
+            self.dns.publish(plan.podman_name, pod.ip, plan.aliases)
             for container in pod.containers.values():
                 if self.closing:
                     raise PodmanError("the lab is stopping")
@@ -399,6 +403,7 @@ class Kubelet:
         return {"killed_at": killed_at, "removed_at": time.time()}
 
     def _remove(self, pod: PodRuntime) -> None:
+        self.dns.withdraw(pod.plan.podman_name)
         self._keep_logs(pod)
         self.podman.run("pod", "rm", "--force", "--time", "0", pod.plan.podman_name, check=False)
         shutil.rmtree(pod.pod_dir, ignore_errors=True)

@@ -1,6 +1,6 @@
 """ClusterIP Services: one small TCP proxy per Service, in place of kube-proxy.
 
-The proxy container carries the Service's DNS name as its network alias (its IP plays the
+The Service's DNS name resolves to the proxy container (lab.dns; its IP plays the
 ClusterIP) and forwards each port to the Service's endpoints: the selected pods that are Ready
 and not terminating (all running ones with publishNotReadyAddresses). When the endpoints change,
 the lab rewrites the proxy's configuration and reloads it (HAProxy master-worker, SIGUSR2):
@@ -55,7 +55,7 @@ class ServiceProxy:
         self._write_config(())
         self.podman.run(
             "run", "-d", "--name", self.container, "--network", self.network,
-            "--network-alias", self.fqdn, "--label", f"{LAB_LABEL}={self.lab}",
+            "--label", f"{LAB_LABEL}={self.lab}",
             "--label", f"{ROLE_LABEL}=service-proxy", "--pull", "never", "--user", PROXY_USER,
             "--cap-drop", "all", "--security-opt", "no-new-privileges",
             "--volume", f"{self.config_dir}:{CONFIG_DIR_IN_CONTAINER}:ro",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -68,6 +69,19 @@ def test_exec_runs_in_the_toolbox_with_variables_passed_by_name(cli_lab):
     assert done.stdout.split() == ["by-name-only", "PONG"]
 
 
+def dns_servers_of(lab_directory: Path) -> list[str]:
+    """PIDs of the dnsmasq processes that serve this lab's records (lab/dns.py)."""
+    marker = f"--hostsdir={lab_directory / 'dns' / 'records'}".encode()
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (proc / "cmdline").read_bytes().split(b"\0"):
+                found.append(proc.name)
+        except OSError:
+            continue
+    return found
+
+
 def test_down_removes_the_controller_and_everything_it_made(tmp_path):
     require_lab_prerequisites()
     name = "kr-test-down"
@@ -75,9 +89,11 @@ def test_down_removes_the_controller_and_everything_it_made(tmp_path):
     up = python_module(*base, "up", str(TINY), "--timeout", "120")
     assert up.returncode == 0, up.stdout + up.stderr
     pid = LabClient(name, tmp_path).call("ping")["pid"]
+    assert dns_servers_of(tmp_path / name), "the lab's DNS server is not running"
     down = python_module(*base, "down")
     assert down.returncode == 0, down.stderr
     assert leftovers(Podman(), name) == []
+    assert dns_servers_of(tmp_path / name) == []
     assert not (tmp_path / name).exists() and not log_path(name, tmp_path).exists()
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)

@@ -96,7 +96,7 @@ def test_pod_translation_follows_the_manifest(tmp_path):
     plan = plan_pod(NET, manifests, workload, "tiny-1", tmp_path / "pod", {"data": tmp_path / "claim"})
     create = " ".join(plan.create_args)
     assert "--hostname tiny-1" in create
-    assert "--network-alias tiny-1.tiny-headless.lab-fixture.svc.lab.test" in create
+    assert set(plan.aliases) == {"tiny-1.tiny-headless.lab-fixture.svc.lab.test", "tiny-headless.lab-fixture.svc.lab.test"}
     assert "--dns 10.89.9.1" in create
     assert "--dns-search lab-fixture.svc.lab.test" in create
     assert "--dns-option timeout:1" in create and "--dns-option ndots:5" in create
