@@ -37,8 +37,6 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--manifests", type=Path, help="play this directory of rendered manifests instead")
     parser.add_argument("--lab-name", default="kr-drills")
     parser.add_argument("--rate", type=float, default=100.0, help="writes per second (default 100)")
-    parser.add_argument("--absolute-names", action="store_true",
-                        help="pod names written absolute (root dot): the experiment of docs/benchmarks.md")
     args = parser.parse_args(argv)
     if not 1 <= args.trials <= 200:
         parser.error("--trials must be between 1 and 200")
@@ -58,7 +56,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     scenario = SCENARIOS[args.scenario]
     echo = (lambda text: print(text, file=sys.stderr, flush=True))
     options = Options(stack=args.stack, overrides=args.overrides, manifests=args.manifests,
-                      lab_name=args.lab_name, rate=args.rate, absolute_names=args.absolute_names, echo=echo)
+                      lab_name=args.lab_name, rate=args.rate, echo=echo)
     trials = []
     with cluster_for(scenario, options) as target:
         for number in range(1, args.trials + 1):

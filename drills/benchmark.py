@@ -16,7 +16,6 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -39,14 +38,11 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--from-json", type=Path, help="render --out from saved results; run nothing")
     parser.add_argument("--scenarios", default=",".join(LAB_ORDER + FLOOR_ORDER),
                         help="comma-separated subset, in the order to run")
-    parser.add_argument("--absolute-names", default="",
-                        help="comma-separated scenarios to run once more with absolute pod names (the "
-                             "experiment of docs/benchmarks.md), e.g. floor-master-kill,master-kill")
     parser.add_argument("--stack", default="dev")
     parser.add_argument("--lab-name", default="kr-bench")
     parser.add_argument("--rate", type=float, default=100.0)
     args = parser.parse_args(argv)
-    unknown = [s for s in args.scenarios.split(",") + args.absolute_names.split(",") if s and s not in SCENARIOS]
+    unknown = [s for s in args.scenarios.split(",") if s and s not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
     if not 1 <= args.trials <= 200:
@@ -87,7 +83,6 @@ def redis_version(target) -> str:
     return "unknown"
 
 
-ABSOLUTE_SUFFIX = " [absolute names]"
 DNS_LOOKUPS = 200
 FRESH_CLUSTERS = 10
 
@@ -99,7 +94,7 @@ class ClusterLost(Exception):
 def run_block(target, names: list[str], trials: int, options: Options, results: dict[str, Any]) -> None:
     """Run the trials still missing from `results`; ClusterLost when the cluster stays broken."""
     for name in names:
-        key = name + (ABSOLUTE_SUFFIX if options.absolute_names else "")
+        key = name
         scenario = SCENARIOS[name]
         entry = results["scenarios"].setdefault(key, {"description": scenario.summary, "trials": []})
         records = entry["trials"]
@@ -128,11 +123,11 @@ def check_recovered(target, key: str, number: int, results: dict[str, Any]) -> N
 
 def probe_dns(target, lookups: int) -> list[dict[str, Any]]:
     """Resolver cost, in the cluster's toolbox (the pods' resolver settings), of a pod name that
-    resolves, of one that is gone, and of the gone one written absolute."""
+    resolves and of one that is gone (which the resolver also tries once per search domain)."""
     live = target.fqdn(target.pod_names()[0]).rstrip(".")
     gone = live.replace(target.pod_names()[0], "gone-0", 1)
     probes = []
-    for name in (live, gone, gone + "."):
+    for name in (live, gone):
         done = target.podman.exec(target.toolbox, ["python3", "-m", "drills.dnsprobe", "--name", name,
                                                    "--lookups", str(lookups)], timeout=lookups * 12 + 60)
         probes.append(json.loads(done.stdout) if done.returncode == 0 else {"name": name, "error": done.stderr[-300:]})
@@ -150,7 +145,7 @@ def run_sessions(names: list[str], trials: int, options: Options, results: dict[
             try:
                 with session(options) as target:
                     results["timing"] = vars(target.timing)
-                    if session is lab_target and not options.absolute_names and "dns" not in results:
+                    if session is lab_target and "dns" not in results:
                         results["dns"] = probe_dns(target, DNS_LOOKUPS)
                     run_block(target, scenarios, trials, options, results)
                 break
@@ -169,9 +164,6 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
         "machine": machine_facts(), "versions": {}, "scenarios": {},
     }
     run_sessions(wanted, args.trials, options, results)
-    absolute = [n for n in args.absolute_names.split(",") if n]
-    if absolute:
-        run_sessions(absolute, args.trials, replace(options, absolute_names=True), results)
     results["machine"]["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]
     results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     return results

@@ -5,8 +5,8 @@ Each pod is a podman pod on its own `--internal` network with two containers run
 instead of IPs (as any cluster whose pods change IP must), a fixed `sentinel myid` (a sentinel
 that restarts as a new peer would break the majority), and the gateway's down-after,
 failover-timeout and parallel-syncs. No boot scripts, no probes, no HAProxy, no resource limits.
-The pods get the same resolver options as the gateway's pods, so that the engine's DNS pauses
-cost both the same.
+The pods get the same resolver options as the gateway's pods and the same DNS, the lab's
+(lab.dns: a pod's name resolves while the pod exists).
 
 A hard kill is what it measures: SIGKILL to the master's pod, which is removed and created again
 at once with a new IP and its own data directory (the volume), as a StatefulSet would. What the
@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from lab.dns import ClusterDns, create_network, stop_strays
 from lab.podman import Podman
 from smoke import Address, Targets
 
@@ -58,18 +59,15 @@ class FloorCluster:
     master_set = MASTER_SET
     replicas = 3
 
-    def __init__(self, timing: Timing, name: str = "kr-floor", state_root: Optional[Path] = None,
-                 absolute_names: bool = False) -> None:
+    def __init__(self, timing: Timing, name: str = "kr-floor", state_root: Optional[Path] = None) -> None:
         self.timing = timing
-        # absolute_names: pod names with the root dot, looked up once instead of once per search
-        # domain (an experiment on the cost of the search path; the gateway uses plain names).
-        self.root = "." if absolute_names else ""
         self.name = name
         self.network = f"{name}-net"
         self.toolbox = f"{name}-toolbox"
         self.dir = (state_root or default_state_root()) / name
         self.podman = Podman()
         self.ips: dict[str, str] = {}
+        self.dns: Optional[ClusterDns] = None
         self.panel = SentinelPanel(self.pod_ips, SENTINEL_PORT, None, MASTER_SET)
         self.targets_json = Targets(tuple(Address(self.fqdn(pod), SENTINEL_PORT) for pod in self.pod_names()),
                                     MASTER_SET, self.replicas, REDIS_PORT).to_json()
@@ -80,7 +78,7 @@ class FloorCluster:
         return [f"floor-{i}" for i in range(self.replicas)]
 
     def fqdn(self, pod: str) -> str:
-        return f"{pod}.{SUBDOMAIN}.{NAMESPACE}.svc.{CLUSTER_DOMAIN}{self.root}"
+        return f"{pod}.{SUBDOMAIN}.{NAMESPACE}.svc.{CLUSTER_DOMAIN}"
 
     def podman_pod(self, pod: str) -> str:
         return f"{self.name}-{pod}"
@@ -108,8 +106,9 @@ class FloorCluster:
                 raise RuntimeError(f"image {image} is missing: build it with lab/images/build-images")
         self.stop()
         self.dir.mkdir(parents=True, mode=0o700)
-        self.podman.run("network", "create", "--internal", "--label", f"{LABEL}={self.name}", self.network)
-        # The toolbox attaches before the pods: each attachment pauses the network's DNS.
+        gateway = create_network(self.podman, self.network, f"{LABEL}={self.name}")
+        self.dns = ClusterDns(self.dir, gateway, CLUSTER_DOMAIN)
+        self.dns.start()
         self._start_toolbox()
         for pod in self.pod_names():
             self._write_configs(pod)
@@ -120,6 +119,10 @@ class FloorCluster:
         self.wait_healthy(START_TIMEOUT_SECONDS)
 
     def stop(self) -> None:
+        if self.dns:
+            self.dns.stop()
+            self.dns = None
+        stop_strays(self.dir)
         for pod in self.podman.json("pod", "ps", "--format", "json", "--filter", f"label={LABEL}={self.name}"):
             self.podman.run("pod", "rm", "--force", "--time", "0", pod["Name"], check=False)
         for container in self.podman.json("ps", "-a", "--format", "json", "--filter", f"label={LABEL}={self.name}"):
@@ -129,11 +132,8 @@ class FloorCluster:
         if self.dir.exists():
             shutil.rmtree(self.dir)
 
-    def _resolver_ip(self) -> str:
-        return self.podman.json("network", "inspect", self.network)[0]["subnets"][0]["gateway"]
-
     def _dns_args(self) -> list[str]:
-        args = ["--dns", self._resolver_ip()]
+        args = ["--dns", self.dns.listen_ip]
         for option in DNS_OPTIONS:
             args += ["--dns-option", option]
         for domain in DNS_SEARCH:
@@ -190,10 +190,10 @@ class FloorCluster:
     def _create_pod(self, pod: str) -> None:
         name = self.podman_pod(pod)
         self.podman.run("pod", "create", "--name", name, "--infra-name", f"{name}-infra", "--hostname", pod,
-                        "--network", self.network, "--network-alias", self.fqdn(pod).rstrip("."),
-                        "--label", f"{LABEL}={self.name}", *self._dns_args())
+                        "--network", self.network, "--label", f"{LABEL}={self.name}", *self._dns_args())
         self.podman.run("pod", "start", name)
         self.ips[pod] = self.podman.ip(f"{name}-infra", self.network)
+        self.dns.publish(name, self.ips[pod], [self.fqdn(pod)])
 
     def _start_containers(self, pod: str) -> None:
         name = self.podman_pod(pod)
@@ -222,6 +222,7 @@ class FloorCluster:
         self.podman.run("pod", "kill", "--signal", "KILL", name)
         result["fault_at"] = result["killed_at"] = time.time()
         self.podman.run("pod", "rm", "--force", "--time", "0", name)
+        self.dns.withdraw(name)
         result["removed_at"] = time.time()
         self.ips.pop(pod, None)
         if recreate:

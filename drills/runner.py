@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-import yaml
 
 from lab import Lab, load_manifests
 
@@ -39,9 +38,6 @@ class Options:
     rate: float = 100.0
     steady_seconds: float = 3.0
     tail_seconds: float = 2.0
-    # An experiment: pod names written with the root dot, so that a name that no longer resolves
-    # is looked up once rather than once per search domain (docs/benchmarks.md).
-    absolute_names: bool = False
     echo: Any = None  # callable(str) for progress lines
     checkpoint: Any = None  # callable(results) after every trial of a benchmark
 
@@ -57,24 +53,8 @@ class Options:
 def manifests_dir(options: Options) -> Path:
     if options.manifests:
         return options.manifests
-    suffix = "-absolute-names" if options.absolute_names else ""
-    out = REPO / ".rendered" / f"drills-{options.stack}{suffix}"
-    directory = render_stack(options.stack, out, options.overrides) / "1-manifest"
-    if options.absolute_names:
-        write_absolute_cluster_domain(directory)
-    return directory
-
-
-def write_absolute_cluster_domain(directory: Path) -> None:
-    """The pod scripts build every pod name from CLUSTER_DOMAIN: with a root dot there, the pods
-    announce, monitor and look up absolute names (the resolver skips its search path)."""
-    for path in directory.glob("*statefulset*.yaml"):
-        document = yaml.safe_load(path.read_text())
-        for container in document["spec"]["template"]["spec"]["containers"]:
-            for variable in container.get("env") or []:
-                if variable["name"] == "CLUSTER_DOMAIN" and not str(variable["value"]).endswith("."):
-                    variable["value"] = f"{variable['value']}."
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
+    out = REPO / ".rendered" / f"drills-{options.stack}"
+    return render_stack(options.stack, out, options.overrides) / "1-manifest"
 
 
 def stack_timing(manifest_dir: Path) -> Timing:
@@ -101,7 +81,7 @@ def lab_target(options: Options) -> Iterator[LabTarget]:
 def floor_target(options: Options) -> Iterator[FloorCluster]:
     timing = stack_timing(manifests_dir(options))
     options.say(f"floor cluster: starting with {timing}")
-    with FloorCluster(timing, absolute_names=options.absolute_names) as floor:
+    with FloorCluster(timing) as floor:
         options.say("floor cluster: healthy")
         yield floor
 
