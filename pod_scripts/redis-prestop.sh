@@ -5,7 +5,8 @@
 # A plain SENTINEL FAILOVER is not enough: the demoted master keeps accepting writes until
 # Sentinel converts it (seconds), and clients that still talk to it lose those writes. So:
 #  1. CLIENT PAUSE WRITE (bounded): no write is accepted here from now on;
-#  2. wait until the online replicas have every byte of the replication stream (bounded);
+#  2. wait until the online replicas have every byte of the replication stream (bounded),
+#     asking each replica for its own offset;
 #  3. SENTINEL FAILOVER through a PEER sentinel (this pod's sentinel is stopping too);
 #  4. as soon as that sentinel names the new master, REPLICAOF it: the paused writes now fail
 #     with READONLY instead of being acknowledged by a node that is no longer master;
@@ -50,13 +51,34 @@ handover_budget_seconds() {
     printf '%s\n' $(((${down_after_ms:-5000} + 999) / 1000 + HANDOVER_SLACK_SECONDS))
 }
 
+# The replication offset that replica <host> has processed, as the replica itself reports it
+# (the master's INFO shows a replica's offset only as of its last REPLCONF ACK, sent once a
+# second: waiting on that costs up to a second of paused writes).
+replica_offset() {
+    redis_cli "$1" INFO replication 2>/dev/null | info_field slave_repl_offset
+}
+
+# How many of the replicas (one "<fqdn> <offset>" per line on stdin) have processed <offset>.
+count_caught_up() {
+    count=0
+    while read -r replica_host _; do
+        [ -n "$replica_host" ] || continue
+        reached=$(replica_offset "$replica_host")
+        case $reached in
+            '' | *[!0-9]*) ;;
+            *) [ "$reached" -ge "$1" ] && count=$((count + 1)) ;;
+        esac
+    done
+    printf '%s\n' "$count"
+}
+
 # Waits until every online replica has reached <offset>; prints how many did (0 = none).
 wait_for_replicas_to_catch_up() {
     catch_up_deadline=$(($(now_seconds) + REPLICA_CATCH_UP_SECONDS))
     while :; do
         replicas=$(local_info | online_replicas)
         total=$(printf '%s\n' "$replicas" | grep -c . || true)
-        caught_up=$(printf '%s\n' "$replicas" | awk -v want="$1" 'NF == 2 && $2 >= want' | grep -c . || true)
+        caught_up=$(printf '%s\n' "$replicas" | count_caught_up "$1")
         if [ "$total" -gt 0 ] && [ "$caught_up" -eq "$total" ]; then
             printf '%s\n' "$caught_up"
             return 0
@@ -66,7 +88,7 @@ wait_for_replicas_to_catch_up() {
             printf '%s\n' "$caught_up"
             return 0
         fi
-        sleep 0.1
+        sleep 0.05
     done
 }
 
