@@ -24,6 +24,13 @@ def longest_gap(times: list[float]) -> tuple[float, Optional[float], Optional[fl
     return best
 
 
+def _slowest(slowest: Optional[list[Any]], fault_at: float) -> Optional[list[Any]]:
+    if not slowest:
+        return None
+    sequence, started, seconds, outcome = slowest
+    return [sequence, _relative(started, fault_at), seconds, outcome]
+
+
 def writer_metrics(result: dict[str, Any], fault_at: float, old_master: str) -> dict[str, Any]:
     nodes = [pod_of(node.rsplit(":", 1)[0]) for node in result["nodes"]]
     acks = sorted(result["acks"], key=lambda ack: ack[1])
@@ -42,6 +49,10 @@ def writer_metrics(result: dict[str, Any], fault_at: float, old_master: str) -> 
         "acked": result["acked"],
         "failed_attempts": result["attempts"] - result["acked"],
         "errors": result["errors"],
+        # [sequence, seconds after the fault, text]: the first failures, to read a long outage by
+        "error_samples": [[n, _relative(at, fault_at), text] for n, at, text in result.get("error_samples") or []],
+        # [sequence, started (s after the fault), seconds, outcome] of the longest single SET
+        "slowest_attempt": _slowest(result.get("slowest_attempt"), fault_at),
         "lost": None if lost is None else len(lost),
         "lost_by_node": {pod_of(k.rsplit(":", 1)[0]): v for k, v in (result.get("lost_by_node") or {}).items()},
         "verify_error": result.get("verify_error"),

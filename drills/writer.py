@@ -105,6 +105,12 @@ class Recorder:
         self.first_error_at: Optional[float] = None
         self.last_error_at: Optional[float] = None
         self.attempts = 0
+        self.slowest: list[Any] = []  # [sequence, started, seconds, outcome] of the longest attempt
+
+    def timed(self, sequence: int, started: float, outcome: str) -> None:
+        seconds = time.time() - started
+        if not self.slowest or seconds > self.slowest[2]:
+            self.slowest = [sequence, round(started, 4), round(seconds, 4), outcome[:200]]
 
     def node_index(self, node: str) -> int:
         if node not in self.nodes:
@@ -139,11 +145,14 @@ def write_steadily(client: redis.Redis, args: argparse.Namespace, recorder: Reco
     while not stop.is_set() and time.time() < deadline:
         recorder.attempts += 1
         sequence = recorder.attempts
+        started = time.time()
         try:
             client.set(f"{args.prefix}:{sequence}", sequence)
             recorder.ack(sequence, time.time(), answering_node(client))
+            recorder.timed(sequence, started, "acknowledged")
         except redis.RedisError as err:
             recorder.fail(sequence, time.time(), err)
+            recorder.timed(sequence, started, f"{type(err).__name__}: {err}")
         now = time.time()
         if now - last_progress >= 1.0:
             report_progress(recorder, now)
@@ -234,6 +243,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "attempts": recorder.attempts, "acked": len(recorder.acks), "nodes": recorder.nodes,
         "acks": recorder.acks, "errors": dict(recorder.errors), "error_samples": recorder.error_samples,
         "first_error_at": recorder.first_error_at, "last_error_at": recorder.last_error_at,
+        "slowest_attempt": recorder.slowest,
     }
     result.update(verify(sentinel, args, recorder))
     json.dump(result, sys.stdout)

@@ -66,3 +66,13 @@ def test_the_report_states_whether_the_targets_are_met():
     assert "ratio 1.07 (target <= 1.10): **MET**" in text
     assert "2 acknowledged writes lost in 1 trials (target < 1 s and 0 lost): **NOT MET**" in text
     assert "| `master-kill` | 1 | 7.50 s |" in text
+
+
+def test_the_slowest_attempt_and_the_error_samples_are_timed_from_the_fault():
+    result = writer_result([[1, 100.0, 0], [2, 131.0, 1]])
+    result["slowest_attempt"] = [2, 100.5, 30.5, "acknowledged"]
+    result["error_samples"] = [[3, 101.25, "ConnectionError: The previous master is now a slave"]]
+    metrics = writer_metrics(result, 100.0, "redis-gateway-0")
+    assert metrics["slowest_attempt"] == [2, 0.5, 30.5, "acknowledged"]
+    assert metrics["error_samples"] == [[3, 1.25, "ConnectionError: The previous master is now a slave"]]
+    assert writer_metrics(writer_result([[1, 1.0, 0]]), 0.5, "redis-gateway-0")["slowest_attempt"] is None
