@@ -59,7 +59,6 @@ STARTUP_LOADING_MARGIN_SECONDS = 60
 STARTUP_PROBE_PERIOD_SECONDS = 5
 
 
-
 @dataclass(frozen=True)
 class RedisSentinelClusterArgs:
     """Validated config plus the namespace and the password Outputs (Pulumi secrets)."""

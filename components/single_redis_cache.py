@@ -41,7 +41,6 @@ EXECUTABLE_MODE = 0o555
 CACHE_START_SCRIPT = "cache-start.sh"
 
 
-
 @dataclass(frozen=True)
 class SingleRedisCacheArgs:
     config: StackConfig

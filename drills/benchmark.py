@@ -94,20 +94,19 @@ class ClusterLost(Exception):
 def run_block(target, names: list[str], trials: int, options: Options, results: dict[str, Any]) -> None:
     """Run the trials still missing from `results`; ClusterLost when the cluster stays broken."""
     for name in names:
-        key = name
         scenario = SCENARIOS[name]
-        entry = results["scenarios"].setdefault(key, {"description": scenario.summary, "trials": []})
+        entry = results["scenarios"].setdefault(name, {"description": scenario.summary, "trials": []})
         records = entry["trials"]
         while len(records) < trials:
             number = len(records) + 1
             record = run_trial(target, scenario, number, options)
             records.append(record)
-            options.say(f"{key} {number}/{trials}: outage {record.get('outage_s')} s, lost {record.get('lost')}, "
+            options.say(f"{name} {number}/{trials}: outage {record.get('outage_s')} s, lost {record.get('lost')}, "
                         f"TILT {record.get('tilt') or 'none'}" + (f", UNMET {record['unmet']}" if record["unmet"] else ""))
             entry.update(summary=summarize(records), summary_new_master=summarize(records, "first_ack_on_new_master_s"))
             options.save(results)
             if record.get("error"):
-                check_recovered(target, key, number, results)
+                check_recovered(target, name, number, results)
         results["versions"].setdefault("redis", redis_version(target))
 
 
@@ -124,7 +123,7 @@ def check_recovered(target, key: str, number: int, results: dict[str, Any]) -> N
 def probe_dns(target, lookups: int) -> list[dict[str, Any]]:
     """Resolver cost, in the cluster's toolbox (the pods' resolver settings), of a pod name that
     resolves and of one that is gone (which the resolver also tries once per search domain)."""
-    live = target.fqdn(target.pod_names()[0]).rstrip(".")
+    live = target.fqdn(target.pod_names()[0])
     gone = live.replace(target.pod_names()[0], "gone-0", 1)
     probes = []
     for name in (live, gone):

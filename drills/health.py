@@ -11,8 +11,9 @@ from typing import Mapping
 
 from lab.podman import Podman
 
-# Sentinel takes no action for this long once in TILT (hard-coded in Sentinel). This engine's DNS
-# can send the sentinels there during a failover (docs/benchmarks.md), so bounds allow one TILT.
+# Sentinel takes no action for this long once in TILT (hard-coded in Sentinel). A stall of its
+# event loop sends it there (a slow DNS answer, CPU throttling: docs/benchmarks.md), and these are
+# bounds, not targets, so they allow one TILT.
 SENTINEL_TILT_SECONDS = 30.0
 # After the election, a killed pod still has to be created, boot (its scripts wait for DNS and
 # ask the peers) and pass its readiness probe before the invariants can hold.

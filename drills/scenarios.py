@@ -14,8 +14,6 @@ from typing import Any, Callable, Optional
 # How long the master stays cut off after the others elected a new one: long enough for the
 # isolated node to stay master alone for a while (as in a real partition), short for the run.
 CUT_HOLD_SECONDS = 5.0
-# Beyond 10 x down-after, so that Sentinel no longer trusts the replicas' data.
-STALE_MARGIN_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -35,8 +33,7 @@ def kill_master_and_restart(target, master: str) -> dict[str, Any]:
 def kill_master(target, master: str) -> dict[str, Any]:
     """SIGKILL the master's pod and keep it down until the others elected a new master (a lost
     node: Kubernetes does not recreate its StatefulSet pod elsewhere for minutes), at most the
-    restore bound; then it is created again with a new IP and must come back as a replica.
-    (A master that returns before the election is master-kill-stale-return.)"""
+    restore bound; then it is created again with a new IP and must come back as a replica."""
     fault = target.kill_pod(master, recreate=False)
     fault["failover_seen_at"] = wait_for_new_master(target, master, target.timing.restore_bound_seconds)
     fault["recreate"] = target.recreate_pod(master)
@@ -85,23 +82,6 @@ def kill_sentinel_then_master(target, master: str) -> dict[str, Any]:
     return fault
 
 
-def kill_master_and_return_stale(target, master: str) -> dict[str, Any]:
-    """The master's pod dies while the other two are cut off (no majority, so no election) for
-    longer than Sentinel trusts a replica whose master link is down (10 x down-after); then the
-    old master's pod returns with older data than the replicas, and the cut heals while its boot
-    compares offsets with the peers. The set must end up with one master again, by itself."""
-    replicas = [pod for pod in target.pod_names() if pod != master]
-    fault = target.kill_pod(master, recreate=False)
-    fault["cuts"] = [target.cut_pod(pod) for pod in replicas]
-    time.sleep(10 * target.timing.down_after_ms / 1000 + STALE_MARGIN_SECONDS)
-    fault["recreate"] = target.recreate_pod(master)
-    # Its boot first asks the (unreachable) peer sentinels for BOOT_PEER_WAIT_SECONDS, then
-    # starts as a replica and waits as long again for the peers' offsets: heal inside that wait.
-    time.sleep(target.boot_peer_wait_seconds + STALE_MARGIN_SECONDS)
-    fault["heals"] = [target.heal_pod(pod) for pod in replicas]
-    return fault
-
-
 SCENARIOS = {s.name: s for s in [
     Scenario("master-kill", "master pod SIGKILLed, held down until a new master is elected, then recreated "
              "with a new IP", kill_master, True),
@@ -113,9 +93,6 @@ SCENARIOS = {s.name: s for s in [
     Scenario("replica-kill", "a replica pod SIGKILLed, recreated with a new IP", kill_replica, False),
     Scenario("sentinel-then-master", "a replica's sentinel SIGKILLed, then the master pod",
              kill_sentinel_then_master, True),
-    Scenario("master-kill-stale-return", "master pod SIGKILLed while the replicas are cut off from each other "
-             "for 10 x down-after; then it returns with older data and the cut heals", kill_master_and_return_stale,
-             True),
     Scenario("floor-master-kill", "bare hand-made cluster: as master-kill", kill_master, True, floor=True),
     Scenario("floor-master-kill-restart", "bare hand-made cluster: as master-kill-restart",
              kill_master_and_restart, None, floor=True),

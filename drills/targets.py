@@ -59,8 +59,6 @@ class LabTarget:
         self.replicas = int(statefulset.spec.get("replicas") or 1)
         self.headless = statefulset.spec["serviceName"]
         self.cluster_domain = lab.manifests.cluster_domain
-        env = {e["name"]: e.get("value") for e in statefulset.spec["template"]["spec"]["containers"][0]["env"]}
-        self.boot_peer_wait_seconds = float(env.get("BOOT_PEER_WAIT_SECONDS") or 0)
         conf = lab.manifests.config_map_data(self.namespace, CONFIG_MAP)["sentinel.conf"].decode()
         self.master_set = re.search(r"^sentinel monitor (\S+) ", conf, re.MULTILINE).group(1)
         self.timing = Timing(sentinel_setting(conf, "down-after-milliseconds"),
