@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import datetime
 import statistics
 from typing import Any, Optional
 
@@ -93,3 +94,55 @@ def summarize(trials: list[dict[str, Any]], key: str = "outage_s") -> dict[str, 
         "invariants_restored": len([t for t in trials if t.get("restored_s") is not None]),
         "failed_trials": len([t for t in trials if t.get("error")]),
     }
+
+
+# The graceful handover's phases: (label, from, to). A name with "+" is the first sentinel log
+# event of that kind in the trial; "prestop" is when the redis container's preStop started;
+# "new-master-ack" the first write the new master acknowledged.
+HANDOVER_PHASES = (
+    ("preStop start to +try-failover (pause, replicas caught up)", "prestop", "+try-failover"),
+    ("+selected-slave to +promoted-slave (Sentinel sees the promotion in INFO)", "+selected-slave", "+promoted-slave"),
+    ("+promoted-slave to the first +switch-master", "+promoted-slave", "+switch-master"),
+    ("first +switch-master to the first write acknowledged by the new master", "+switch-master", "new-master-ack"),
+)
+
+
+def _event_time(line: str, fault_at: float) -> float:
+    """Wall clock of a kept sentinel log line ("<year> HH:MM:SS.mmm # ..."), on the fault's day."""
+    day = datetime.datetime.fromtimestamp(fault_at, datetime.timezone.utc).date()
+    clock = datetime.datetime.strptime(line.split()[1], "%H:%M:%S.%f").time()
+    return datetime.datetime.combine(day, clock, datetime.timezone.utc).timestamp()
+
+
+def handover_points(trial: dict[str, Any]) -> dict[str, float]:
+    """The time points of HANDOVER_PHASES in one graceful trial (those it has; none when the
+    trial failed before its fault was applied)."""
+    fault = trial.get("fault") or {}
+    points: dict[str, float] = {}
+    if "fault_at" not in fault:
+        return points
+    prestop = fault.get("containers", {}).get("redis", {}).get("prestop_started_at")
+    if prestop is not None:
+        points["prestop"] = prestop
+    if trial.get("first_ack_on_new_master_s") is not None:
+        points["new-master-ack"] = fault["fault_at"] + trial["first_ack_on_new_master_s"]
+    for logs in (trial.get("sentinel_logs") or {}).values():
+        for line in logs.get("events", []):
+            for kind in {start for _, start, _ in HANDOVER_PHASES} | {end for _, _, end in HANDOVER_PHASES}:
+                if kind.startswith("+") and f"# {kind} " in line:
+                    at = _event_time(line, fault["fault_at"])
+                    points[kind] = min(points.get(kind, at), at)
+    return points
+
+
+def handover_phases(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per phase over the trials that failed over: label, trials, min, p50, max (seconds)."""
+    points = [handover_points(t) for t in trials if t.get("failover")]
+    rows = []
+    for label, start, end in HANDOVER_PHASES:
+        values = [p[end] - p[start] for p in points if start in p and end in p]
+        rows.append({"phase": label, "trials": len(values),
+                     "min": round(min(values), 3) if values else None,
+                     "p50": round(percentile(values, 0.5), 3) if values else None,
+                     "max": round(max(values), 3) if values else None})
+    return rows

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from .analysis import handover_phases
+
 HARD_KILL, FLOOR = "master-kill", "floor-master-kill"
 GRACEFUL = "master-delete"
 RATIO_TARGET = 1.10
@@ -120,6 +122,20 @@ def summarize_restored(trials: list[dict[str, Any]]) -> tuple[Optional[float], O
     return values[(len(values) - 1) // 2], values[-1]
 
 
+def handover_lines(results: dict[str, Any]) -> list[str]:
+    """Where a graceful handover's outage goes, from each trial's timestamps and sentinel logs."""
+    graceful = results["scenarios"].get(GRACEFUL)
+    if not graceful:
+        return []
+    lines = [f"## `{GRACEFUL}`, phase by phase", "",
+             "From the preStop's timestamps, the sentinels' log events and the writer's first write on the",
+             "new master, over the trials that failed over (seconds):", "",
+             _row(["phase", "trials", "min", "p50", "max"]), _row(["---"] * 5)]
+    for row in handover_phases(graceful["trials"]):
+        lines.append(_row([row["phase"], row["trials"], _fmt(row["min"]), _fmt(row["p50"]), _fmt(row["max"])]))
+    return lines + [""]
+
+
 def dns_lines(results: dict[str, Any]) -> list[str]:
     probes = results.get("dns")
     if not probes:
@@ -189,6 +205,7 @@ def render_report(results: dict[str, Any]) -> str:
         "",
         *summary_table(results),
         "",
+        *handover_lines(results),
         *READING.splitlines(),
         "",
         *dns_lines(results),

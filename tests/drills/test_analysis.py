@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from drills.analysis import longest_gap, percentile, summarize, writer_metrics
+from drills.analysis import handover_phases, longest_gap, percentile, summarize, writer_metrics
 from drills.report import render_report
 
 MASTER_A = "redis-gateway-0.redis-gateway-headless.ns.svc.cluster.local:6379"
@@ -76,3 +76,27 @@ def test_the_slowest_attempt_and_the_error_samples_are_timed_from_the_fault():
     assert metrics["slowest_attempt"] == [2, 0.5, 30.5, "acknowledged"]
     assert metrics["error_samples"] == [[3, 1.25, "ConnectionError: The previous master is now a slave"]]
     assert writer_metrics(writer_result([[1, 1.0, 0]]), 0.5, "redis-gateway-0")["slowest_attempt"] is None
+
+
+def graceful_trial(fault_at, prestop, events, first_ack_on_new_master_s, failover=True):
+    return {"failover": failover, "first_ack_on_new_master_s": first_ack_on_new_master_s,
+            "fault": {"fault_at": fault_at, "containers": {"redis": {"prestop_started_at": prestop}}},
+            "sentinel_logs": {"redis-gateway-1": {"events": events}}}
+
+
+def test_the_graceful_handover_is_split_into_phases_from_the_trials_timestamps():
+    fault_at = 1795658184.0  # 2026-11-26 01:56:24 UTC
+    events = ["2026 01:56:24.400 # +try-failover master gateway-master redis-gateway-0 6379",
+              "2026 01:56:24.500 # +selected-slave slave redis-gateway-1 redis-gateway-1 6379 @ gateway-master",
+              "2026 01:56:25.450 # +promoted-slave slave redis-gateway-1 redis-gateway-1 6379 @ gateway-master",
+              "2026 01:56:25.600 # +switch-master gateway-master redis-gateway-0 6379 redis-gateway-1 6379",
+              "2026 01:56:25.500 # +switch-master gateway-master redis-gateway-0 6379 redis-gateway-1 6379"]
+    trials = [graceful_trial(fault_at, fault_at + 0.1, events, 2.5),
+              graceful_trial(fault_at, fault_at + 0.1, events, 9.0, failover=False)]
+    rows = {row["phase"].split(" (")[0]: row for row in handover_phases(trials)}
+    assert [row["trials"] for row in rows.values()] == [1, 1, 1, 1]
+    assert rows["preStop start to +try-failover"]["p50"] == pytest.approx(0.3)
+    assert rows["+selected-slave to +promoted-slave"]["max"] == pytest.approx(0.95)
+    # the first +switch-master of any sentinel counts
+    assert rows["+promoted-slave to the first +switch-master"]["min"] == pytest.approx(0.05)
+    assert rows["first +switch-master to the first write acknowledged by the new master"]["p50"] == pytest.approx(1.0)
