@@ -2,11 +2,11 @@
 cluster domain, as CoreDNS is in a cluster.
 
 Why not podman's own resolver (aardvark-dns): it forwards every name it does not know, also
-names under the cluster domain, to the host's resolver. Here that resolver drops about 1 query
-in 100, and a lookup of a pod that is gone (the name Sentinel looks up again and again during a
-failover) goes through the search path, several queries each; the lost ones cost the resolver's
-1 s timeout. Sentinel resolves in its event loop, so those seconds added up to TILT and failovers
-that did not happen for minutes (docs/benchmarks.md). CoreDNS answers such a name NXDOMAIN at once;
+names under the cluster domain, to the host's resolver, which loses queries here (docs/lab.md
+has the measurement). A lookup of a pod that is gone (the name Sentinel looks up again and again
+during a failover) goes through the search path, several queries each, and every lost one costs
+the pod's resolver its 1 s timeout. Sentinel resolves in its event loop, so those seconds add up
+to TILT, and a failover waits. CoreDNS answers such a name NXDOMAIN at once;
 so does this server: `--local` keeps the cluster domain to its own records, and it forwards
 nothing at all (the lab network is internal).
 
