@@ -215,9 +215,9 @@ def sweep(podman: Podman, name: str, directory: Optional[Path]) -> list[str]:
         removed.append(f"network {network}")
     if directory:
         removed += cluster_dns.stop_strays(directory)
-    if directory and directory.exists():
-        shutil.rmtree(directory)
-        removed.append(f"directory {directory}")
+        if directory.exists():
+            shutil.rmtree(directory)
+            removed.append(f"directory {directory}")
     return removed
 
 

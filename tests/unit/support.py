@@ -12,4 +12,3 @@ PASSWORDS = {
     "contextCachePassword": "cache-pw-77d1e0b9c3",
     "kubeconfig": "apiVersion: v1\nkind: Config\n# kubeconfig-marker-0c9e2b\n",
 }
-
