@@ -32,11 +32,10 @@ def private_checkout(tmp_path: Path) -> Path:
     return checkout
 
 
-def private_cache(tmp_path: Path, engine, pins: dict[str, str]) -> Path:
+def private_cache(tmp_path: Path, engine) -> Path:
     cache = tmp_path / "engine-cache"
     (cache / "pulumi-home").mkdir(parents=True)
-    # scripts/bootstrap-pulumi names the cache's bin directory after the CLI version.
-    (cache / f"bin-{pins['PULUMI_CLI_VERSION']}").symlink_to(engine.bin_dir)
+    (cache / engine.bin_dir.name).symlink_to(engine.bin_dir)
     (cache / "pulumi-home" / "plugins").symlink_to(engine.plugins_dir)
     return cache
 
@@ -49,12 +48,12 @@ def newcomer_environment(home: Path, cache: Path, engine) -> dict[str, str]:
     return env
 
 
-def test_newcomer_commands_initialise_and_preview_dev_and_prod(engine, engine_pins, tmp_path, unreachable_kubeconfig):
+def test_newcomer_commands_initialise_and_preview_dev_and_prod(engine, tmp_path, unreachable_kubeconfig):
     home = tmp_path / "home"
     (home / ".kube").mkdir(parents=True)
     (home / ".kube" / "config").write_text(unreachable_kubeconfig)
     checkout = private_checkout(tmp_path)
-    env = newcomer_environment(home, private_cache(tmp_path, engine, engine_pins), engine)
+    env = newcomer_environment(home, private_cache(tmp_path, engine), engine)
 
     result = subprocess.run(["bash", "-euo", "pipefail", "-c", newcomer_block()], cwd=checkout, env=env,
                             capture_output=True, text=True, check=False, timeout=600)
