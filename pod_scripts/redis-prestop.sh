@@ -30,15 +30,15 @@ SCRIPT_NAME=redis-prestop
 HANDOVER_SLACK_SECONDS=10
 REPLICA_CATCH_UP_SECONDS=5
 
-# "<fqdn> <offset>" of every replica in state online, from INFO replication text on stdin.
+# The announced name (FQDN) of every replica in state online, from INFO replication text on stdin.
 online_replicas() {
     tr -d '\r' | awk -F, '/^slave[0-9]+:/ {
-        sub(/^slave[0-9]+:/, ""); ip = ""; state = ""; offset = ""
+        sub(/^slave[0-9]+:/, ""); ip = ""; state = ""
         for (i = 1; i <= NF; i++) {
             split($i, kv, "=")
-            if (kv[1] == "ip") ip = kv[2]; else if (kv[1] == "state") state = kv[2]; else if (kv[1] == "offset") offset = kv[2]
+            if (kv[1] == "ip") ip = kv[2]; else if (kv[1] == "state") state = kv[2]
         }
-        if (state == "online") print ip, offset
+        if (state == "online") print ip
     }'
 }
 
@@ -58,10 +58,10 @@ replica_offset() {
     redis_cli "$1" INFO replication 2>/dev/null | info_field slave_repl_offset
 }
 
-# How many of the replicas (one "<fqdn> <offset>" per line on stdin) have processed <offset>.
+# How many of the replicas (one FQDN per line on stdin) have processed <offset>.
 count_caught_up() {
     count=0
-    while read -r replica_host _; do
+    while read -r replica_host; do
         [ -n "$replica_host" ] || continue
         reached=$(replica_offset "$replica_host")
         case $reached in
