@@ -11,7 +11,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stack_config import StackConfig, names
+from stack_config import StackConfig, names, namespace_delete_seconds
 
 # A namespace we own enforces what our pods promise: Pod Security "restricted".
 POD_SECURITY_LABELS = {
@@ -31,5 +31,8 @@ def ensure_namespace(cfg: StackConfig, opts: Optional[pulumi.ResourceOptions] = 
             name=cfg.platform.namespace,
             labels={names.LABEL_PART_OF: "kubernaut", names.LABEL_MANAGED_BY: "pulumi", **POD_SECURITY_LABELS},
         ),
-        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(protect=cfg.platform.protect_data)),
+        opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+            protect=cfg.platform.protect_data,
+            # The provider awaits only a namespace's deletion (everything in it goes first).
+            custom_timeouts=pulumi.CustomTimeouts(delete=f"{namespace_delete_seconds(cfg)}s"))),
     )

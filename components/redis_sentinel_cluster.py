@@ -18,7 +18,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 import redis_files
-from stack_config import StackConfig, names
+from stack_config import (
+    StackConfig,
+    gateway_await_timeouts,
+    gateway_startup_budget_seconds,
+    names,
+    proxy_await_timeouts,
+)
+from stack_config.derived import READINESS_PROBE_PERIOD_SECONDS, STARTUP_PROBE_PERIOD_SECONDS
 
 from .checksum import config_checksum
 from .labels import object_labels, selector_labels
@@ -36,6 +43,7 @@ from .pod_spec import (
     tmp_mount,
     tmp_volume,
 )
+from .timeouts import create_timeout, custom_timeouts
 
 TYPE_TOKEN = "kubernaut:redis:RedisSentinelCluster"
 
@@ -46,17 +54,12 @@ REVISION_HISTORY_LIMIT = 10
 # PVCs themselves (expandable StorageClass). Ignoring them here keeps such an edit from
 # replacing the StatefulSet (delete-first: every pod down at once).
 STATEFULSET_IGNORE_CHANGES = ["spec.volumeClaimTemplates"]
-STATEFULSET_TIMEOUTS = pulumi.CustomTimeouts(create="15m", update="15m", delete="10m")
 
 CONF_VOLUME = "conf"
 SCRIPTS_VOLUME = "scripts"
 HAPROXY_CONF_VOLUME = "haproxy-config"
 READ_ONLY_MODE = 0o444
 EXECUTABLE_MODE = 0o555
-# Time a gateway container may take to start before liveness applies: its own DNS record, the
-# peer sentinels, then loading the RDB/AOF (liveness accepts LOADING but not "not listening yet").
-STARTUP_LOADING_MARGIN_SECONDS = 60
-STARTUP_PROBE_PERIOD_SECONDS = 5
 
 
 @dataclass(frozen=True)
@@ -217,7 +220,9 @@ class RedisSentinelCluster(pulumi.ComponentResource):
                 selector=selector,
                 ports=_redis_and_sentinel_ports(),
             ),
-            opts=self._child(depends_on=depends_on),
+            # The provider waits until the Service has a ready HAProxy pod behind it.
+            opts=self._child(
+                depends_on=depends_on, custom_timeouts=create_timeout(proxy_await_timeouts(self._cfg))),
         )
 
     # ------------------------------------------------------------------ StatefulSet
@@ -245,7 +250,7 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             opts=self._child(
                 depends_on=depends_on,
                 protect=self._cfg.platform.protect_data,
-                custom_timeouts=STATEFULSET_TIMEOUTS,
+                custom_timeouts=custom_timeouts(gateway_await_timeouts(self._cfg)),
                 ignore_changes=STATEFULSET_IGNORE_CHANGES,
             ),
         )
@@ -314,8 +319,7 @@ class RedisSentinelCluster(pulumi.ComponentResource):
         ]
 
     def _startup_probe(self, script: str) -> k8s.core.v1.ProbeArgs:
-        gateway = self._cfg.gateway
-        budget = gateway.dns_wait_seconds + gateway.boot_peer_wait_seconds + STARTUP_LOADING_MARGIN_SECONDS
+        budget = gateway_startup_budget_seconds(self._cfg)
         return exec_probe(_script(script), period=STARTUP_PROBE_PERIOD_SECONDS, timeout=5,
                           failures=math.ceil(budget / STARTUP_PROBE_PERIOD_SECONDS))
 
@@ -334,7 +338,8 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             startup_probe=self._startup_probe(names.REDIS_LIVENESS_SCRIPT),
             # Ready: master, or a replica that is linked and not syncing (a rolling update must not
             # take down the master while the only replicas are empty).
-            readiness_probe=exec_probe(_script(names.REDIS_READINESS_SCRIPT), period=5, timeout=4, failures=2),
+            readiness_probe=exec_probe(_script(names.REDIS_READINESS_SCRIPT),
+                                       period=READINESS_PROBE_PERIOD_SECONDS, timeout=4, failures=2),
             liveness_probe=exec_probe(_script(names.REDIS_LIVENESS_SCRIPT), period=10, timeout=5, failures=3),
             lifecycle=k8s.core.v1.LifecycleArgs(
                 pre_stop=k8s.core.v1.LifecycleHandlerArgs(
@@ -354,7 +359,8 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             volume_mounts=self._gateway_mounts(),
             security_context=container_security_context(),
             startup_probe=self._startup_probe(names.SENTINEL_PROBE_SCRIPT),
-            readiness_probe=exec_probe(_script(names.SENTINEL_PROBE_SCRIPT), period=5, timeout=4, failures=2),
+            readiness_probe=exec_probe(_script(names.SENTINEL_PROBE_SCRIPT),
+                                       period=READINESS_PROBE_PERIOD_SECONDS, timeout=4, failures=2),
             liveness_probe=exec_probe(_script(names.SENTINEL_PROBE_SCRIPT), period=10, timeout=5, failures=3),
         )
 
@@ -390,7 +396,8 @@ class RedisSentinelCluster(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=self._child(depends_on=depends_on),
+            opts=self._child(
+                depends_on=depends_on, custom_timeouts=custom_timeouts(proxy_await_timeouts(self._cfg))),
         )
 
     def _haproxy_container(self) -> k8s.core.v1.ContainerArgs:
@@ -419,7 +426,8 @@ class RedisSentinelCluster(pulumi.ComponentResource):
                 tmp_mount(),
             ],
             security_context=container_security_context(),
-            readiness_probe=tcp_probe(names.REDIS_PORT, period=5, timeout=2, failures=2),
+            readiness_probe=tcp_probe(
+                names.REDIS_PORT, period=READINESS_PROBE_PERIOD_SECONDS, timeout=2, failures=2),
             liveness_probe=tcp_probe(names.REDIS_PORT, period=10, timeout=3, failures=3),
         )
 

@@ -14,7 +14,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 import redis_files
-from stack_config import StackConfig, names
+from stack_config import StackConfig, cache_await_timeouts, names
+from stack_config.derived import READINESS_PROBE_PERIOD_SECONDS
 
 from .checksum import config_checksum
 from .labels import object_labels, selector_labels
@@ -28,6 +29,7 @@ from .pod_spec import (
     tmp_mount,
     tmp_volume,
 )
+from .timeouts import create_timeout, custom_timeouts
 
 TYPE_TOKEN = "kubernaut:redis:SingleRedisCache"
 REVISION_HISTORY_LIMIT = 10
@@ -129,7 +131,8 @@ class SingleRedisCache(pulumi.ComponentResource):
                 ports=[k8s.core.v1.ServicePortArgs(
                     name="redis", port=names.REDIS_PORT, target_port="redis", protocol="TCP")],
             ),
-            opts=self._child(),
+            # The provider waits until the Service has the ready cache pod behind it.
+            opts=self._child(custom_timeouts=create_timeout(cache_await_timeouts(self._cfg))),
         )
 
     def _deployment(self, files: CacheFiles, depends_on: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
@@ -155,7 +158,8 @@ class SingleRedisCache(pulumi.ComponentResource):
                     ),
                 ),
             ),
-            opts=self._child(depends_on=depends_on),
+            opts=self._child(
+                depends_on=depends_on, custom_timeouts=custom_timeouts(cache_await_timeouts(self._cfg))),
         )
 
     def _volumes(self, files: CacheFiles) -> list[k8s.core.v1.VolumeArgs]:
@@ -205,7 +209,7 @@ class SingleRedisCache(pulumi.ComponentResource):
             security_context=container_security_context(),
             # `-e`: exit non-zero on an error reply (NOAUTH, LOADING), which a bare ping does not.
             readiness_probe=exec_probe(["redis-cli", "-e", "-p", str(names.REDIS_PORT), "ping"],
-                                       period=5, timeout=3, failures=2),
+                                       period=READINESS_PROBE_PERIOD_SECONDS, timeout=3, failures=2),
             liveness_probe=tcp_probe(names.REDIS_PORT, period=10, timeout=3, failures=3),
         )
 

@@ -17,7 +17,22 @@ from typing import Any, Iterator, Literal, Union
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from stack_config import StackConfig, load_stack_config
+from stack_config import (
+    StackConfig,
+    cache_await_timeouts,
+    gateway_await_timeouts,
+    load_stack_config,
+    namespace_delete_seconds,
+    proxy_await_timeouts,
+)
+from stack_config.derived import (
+    DEFAULT_TERMINATION_GRACE_SECONDS,
+    DELETE_MARGIN_SECONDS,
+    POD_START_MARGIN_SECONDS,
+    READINESS_PROBE_PERIOD_SECONDS,
+    STARTUP_LOADING_MARGIN_SECONDS,
+    STARTUP_PROBE_PERIOD_SECONDS,
+)
 
 from .pulumi_mock_run import stack_file_config
 
@@ -80,14 +95,62 @@ NOTES = """\
 """
 
 
+AWAIT_INTRO = f"""\
+## How long `pulumi up` waits
+
+The provider waits for each workload, and each Service with a selector, to become ready, and
+fails the update when its time runs out: by default 10 minutes, whatever the stack. Here the
+times are derived from the stack config (`stack_config/derived.py`), from the worst honest start
+of a pod, so a crash loop fails the deployment soon after a healthy pod would have been Ready.
+When one runs out, the README ("Deploying to a cluster") says what to look at.
+
+- **Gateway pod start**: {POD_START_MARGIN_SECONDS} s (scheduling, image pull, volume attach, init \
+container) + `dnsWaitSeconds` + `bootPeerWaitSeconds` + {STARTUP_LOADING_MARGIN_SECONDS} s (loading the data; the \
+startup probes allow these three) + {STARTUP_PROBE_PERIOD_SECONDS} s (startup-probe period) + \
+{READINESS_PROBE_PERIOD_SECONDS} s (readiness-probe period).
+- **StatefulSet `redis-gateway`**: create = a gateway pod start (`Parallel`: all pods start at \
+once); update = `replicas` x (`terminationGracePeriodSeconds` + a gateway pod start), since a \
+rolling update replaces one pod at a time, each after the old one's handover; delete = \
+`terminationGracePeriodSeconds` + {DELETE_MARGIN_SECONDS} s.
+- **Deployment `redis-gateway-haproxy`** (and the create of Service `redis-gateway-ha`): a pod \
+starts in {POD_START_MARGIN_SECONDS} + {READINESS_PROBE_PERIOD_SECONDS} s; update = `proxy.replicas` x (a pod start + \
+{DEFAULT_TERMINATION_GRACE_SECONDS} s, the default grace period of the pod it replaces); delete = \
+{DEFAULT_TERMINATION_GRACE_SECONDS} + {DELETE_MARGIN_SECONDS} s.
+- **Deployment `redis`** (and the create of Service `redis`): create = {POD_START_MARGIN_SECONDS} + \
+{READINESS_PROBE_PERIOD_SECONDS} s; update = {DEFAULT_TERMINATION_GRACE_SECONDS} s more (`Recreate` stops the old pod \
+first); delete = {DEFAULT_TERMINATION_GRACE_SECONDS} + {DELETE_MARGIN_SECONDS} s.
+- **Namespace**, when `platform.createNamespace`: delete = the longest delete above + \
+{DELETE_MARGIN_SECONDS} s.
+
+"""
+
+
+def render_await_timeouts(effective: dict[str, StackConfig]) -> str:
+    rows = [
+        ("StatefulSet `redis-gateway`", gateway_await_timeouts),
+        ("Deployment `redis-gateway-haproxy`", proxy_await_timeouts),
+        ("Deployment `redis`", cache_await_timeouts),
+    ]
+    parts = [AWAIT_INTRO, "| create / update / delete (seconds) | " + " | ".join(effective) + " |\n",
+             "|---|" + "---|" * len(effective) + "\n"]
+    for label, derive in rows:
+        cells = [" / ".join(str(t) for t in (d.create, d.update, d.delete))
+                 for d in (derive(cfg) for cfg in effective.values())]
+        parts.append(f"| {label} | " + " | ".join(cells) + " |\n")
+    cells = [f"- / - / {namespace_delete_seconds(cfg)}" if cfg.platform.create_namespace else "not created"
+             for cfg in effective.values()]
+    parts.append("| Namespace | " + " | ".join(cells) + " |\n")
+    return "".join(parts)
+
+
 def main() -> int:
     sys.stdout.write(render_reference())
     return 0
 
 
 def render_reference() -> str:
-    effective = {stack: load_stack_config(stack_file_config(stack), stack).model_dump(by_alias=True)
-                 for stack in STACKS}
+    configs = {stack: load_stack_config(stack_file_config(stack), stack) for stack in STACKS}
+    effective = {stack: cfg.model_dump(by_alias=True) for stack, cfg in configs.items()}
     defaults = StackConfig().model_dump(by_alias=True)
     parts = [HEADER]
     for attribute, key in SECTIONS:
@@ -101,7 +164,7 @@ def render_reference() -> str:
             row = [f"`{'.'.join(path)}`", _type_text(leaf.annotation), _show(_lookup(defaults, path)),
                    *[_show(value) for value in values], leaf.description or ""]
             parts.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |\n")
-    parts.append("\n" + SECRETS + "\n" + NOTES)
+    parts.append("\n" + SECRETS + "\n" + render_await_timeouts(configs) + "\n" + NOTES)
     return "".join(parts)
 
 

@@ -311,7 +311,8 @@ def test_options_protect_timeouts_ignore_and_parents(program, resource_options):
     program("prod")
     statefulset = resource_options[("kubernetes:apps/v1:StatefulSet", "redis-gateway-statefulset")]
     assert statefulset.protect is True
-    assert statefulset.custom_timeouts.create == "15m" and statefulset.custom_timeouts.update == "15m"
+    timeouts = statefulset.custom_timeouts
+    assert (timeouts.create, timeouts.update, timeouts.delete) == ("240s", "900s", "120s")
     assert statefulset.ignore_changes == ["spec.volumeClaimTemplates"]
     component = resource_options[(TYPE_TOKEN, "redis-gateway")]
     children = [opts for (token, name), opts in resource_options.items()
@@ -324,3 +325,47 @@ def test_options_protect_timeouts_ignore_and_parents(program, resource_options):
 def test_statefulset_not_protected_in_dev(program, resource_options):
     program("dev")
     assert resource_options[("kubernetes:apps/v1:StatefulSet", "redis-gateway-statefulset")].protect is False
+
+
+# ---------------------------------------------------------------------------- await timeouts
+
+AWAITED = {  # the kinds the provider waits for, with the operations it waits on
+    "kubernetes:apps/v1:StatefulSet": ("create", "update", "delete"),
+    "kubernetes:apps/v1:Deployment": ("create", "update", "delete"),
+    "kubernetes:core/v1:Service": ("create",),
+}
+
+
+@pytest.mark.parametrize("stack_name", STACKS)
+def test_everything_the_provider_awaits_has_derived_timeouts(program, resource_options, stack_name):
+    run = program(stack_name)
+    headless = {names.GATEWAY_HEADLESS_SERVICE}  # the provider does not wait for a headless Service's pods
+    checked = 0
+    for reg in run.registrations:
+        if reg.typ not in AWAITED or reg.inputs["metadata"]["name"] in headless:
+            continue
+        timeouts = resource_options[(reg.typ, reg.name)].custom_timeouts
+        assert timeouts is not None, f"{reg.typ} {reg.name} waits the provider's default 10 minutes"
+        for operation in AWAITED[reg.typ]:
+            value = getattr(timeouts, operation)
+            assert value and value.endswith("s") and int(value[:-1]) < 3600, (reg.name, operation, value)
+        checked += 1
+    assert checked == 5  # StatefulSet, two Deployments, Services redis-gateway-ha and redis
+
+
+def test_timeouts_follow_the_config(program, resource_options):
+    program("dev", {"gateway.dnsWaitSeconds": 120, "gateway.replicas": 5, "gateway.proxy.replicas": 2})
+    statefulset = resource_options[("kubernetes:apps/v1:StatefulSet", "redis-gateway-statefulset")].custom_timeouts
+    start = 90 + 120 + 20 + 60 + 5 + 5
+    assert (statefulset.create, statefulset.update) == (f"{start}s", f"{5 * (60 + start)}s")
+    proxy = resource_options[("kubernetes:apps/v1:Deployment", "redis-gateway-haproxy")].custom_timeouts
+    assert (proxy.create, proxy.update, proxy.delete) == ("95s", "250s", "90s")
+    assert resource_options[("kubernetes:core/v1:Service", "redis-gateway-ha")].custom_timeouts.create == "95s"
+
+
+def test_startup_probe_budget_is_the_derived_one(program):
+    """The startup probes and the StatefulSet's await time come from the same numbers."""
+    for container in _pod(program("dev", {"gateway.dnsWaitSeconds": 33}))["containers"]:
+        startup = container["startupProbe"]
+        assert startup["periodSeconds"] == 5
+        assert startup["failureThreshold"] == -(-(33 + 20 + 60) // 5)

@@ -123,7 +123,9 @@ def test_created_namespace_is_protected_with_protect_data(program, resource_opti
 
 def test_lab_creates_its_namespace_unprotected(program, resource_options):
     program("lab")
-    assert resource_options[("kubernetes:core/v1:Namespace", "namespace")].protect is False
+    options = resource_options[("kubernetes:core/v1:Namespace", "namespace")]
+    assert options.protect is False
+    assert options.custom_timeouts.delete == "180s"
 
 
 @pytest.mark.parametrize("stack", STACKS)

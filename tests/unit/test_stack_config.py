@@ -10,14 +10,21 @@ import yaml
 from pydantic import ValidationError
 
 from stack_config import (
+    AwaitTimeouts,
     ConfigError,
     StackConfig,
+    cache_await_timeouts,
     cache_endpoint,
+    gateway_await_timeouts,
     gateway_master_endpoint,
     gateway_pod_fqdn,
     gateway_pod_fqdns,
+    gateway_pod_start_seconds,
     gateway_sentinel_addresses,
+    gateway_startup_budget_seconds,
     load_stack_config,
+    namespace_delete_seconds,
+    proxy_await_timeouts,
     sentinel_id,
 )
 from stack_config.quantities import parse_cpu, parse_memory_bytes, parse_size_bytes
@@ -296,6 +303,37 @@ def test_derived_names():
     with pytest.raises(ValueError):
         gateway_pod_fqdn(cfg, 5)
     assert len(sentinel_id(0)) == 40 and sentinel_id(0) != sentinel_id(1)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_await_timeouts_of_the_stack_files(stack):
+    """The values docs/configuration.md shows; a change here is a change of how long
+    `pulumi up` waits on a crash loop."""
+    cfg = load_stack_config(stack_file_config(stack), stack)
+    assert gateway_startup_budget_seconds(cfg) == 60 + 20 + 60
+    assert gateway_pod_start_seconds(cfg) == 90 + 140 + 5 + 5
+    assert gateway_await_timeouts(cfg) == AwaitTimeouts(create=240, update=3 * (60 + 240), delete=60 + 60)
+    proxies = {"prod": 2}.get(stack, 1)
+    assert proxy_await_timeouts(cfg) == AwaitTimeouts(create=95, update=proxies * (95 + 30), delete=90)
+    assert cache_await_timeouts(cfg) == AwaitTimeouts(create=95, update=30 + 95, delete=90)
+    assert namespace_delete_seconds(cfg) == 120 + 60
+
+
+def test_await_timeouts_follow_the_config():
+    cfg = load_stack_config({"gateway": {"replicas": 5, "dnsWaitSeconds": 120, "bootPeerWaitSeconds": 40,
+                                         "terminationGracePeriodSeconds": 90, "proxy": {"replicas": 3}}}, "dev")
+    start = 90 + 120 + 40 + 60 + 5 + 5
+    assert gateway_await_timeouts(cfg) == AwaitTimeouts(create=start, update=5 * (90 + start), delete=90 + 60)
+    assert proxy_await_timeouts(cfg).update == 3 * (95 + 30)
+    assert namespace_delete_seconds(cfg) == 150 + 60
+
+
+def test_every_await_timeout_is_shorter_than_the_provider_default_on_create():
+    """The point: a crash loop on the first `pulumi up` fails well before 10 minutes."""
+    for stack in STACKS:
+        cfg = load_stack_config(stack_file_config(stack), stack)
+        for timeouts in (gateway_await_timeouts(cfg), proxy_await_timeouts(cfg), cache_await_timeouts(cfg)):
+            assert timeouts.create < 600
 
 
 @pytest.mark.parametrize("text, cores", [("100m", Decimal("0.1")), ("0.5", Decimal("0.5")), ("2", Decimal(2))])
