@@ -2,6 +2,10 @@
 
 `platform.createNamespace` (dev and lab clusters) creates it; deleting a namespace deletes every
 PVC in it, so a created namespace is protected whenever `platform.protectData` is on.
+
+A namespace we own enforces the Pod Security level our pods meet: "restricted", or "baseline"
+while `gateway.persistence.volumePermissions` runs its root init container; it then still warns
+about and audits every pod that is not "restricted", so nothing else slips in unnoticed.
 """
 
 from __future__ import annotations
@@ -11,13 +15,21 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stack_config import StackConfig, names, namespace_delete_seconds
+from stack_config import POD_SECURITY_RESTRICTED, StackConfig, names, namespace_delete_seconds, pod_security_level
 
-# A namespace we own enforces what our pods promise: Pod Security "restricted".
-POD_SECURITY_LABELS = {
-    "pod-security.kubernetes.io/enforce": "restricted",
-    "pod-security.kubernetes.io/enforce-version": "latest",
-}
+POD_SECURITY_LABEL_PREFIX = "pod-security.kubernetes.io/"
+
+
+def pod_security_labels(level: str) -> dict[str, str]:
+    """Enforce `level`; below "restricted", warn about and audit what "restricted" would refuse."""
+    modes = {"enforce": level}
+    if level != POD_SECURITY_RESTRICTED:
+        modes.update(warn=POD_SECURITY_RESTRICTED, audit=POD_SECURITY_RESTRICTED)
+    labels = {}
+    for mode, mode_level in modes.items():
+        labels[f"{POD_SECURITY_LABEL_PREFIX}{mode}"] = mode_level
+        labels[f"{POD_SECURITY_LABEL_PREFIX}{mode}-version"] = "latest"
+    return labels
 
 
 def ensure_namespace(cfg: StackConfig, opts: Optional[pulumi.ResourceOptions] = None
@@ -29,7 +41,8 @@ def ensure_namespace(cfg: StackConfig, opts: Optional[pulumi.ResourceOptions] = 
         "namespace",
         metadata=k8s.meta.v1.ObjectMetaArgs(
             name=cfg.platform.namespace,
-            labels={names.LABEL_PART_OF: "kubernaut", names.LABEL_MANAGED_BY: "pulumi", **POD_SECURITY_LABELS},
+            labels={names.LABEL_PART_OF: "kubernaut", names.LABEL_MANAGED_BY: "pulumi",
+                    **pod_security_labels(pod_security_level(cfg))},
         ),
         opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
             protect=cfg.platform.protect_data,

@@ -2,7 +2,9 @@
 
 Pod Security "restricted": non-root, no privilege escalation, every capability dropped,
 RuntimeDefault seccomp, read-only root filesystem; no service account token (nothing in these
-pods talks to the Kubernetes API).
+pods talks to the Kubernetes API). The one exception, switched on by
+`gateway.persistence.volumePermissions`, is the init container that gives a volume to the pod's
+user where the kubelet does not apply `fsGroup` (Pod Security "baseline").
 """
 
 from __future__ import annotations
@@ -42,6 +44,46 @@ def container_security_context() -> k8s.core.v1.SecurityContextArgs:
         read_only_root_filesystem=True,
         privileged=False,
         capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
+    )
+
+
+VOLUME_PERMISSIONS_CONTAINER = "volume-permissions"
+# What `chown -R` and `chmod` need as root, nothing more: CHOWN to change owners, FOWNER to chmod
+# a directory root no longer owns, DAC_OVERRIDE to walk into directories only their owner may
+# enter (a volume that was given away before). All are in Pod Security "baseline"'s allowed set.
+VOLUME_PERMISSIONS_CAPABILITIES = ("CHOWN", "FOWNER", "DAC_OVERRIDE")
+VOLUME_PERMISSIONS_MODE = "0770"
+VOLUME_PERMISSIONS_RESOURCES = k8s.core.v1.ResourceRequirementsArgs(
+    requests={"cpu": "10m", "memory": "16Mi"}, limits={"cpu": "100m", "memory": "32Mi"})
+
+
+def volume_permissions_command(mount_path: str, uid: int) -> list[str]:
+    """`-h` changes a symbolic link itself, never what it points to: the volume's contents were
+    written by the unprivileged containers and must not steer a root chown elsewhere."""
+    return ["sh", "-c", f"chown -R -h {uid}:{uid} {mount_path} && chmod {VOLUME_PERMISSIONS_MODE} {mount_path}"]
+
+
+def volume_permissions_container(image: str, pull_policy: str, volume: str, mount_path: str,
+                                 uid: int) -> k8s.core.v1.ContainerArgs:
+    """An init container that gives `volume` to uid:uid (the pod's runAsUser and fsGroup), for
+    volume plugins that ignore fsGroup (hostPath, local): root, only the capabilities of
+    VOLUME_PERMISSIONS_CAPABILITIES, no privilege escalation, read-only root filesystem."""
+    return k8s.core.v1.ContainerArgs(
+        name=VOLUME_PERMISSIONS_CONTAINER,
+        image=image,
+        image_pull_policy=pull_policy,
+        command=volume_permissions_command(mount_path, uid),
+        resources=VOLUME_PERMISSIONS_RESOURCES,
+        volume_mounts=[k8s.core.v1.VolumeMountArgs(name=volume, mount_path=mount_path)],
+        security_context=k8s.core.v1.SecurityContextArgs(
+            run_as_user=0,
+            run_as_group=0,
+            run_as_non_root=False,
+            allow_privilege_escalation=False,
+            read_only_root_filesystem=True,
+            privileged=False,
+            capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"], add=list(VOLUME_PERMISSIONS_CAPABILITIES)),
+        ),
     )
 
 

@@ -42,6 +42,7 @@ from .pod_spec import (
     tcp_probe,
     tmp_mount,
     tmp_volume,
+    volume_permissions_container,
 )
 from .timeouts import create_timeout, custom_timeouts
 
@@ -275,6 +276,7 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             security_context=pod_security_context(names.REDIS_UID),
             dns_config=short_dns_timeouts(),
             affinity=hostname_anti_affinity(gateway.anti_affinity, selector),
+            init_containers=self._init_containers(),
             containers=[self._redis_container(), self._sentinel_container()],
             volumes=[
                 config_map_volume(CONF_VOLUME, names.GATEWAY_CONFIG_MAP, READ_ONLY_MODE),
@@ -282,6 +284,14 @@ class RedisSentinelCluster(pulumi.ComponentResource):
                 tmp_volume(),
             ],
         )
+
+    def _init_containers(self) -> Optional[list[k8s.core.v1.ContainerArgs]]:
+        """The data volume's owner, where the volume plugin does not apply fsGroup."""
+        if not self._cfg.gateway.persistence.volume_permissions:
+            return None
+        images = self._cfg.platform.images
+        return [volume_permissions_container(
+            images.redis, images.pull_policy, names.DATA_VOLUME_CLAIM, names.DATA_DIR, names.REDIS_UID)]
 
     def _gateway_env(self) -> list[k8s.core.v1.EnvVarArgs]:
         cfg, gateway = self._cfg, self._cfg.gateway

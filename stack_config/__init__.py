@@ -12,6 +12,8 @@ from pydantic import ValidationError
 
 from . import names
 from .derived import (
+    POD_SECURITY_BASELINE,
+    POD_SECURITY_RESTRICTED,
     AwaitTimeouts,
     cache_await_timeouts,
     cache_endpoint,
@@ -27,6 +29,7 @@ from .derived import (
     gateway_sentinel_endpoint,
     gateway_startup_budget_seconds,
     namespace_delete_seconds,
+    pod_security_level,
     proxy_await_timeouts,
     sentinel_id,
     service_fqdn,
@@ -66,13 +69,13 @@ def load_stack_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
 
 
 __all__ = [
-    "CONFIG_KEYS", "AwaitTimeouts", "CacheAuthConfig",
+    "CONFIG_KEYS", "POD_SECURITY_BASELINE", "POD_SECURITY_RESTRICTED", "AwaitTimeouts", "CacheAuthConfig",
     "ConfigError", "ContainerResources", "ContextCacheConfig", "CpuMemory", "GatewayAuthConfig",
     "GatewayConfig", "GatewayResources", "ImagesConfig", "KubernetesConfig", "PersistenceConfig",
     "PlatformConfig", "ProxyConfig", "StackConfig", "cache_await_timeouts", "cache_endpoint",
     "gateway_await_timeouts", "gateway_ha_fqdn", "gateway_headless_fqdn", "gateway_master_endpoint",
     "gateway_pod_fqdn", "gateway_pod_fqdns", "gateway_pod_name", "gateway_pod_start_seconds",
     "gateway_sentinel_addresses", "gateway_sentinel_endpoint", "gateway_startup_budget_seconds",
-    "load_stack_config", "names", "namespace_delete_seconds",
+    "load_stack_config", "names", "namespace_delete_seconds", "pod_security_level",
     "proxy_await_timeouts", "sentinel_id", "service_fqdn",
 ]

@@ -64,6 +64,21 @@ def sentinel_id(ordinal: int) -> str:
     return hashlib.sha1(f"{names.GATEWAY}/{ordinal}".encode()).hexdigest()
 
 
+# ---------------------------------------------------------------------------- Pod Security
+
+POD_SECURITY_RESTRICTED = "restricted"
+POD_SECURITY_BASELINE = "baseline"
+
+
+def pod_security_level(cfg: StackConfig) -> str:
+    """The strictest Pod Security level every pod of the stack meets: `restricted`, except that
+    the gateway's volume-permissions init container (root, CHOWN/FOWNER/DAC_OVERRIDE) needs
+    `baseline`."""
+    if cfg.gateway.persistence.volume_permissions:
+        return POD_SECURITY_BASELINE
+    return POD_SECURITY_RESTRICTED
+
+
 # ---------------------------------------------------------------------------- start and await times
 
 # Before a pod's first container runs: scheduling, pulling an image onto a cold node,

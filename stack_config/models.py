@@ -185,7 +185,8 @@ class KubernetesConfig(_Model):
         "", description="kube context of the explicit provider (the kubeconfig is the secret key "
         "`kubeconfig`); empty = the kubeconfig's current context")
     render_yaml_to_directory: Annotated[Optional[str], AfterValidator(_non_empty_path)] = Field(
-        None, description="write manifests to this directory instead of deploying (lab stack; set by its runner)")
+        None, description="write manifests to this directory instead of deploying (set by "
+        "scripts/pulumi-render-stack; no kubeconfig then)")
 
 
 class ImagesConfig(_Model):
@@ -222,6 +223,12 @@ class PersistenceConfig(_Model):
         ("900 1", "300 10", "60 10000"),
         description='RDB "save" rules "<seconds> <changes>"; empty = no RDB snapshots')
     appendonly: bool = Field(False, description="AOF persistence (appendfsync everysec)")
+    volume_permissions: bool = Field(
+        False, description="an init container gives `/data` to uid and gid 999 (mode 0770) before Redis "
+        "starts, for volumes whose plugin ignores `fsGroup` (hostPath, local, kind, k3s local-path); it "
+        "runs as root with only CHOWN, FOWNER and DAC_OVERRIDE, which Pod Security `restricted` forbids: "
+        "a namespace the program creates then enforces `baseline` (and warns and audits `restricted`); "
+        "a shared namespace's admin must allow `baseline` there")
 
 
 class GatewayAuthConfig(_Model):

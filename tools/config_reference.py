@@ -50,8 +50,8 @@ anything is created: an invalid value stops the program with one line per proble
 (`gateway.replicas: got 4; must be an odd number >= 3`). Unknown keys are rejected.
 Override any field with `pulumi config set --path 'gateway.replicas' 5 -s <stack>`;
 `python -m tools.render_manifests --set gateway.replicas=5` takes the same paths.
-The stack columns show each stack's effective value (its file, else the default); `lab` renders
-manifests for the podman lab.
+The stack columns show each stack's effective value (its file, else the default); `lab` is
+applied to the lab's single-node Kubernetes.
 """
 
 SECRETS = """\

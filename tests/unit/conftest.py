@@ -35,8 +35,6 @@ def strict_output_strings(monkeypatch):
 
 def stack_config_values(stack: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     values = stack_file_config(stack)
-    if stack == "lab":
-        set_path(values, "platform.kubernetes.renderYamlToDirectory", "/nonexistent/lab-render")
     for path, value in (overrides or {}).items():
         set_path(values, path, value)
     return values

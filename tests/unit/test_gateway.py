@@ -369,3 +369,63 @@ def test_startup_probe_budget_is_the_derived_one(program):
         startup = container["startupProbe"]
         assert startup["periodSeconds"] == 5
         assert startup["failureThreshold"] == -(-(33 + 20 + 60) // 5)
+
+
+# ---------------------------------------------------------------------------- volume permissions
+
+def _init_containers(run):
+    return _pod(run).get("initContainers", [])
+
+
+@pytest.mark.parametrize("stack_name", ["dev", "prod"])
+def test_no_init_container_by_default(program, stack_name):
+    assert _init_containers(program(stack_name)) == []
+
+
+@pytest.mark.parametrize("stack_name, overrides", [
+    ("lab", {}), ("dev", {"gateway.persistence.volumePermissions": True}),
+    ("prod", {"gateway.persistence.volumePermissions": True, "platform.images.redis": "registry.example/redis:7"}),
+], ids=["lab", "dev-switched-on", "prod-switched-on"])
+def test_volume_permissions_init_container(program, stack_name, overrides):
+    run = program(stack_name, overrides)
+    redis_image = _container(_pod(run), "redis")["image"]
+    (init,) = _init_containers(run)
+    assert init["name"] == "volume-permissions"
+    assert init["image"] == redis_image, "the redis image has sh and chown: nothing else to pull"
+    assert init["command"] == ["sh", "-c", "chown -R -h 999:999 /data && chmod 0770 /data"]
+    assert init["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
+    security = init["securityContext"]
+    assert security == {
+        "runAsUser": 0, "runAsGroup": 0, "runAsNonRoot": False, "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True, "privileged": False,
+        "capabilities": {"drop": ["ALL"], "add": ["CHOWN", "FOWNER", "DAC_OVERRIDE"]},
+    }
+    assert set(init["resources"]["limits"]) == {"cpu", "memory"}
+    # the pod and its long-running containers stay non-root
+    pod = _pod(run)
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 999
+    for container in pod["containers"]:
+        assert "runAsUser" not in container["securityContext"]
+
+
+# Pod Security "baseline": capabilities beyond this set are forbidden (restricted allows only
+# NET_BIND_SERVICE and requires runAsNonRoot).
+BASELINE_CAPABILITIES = {"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD",
+                         "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID", "SYS_CHROOT"}
+
+
+def test_volume_permissions_init_container_meets_baseline(program):
+    (init,) = _init_containers(program("lab"))
+    security = init["securityContext"]
+    assert set(security["capabilities"]["add"]) <= BASELINE_CAPABILITIES
+    assert security["privileged"] is False and security["allowPrivilegeEscalation"] is False
+
+
+def test_switching_volume_permissions_rolls_the_pods_only_through_the_template(program):
+    """The init container is part of the pod template (a rolling update), never of a
+    replace-forcing field (tests/unit/test_replacement_guard.py) or of the config checksum."""
+    off, on = program("dev"), program("dev", {"gateway.persistence.volumePermissions": True})
+    annotation = names.CHECKSUM_ANNOTATION
+    assert _statefulset(off)["spec"]["template"]["metadata"]["annotations"][annotation] == \
+        _statefulset(on)["spec"]["template"]["metadata"]["annotations"][annotation]
+    assert _statefulset(off)["spec"]["volumeClaimTemplates"] == _statefulset(on)["spec"]["volumeClaimTemplates"]

@@ -44,8 +44,9 @@ def test_sentinel_addresses_follow_replicas_and_domain(program):
     assert len(addresses) == 5
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_provider_uses_kubeconfig_and_context_from_config(program, stack):
+    """The lab too: it is applied with `pulumi up` to the lab's cluster."""
     run = program(stack, {"platform.kubernetes.context": "kind-kubernaut"})
     (provider,) = run.providers()
     inputs = provider.inputs
@@ -55,10 +56,12 @@ def test_provider_uses_kubeconfig_and_context_from_config(program, stack):
     assert "renderYamlToDirectory" not in inputs
 
 
-def test_render_mode_passes_no_kubeconfig_or_context(program):
-    run = program("lab", passwords={k: v for k, v in PASSWORDS.items() if k != "kubeconfig"})
+@pytest.mark.parametrize("stack", STACKS)
+def test_render_mode_passes_no_kubeconfig_or_context(program, stack):
+    run = program(stack, {"platform.kubernetes.renderYamlToDirectory": "/nonexistent/render"},
+                  passwords={k: v for k, v in PASSWORDS.items() if k != "kubeconfig"})
     (provider,) = run.providers()
-    assert provider.inputs["renderYamlToDirectory"] == "/nonexistent/lab-render"
+    assert provider.inputs["renderYamlToDirectory"] == "/nonexistent/render"
     assert "kubeconfig" not in provider.inputs and "context" not in provider.inputs
     assert provider.inputs["enableConfigMapMutable"] == "true"
 
@@ -126,6 +129,31 @@ def test_lab_creates_its_namespace_unprotected(program, resource_options):
     options = resource_options[("kubernetes:core/v1:Namespace", "namespace")]
     assert options.protect is False
     assert options.custom_timeouts.delete == "180s"
+
+
+POD_SECURITY = "pod-security.kubernetes.io/"
+
+
+def _pod_security_labels(run) -> dict[str, str]:
+    labels = run.object("Namespace", "kubernaut-system")["metadata"]["labels"]
+    return {key.removeprefix(POD_SECURITY): value for key, value in labels.items() if key.startswith(POD_SECURITY)}
+
+
+def test_created_namespace_enforces_restricted_without_volume_permissions(program):
+    assert _pod_security_labels(program("dev", {"platform.createNamespace": True})) == {
+        "enforce": "restricted", "enforce-version": "latest"}
+
+
+@pytest.mark.parametrize("stack, overrides", [
+    ("lab", {}), ("dev", {"platform.createNamespace": True, "gateway.persistence.volumePermissions": True})])
+def test_created_namespace_enforces_baseline_for_the_root_init_container(program, stack, overrides):
+    """Baseline admits the init container (root, CHOWN/FOWNER/DAC_OVERRIDE); restricted is still
+    warned about and audited, so any other pod that falls short of it shows."""
+    assert _pod_security_labels(program(stack, overrides)) == {
+        "enforce": "baseline", "enforce-version": "latest",
+        "warn": "restricted", "warn-version": "latest",
+        "audit": "restricted", "audit-version": "latest",
+    }
 
 
 @pytest.mark.parametrize("stack", STACKS)

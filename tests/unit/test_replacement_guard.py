@@ -47,6 +47,7 @@ NON_REPLACING_CHANGES = [
     {"gateway.persistence.rdbSchedule": []},
     {"gateway.proxy.replicas": 3},
     {"platform.protectData": False},
+    {"gateway.persistence.volumePermissions": True},
     {"gateway.dnsWaitSeconds": 120, "gateway.bootPeerWaitSeconds": 40},
 ]
 

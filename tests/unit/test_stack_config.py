@@ -24,6 +24,7 @@ from stack_config import (
     gateway_startup_budget_seconds,
     load_stack_config,
     namespace_delete_seconds,
+    pod_security_level,
     proxy_await_timeouts,
     sentinel_id,
 )
@@ -207,18 +208,30 @@ def test_dev_and_prod_differ_where_they_should():
     assert dev.platform.create_namespace is prod.platform.create_namespace is False
 
 
-def test_lab_has_the_lab_image_its_own_namespace_and_auth():
+def test_lab_has_the_lab_image_its_own_namespace_auth_and_volume_permissions():
     lab = stack_file_config("lab")
     assert lab["platform"]["images"]["redis"] == lab["platform"]["images"]["haproxy"] == \
         "localhost/kubernaut-redis-lab:7.0.15"
     assert lab["platform"]["createNamespace"] is True
     assert lab["gateway"]["auth"] == {"enabled": True, "sentinel": True}
     assert lab["platform"]["kubernetes"]["renderYamlToDirectory"] is None
+    assert lab["gateway"]["persistence"]["volumePermissions"] is True
 
 
-# The only keys in which the lab may differ from dev: the image (the lab builds its own) and
-# the namespace's creation (not part of any pod spec). So the lab plays the dev stack's pods.
-LAB_ONLY_KEYS = (("kubernaut-redis:platform", "images"), ("kubernaut-redis:platform", "createNamespace"))
+def test_volume_permissions_only_where_a_volume_ignores_fs_group():
+    assert [load_stack_config(stack_file_config(stack), stack).gateway.persistence.volume_permissions
+            for stack in STACKS] == [False, False, True]
+    assert load_stack_config({}, "dev").gateway.persistence.volume_permissions is False
+
+
+# The only keys in which the lab may differ from dev: the image (the lab builds its own), the
+# namespace's creation (not part of any pod spec) and the volume-permissions init container (the
+# lab cluster's hostPath provisioner ignores fsGroup). So the lab plays the dev stack's pods.
+LAB_ONLY_KEYS = (
+    ("kubernaut-redis:platform", "images"),
+    ("kubernaut-redis:platform", "createNamespace"),
+    ("kubernaut-redis:gateway", "persistence", "volumePermissions"),
+)
 
 
 def _stack_document(stack: str) -> dict:
@@ -237,13 +250,26 @@ def _differing_paths(left, right, path: tuple = ()) -> list[str]:
     return [] if left == right else [".".join(map(str, path))]
 
 
-def test_lab_differs_from_dev_only_in_images_and_namespace_creation():
+def _pop_path(document: dict, path: tuple[str, ...]):
+    *parents, key = path
+    for parent in parents:
+        document = document[parent]
+    return document.pop(key)
+
+
+def test_lab_differs_from_dev_only_in_the_lab_only_keys():
     dev, lab = _stack_document("dev"), _stack_document("lab")
-    for section, key in LAB_ONLY_KEYS:
-        assert key in dev["config"][section] and key in lab["config"][section]
-        del dev["config"][section][key], lab["config"][section][key]
+    for path in LAB_ONLY_KEYS:
+        _pop_path(dev["config"], path), _pop_path(lab["config"], path)  # KeyError: a stack lacks it
     assert _differing_paths(dev, lab) == []
     assert dev == lab
+
+
+def test_the_lab_only_keys_do_differ():
+    """Each allowance is used: a key that no longer differs must leave the list."""
+    dev, lab = _stack_document("dev"), _stack_document("lab")
+    for path in LAB_ONLY_KEYS:
+        assert _pop_path(dev["config"], path) != _pop_path(lab["config"], path), path
 
 
 def test_differing_paths_finds_a_changed_missing_or_added_key():
@@ -334,6 +360,12 @@ def test_every_await_timeout_is_shorter_than_the_provider_default_on_create():
         cfg = load_stack_config(stack_file_config(stack), stack)
         for timeouts in (gateway_await_timeouts(cfg), proxy_await_timeouts(cfg), cache_await_timeouts(cfg)):
             assert timeouts.create < 600
+
+
+def test_pod_security_level_follows_volume_permissions():
+    assert pod_security_level(load_stack_config({}, "dev")) == "restricted"
+    on = load_stack_config({"gateway": {"persistence": {"volumePermissions": True}}}, "dev")
+    assert pod_security_level(on) == "baseline"
 
 
 @pytest.mark.parametrize("text, cores", [("100m", Decimal("0.1")), ("0.5", Decimal("0.5")), ("2", Decimal(2))])
