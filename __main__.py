@@ -24,6 +24,7 @@ from stack_config import (
     ConfigError,
     StackConfig,
     cache_endpoint,
+    check_kubeconfig,
     gateway_master_endpoint,
     gateway_sentinel_addresses,
     gateway_sentinel_endpoint,
@@ -65,6 +66,17 @@ def read_passwords(config: pulumi.Config, cfg: StackConfig) -> Passwords:
     )
 
 
+def read_kubeconfig(config: pulumi.Config, stack: str) -> pulumi.Output[str]:
+    """The secret key `kubeconfig`, checked to be self-contained (stack_config/kubeconfig.py)
+    before anything is created; its text is read only for that check and never shown."""
+    kubeconfig = config.require_secret(KUBECONFIG_KEY)
+    try:
+        check_kubeconfig(config.require(KUBECONFIG_KEY), stack)
+    except ConfigError as err:
+        raise pulumi.RunError(f"invalid configuration of stack '{stack}': {err}") from None
+    return kubeconfig
+
+
 def kubernetes_provider(config: pulumi.Config, cfg: StackConfig) -> k8s.Provider:
     """The only provider (default providers are disabled in every stack file), never the ambient
     kubeconfig. ConfigMaps and Secrets are updated in place instead of delete-then-create under
@@ -76,7 +88,7 @@ def kubernetes_provider(config: pulumi.Config, cfg: StackConfig) -> k8s.Provider
         return k8s.Provider("kubernetes", render_yaml_to_directory=target.render_yaml_to_directory, **common)
     return k8s.Provider(
         "kubernetes",
-        kubeconfig=config.require_secret(KUBECONFIG_KEY),
+        kubeconfig=read_kubeconfig(config, pulumi.get_stack()),
         context=target.context or None,
         **common,
     )

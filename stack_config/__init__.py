@@ -35,6 +35,7 @@ from .derived import (
     service_fqdn,
 )
 from .errors import ConfigError, format_validation_error
+from .kubeconfig import check_kubeconfig
 from .models import (
     CacheAuthConfig,
     ContainerResources,
@@ -72,7 +73,7 @@ __all__ = [
     "CONFIG_KEYS", "POD_SECURITY_BASELINE", "POD_SECURITY_RESTRICTED", "AwaitTimeouts", "CacheAuthConfig",
     "ConfigError", "ContainerResources", "ContextCacheConfig", "CpuMemory", "GatewayAuthConfig",
     "GatewayConfig", "GatewayResources", "ImagesConfig", "KubernetesConfig", "PersistenceConfig",
-    "PlatformConfig", "ProxyConfig", "StackConfig", "cache_await_timeouts", "cache_endpoint",
+    "PlatformConfig", "ProxyConfig", "StackConfig", "cache_await_timeouts", "cache_endpoint", "check_kubeconfig",
     "gateway_await_timeouts", "gateway_ha_fqdn", "gateway_headless_fqdn", "gateway_master_endpoint",
     "gateway_pod_fqdn", "gateway_pod_fqdns", "gateway_pod_name", "gateway_pod_start_seconds",
     "gateway_sentinel_addresses", "gateway_sentinel_endpoint", "gateway_startup_budget_seconds",

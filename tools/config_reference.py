@@ -67,7 +67,22 @@ They reach the pods only through the Kubernetes Secrets `redis-gateway-auth` and
 Sentinel `auth-pass`, HAProxy checks |
 | `gatewaySentinelPassword` | `gateway.auth.sentinel` | Sentinel's own `requirepass` |
 | `contextCachePassword` | `contextCache.auth.enabled` | `requirepass` of the Context-API cache |
-| `kubeconfig` | `platform.kubernetes.renderYamlToDirectory` is null | kubeconfig of the explicit provider |
+| `kubeconfig` | `platform.kubernetes.renderYamlToDirectory` is null | kubeconfig of the explicit provider, \
+self-contained (see below) |
+
+The `kubeconfig` secret must carry its credentials inline: the provider runs wherever `pulumi up`
+runs (a CI runner, a colleague's machine), where the files of the machine it came from do not
+exist. Every cluster needs `certificate-authority-data` (or `insecure-skip-tls-verify`), not a
+`certificate-authority` file; every user `client-certificate-data`/`client-key-data`, a `token`
+or an `exec` plugin, not `client-certificate`, `client-key` or `tokenFile` files. The program
+checks this before anything is created (YAML or JSON) and stops with one line naming the field,
+never its value. `kubectl config view --flatten --minify` writes such a kubeconfig for the current
+context (add `--context NAME` for another one; `platform.kubernetes.context` must then name that
+context or stay empty):
+
+```bash
+kubectl config view --flatten --minify | pulumi config set --secret kubeconfig -s <stack>
+```
 """
 
 NOTES = """\

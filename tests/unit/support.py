@@ -10,5 +10,22 @@ PASSWORDS = {
     "gatewayRedisPassword": "gw-redis-pw-5f2c91d7e4",
     "gatewaySentinelPassword": "gw-sentinel-pw-a83b06c2f1",
     "contextCachePassword": "cache-pw-77d1e0b9c3",
-    "kubeconfig": "apiVersion: v1\nkind: Config\n# kubeconfig-marker-0c9e2b\n",
+    "kubeconfig": """\
+apiVersion: v1
+kind: Config
+clusters:
+- name: kubeconfig-marker-0c9e2b
+  cluster:
+    server: https://203.0.113.10:6443
+    certificate-authority-data: a3ViZWNvbmZpZy1jYS1tYXJrZXI=
+users:
+- name: admin
+  user:
+    client-certificate-data: a3ViZWNvbmZpZy1jZXJ0LW1hcmtlcg==
+    client-key-data: a3ViZWNvbmZpZy1rZXktbWFya2Vy
+contexts:
+- name: lab
+  context: {cluster: kubeconfig-marker-0c9e2b, user: admin}
+current-context: lab
+""",
 }
