@@ -1,0 +1,93 @@
+"""The interface runtime tools use to act on a cluster (see cluster/__init__.py)."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional, Protocol, Sequence
+
+
+@dataclass(frozen=True)
+class Pod:
+    name: str
+    namespace: str
+    uid: str
+    ip: Optional[str]
+    phase: str
+    ready: bool
+    terminating: bool
+    restarts: dict[str, int] = field(default_factory=dict)  # container name -> restart count
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What a fault did, with wall-clock times: `at` is when it took effect."""
+
+    operation: str
+    pod: str
+    at: float
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"operation": self.operation, "pod": self.pod, "fault_at": self.at, **self.detail}
+
+
+@dataclass(frozen=True)
+class SecretEnv:
+    """An environment variable of a client, read by the cluster from a Secret (never by us)."""
+
+    variable: str
+    secret: str
+    key: str
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """A long-running client pod inside the cluster network: the namespace's DNS, the repo's
+    `packages` (Python packages, shipped as ConfigMaps) importable, passwords from Secrets."""
+
+    namespace: str
+    name: str = "kubernaut-client"
+    packages: tuple[str, ...] = ("smoke", "drills")
+    secret_env: tuple[SecretEnv, ...] = ()
+
+
+class Cluster(Protocol):
+    # ---------------------------------------------------------------- reading
+    def pods(self, namespace: str, selector: str = "") -> list[Pod]: ...
+
+    def pod(self, namespace: str, name: str) -> Optional[Pod]: ...
+
+    def secret_value(self, namespace: str, name: str, key: str) -> Optional[str]: ...
+
+    def config_map_value(self, namespace: str, name: str, key: str) -> Optional[str]: ...
+
+    def logs(self, namespace: str, pod: str, container: str, since: Optional[float] = None,
+             previous: bool = False) -> str: ...
+
+    # ---------------------------------------------------------------- clients inside the cluster
+    def start_client(self, spec: ClientSpec, timeout: float = 120.0) -> None: ...
+
+    def client_exec(self, spec: ClientSpec, command: Sequence[str], timeout: float = 300.0,
+                    input: Optional[str] = None) -> subprocess.CompletedProcess: ...
+
+    def client_popen(self, spec: ClientSpec, command: Sequence[str], **popen: Any) -> subprocess.Popen: ...
+
+    def stop_client(self, spec: ClientSpec) -> None: ...
+
+    # ---------------------------------------------------------------- faults
+    def delete_pod(self, namespace: str, name: str) -> Fault: ...
+
+    def kill_container(self, namespace: str, name: str, container: str) -> Fault: ...
+
+    def kill_pod(self, namespace: str, name: str) -> Fault: ...
+
+    def cut_pod(self, namespace: str, name: str) -> Fault: ...
+
+    def heal_pod(self, namespace: str, name: str) -> Fault: ...
+
+    # ---------------------------------------------------------------- objects
+    def apply(self, objects: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def delete_namespace(self, namespace: str, timeout: float = 180.0) -> None: ...

@@ -1,0 +1,284 @@
+"""`Cluster` on a real Kubernetes: the API through kubectl; on the lab's own node also the
+container runtime (containerd's `ctr`) and the pods' network namespaces, for faults that the
+API cannot make (a SIGKILL, a network cut without resets)."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Mapping, Optional, Sequence
+
+from .interface import ClientSpec, Fault, Pod
+
+REPO = Path(__file__).resolve().parents[1]
+CLIENT_IMAGE = "localhost/kubernaut-redis-client:7.0.15"
+CLIENT_SOURCE_DIR = "/opt/kubernaut-redis/src"
+CLIENT_CONTAINER = "client"
+CUT_TABLE = "kubernaut_cut"
+CODE_HASH_ANNOTATION = "kubernaut-redis/code-sha256"
+
+
+class ClusterAccessError(RuntimeError):
+    """The cluster refused or could not do what was asked."""
+
+
+def _cut_rules() -> str:
+    """Every packet in or out of the pod's interfaces dropped silently (no resets), loopback kept:
+    the pod's own processes and probes still talk to each other, nobody else reaches them."""
+    return f"""\
+table inet {CUT_TABLE} {{
+    chain input {{ type filter hook input priority -300; policy drop; iifname "lo" accept; }}
+    chain output {{ type filter hook output priority -300; policy drop; oifname "lo" accept; }}
+}}
+"""
+
+
+class KubernetesCluster:
+    def __init__(self, kubectl: Path, kubeconfig: Path, containerd_socket: Optional[Path] = None,
+                 client_image: str = CLIENT_IMAGE) -> None:
+        self.kubectl_path = kubectl
+        self.kubeconfig = kubeconfig
+        self.containerd_socket = containerd_socket
+        self.client_image = client_image
+
+    @classmethod
+    def lab(cls) -> "KubernetesCluster":
+        """The lab's cluster (python -m labcluster up), with its runtime for faults."""
+        from labcluster.cluster import LabCluster
+
+        lab = LabCluster.default()
+        return cls(lab.bin / "kubectl", lab.kubeconfig, lab.layout.containerd_socket)
+
+    # ------------------------------------------------------------------ kubectl
+
+    def kubectl(self, *args: str, input: Optional[str] = None, timeout: float = 60,
+                check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([str(self.kubectl_path), "--kubeconfig", str(self.kubeconfig), *args],
+                              input=input, capture_output=True, text=True, timeout=timeout)
+        if check and done.returncode != 0:
+            raise ClusterAccessError(f"kubectl {' '.join(args[:4])}: {done.stderr.strip()[-800:]}")
+        return done
+
+    def _json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json").stdout)
+
+    # ------------------------------------------------------------------ reading
+
+    def pods(self, namespace: str, selector: str = "") -> list[Pod]:
+        args = ["-n", namespace, "get", "pods"] + (["-l", selector] if selector else [])
+        return [_pod(item) for item in self._json(*args)["items"]]
+
+    def pod(self, namespace: str, name: str) -> Optional[Pod]:
+        done = self.kubectl("-n", namespace, "get", "pod", name, "-o", "json", check=False)
+        if done.returncode != 0:
+            if "NotFound" in done.stderr:
+                return None
+            raise ClusterAccessError(f"get pod {namespace}/{name}: {done.stderr.strip()}")
+        return _pod(json.loads(done.stdout))
+
+    def _raw_pod(self, namespace: str, name: str) -> dict[str, Any]:
+        return self._json("-n", namespace, "get", "pod", name)
+
+    def secret_value(self, namespace: str, name: str, key: str) -> Optional[str]:
+        import base64
+
+        done = self.kubectl("-n", namespace, "get", "secret", name, "-o", "json", check=False)
+        if done.returncode != 0:
+            return None
+        value = (json.loads(done.stdout).get("data") or {}).get(key)
+        return base64.b64decode(value).decode() if value is not None else None
+
+    def config_map_value(self, namespace: str, name: str, key: str) -> Optional[str]:
+        done = self.kubectl("-n", namespace, "get", "configmap", name, "-o", "json", check=False)
+        if done.returncode != 0:
+            return None
+        return (json.loads(done.stdout).get("data") or {}).get(key)
+
+    def logs(self, namespace: str, pod: str, container: str, since: Optional[float] = None,
+             previous: bool = False) -> str:
+        args = ["-n", namespace, "logs", pod, "-c", container]
+        if since is not None:
+            stamp = datetime.datetime.fromtimestamp(since, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            args.append(f"--since-time={stamp}")
+        if previous:
+            args.append("--previous")
+        done = self.kubectl(*args, check=False, timeout=30)
+        return done.stdout if done.returncode == 0 else ""
+
+    # ------------------------------------------------------------------ clients
+
+    def _client_objects(self, spec: ClientSpec) -> tuple[list[dict[str, Any]], str]:
+        config_maps, digest = [], hashlib.sha256()
+        for package in spec.packages:
+            files = {p.name: p.read_text() for p in sorted((REPO / package).glob("*.py"))}
+            for name, text in files.items():
+                digest.update(f"{package}/{name}\0{text}\0".encode())
+            config_maps.append({"apiVersion": "v1", "kind": "ConfigMap",
+                                "metadata": {"name": f"{spec.name}-{package}", "namespace": spec.namespace},
+                                "data": files})
+        env = [{"name": "PYTHONPATH", "value": CLIENT_SOURCE_DIR}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
+        env += [{"name": e.variable, "valueFrom": {"secretKeyRef": {"name": e.secret, "key": e.key}}}
+                for e in spec.secret_env]
+        pod = {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": spec.name, "namespace": spec.namespace,
+                         "labels": {"app.kubernetes.io/name": "kubernaut-client"},
+                         "annotations": {CODE_HASH_ANNOTATION: digest.hexdigest()}},
+            "spec": {
+                "automountServiceAccountToken": False,
+                "terminationGracePeriodSeconds": 1,
+                # As the gateway pods: a lost DNS answer costs 1 s, not 5.
+                "dnsConfig": {"options": [{"name": "timeout", "value": "1"}, {"name": "attempts", "value": "5"}]},
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 999, "runAsGroup": 999,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [{
+                    "name": CLIENT_CONTAINER, "image": self.client_image, "imagePullPolicy": "IfNotPresent",
+                    "command": ["sleep", "infinity"], "workingDir": CLIENT_SOURCE_DIR, "env": env,
+                    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+                    "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                        "capabilities": {"drop": ["ALL"]}},
+                    "volumeMounts": [{"name": package, "mountPath": f"{CLIENT_SOURCE_DIR}/{package}", "readOnly": True}
+                                     for package in spec.packages],
+                }],
+                "volumes": [{"name": package, "configMap": {"name": f"{spec.name}-{package}"}}
+                            for package in spec.packages],
+            },
+        }
+        return [*config_maps, pod], digest.hexdigest()
+
+    def start_client(self, spec: ClientSpec, timeout: float = 120.0) -> None:
+        objects, digest = self._client_objects(spec)
+        current = self.kubectl("-n", spec.namespace, "get", "pod", spec.name, "-o", "json", check=False)
+        if current.returncode == 0:
+            body = json.loads(current.stdout)
+            same = (body["metadata"].get("annotations") or {}).get(CODE_HASH_ANNOTATION) == digest
+            if same and _pod(body).ready and not _pod(body).terminating:
+                return
+            self.kubectl("-n", spec.namespace, "delete", "pod", spec.name, "--grace-period=1", "--wait=true",
+                         timeout=timeout)
+        self.apply(objects)
+        self.kubectl("-n", spec.namespace, "wait", "--for=condition=Ready", f"pod/{spec.name}",
+                     f"--timeout={int(timeout)}s", timeout=timeout + 10)
+
+    def client_exec(self, spec: ClientSpec, command: Sequence[str], timeout: float = 300.0,
+                    input: Optional[str] = None) -> subprocess.CompletedProcess:
+        return self.kubectl("-n", spec.namespace, "exec", "-i", spec.name, "-c", CLIENT_CONTAINER, "--", *command,
+                            input=input if input is not None else "", timeout=timeout, check=False)
+
+    def client_popen(self, spec: ClientSpec, command: Sequence[str], **popen: Any) -> subprocess.Popen:
+        argv = [str(self.kubectl_path), "--kubeconfig", str(self.kubeconfig), "-n", spec.namespace, "exec", "-i",
+                spec.name, "-c", CLIENT_CONTAINER, "--", *command]
+        return subprocess.Popen(argv, **popen)
+
+    def stop_client(self, spec: ClientSpec) -> None:
+        self.kubectl("-n", spec.namespace, "delete", "pod", spec.name, "--grace-period=1", "--ignore-not-found",
+                     "--wait=false", check=False)
+        for package in spec.packages:
+            self.kubectl("-n", spec.namespace, "delete", "configmap", f"{spec.name}-{package}", "--ignore-not-found",
+                         check=False)
+
+    # ------------------------------------------------------------------ faults
+
+    def delete_pod(self, namespace: str, name: str) -> Fault:
+        """A graceful delete through the API: the kubelet runs the preStop hook, then SIGTERM."""
+        before = self._raw_pod(namespace, name)
+        at = time.time()
+        self.kubectl("-n", namespace, "delete", "pod", name, "--wait=false")
+        return Fault("delete", name, at, {"uid": before["metadata"]["uid"], "ip": before["status"].get("podIP")})
+
+    def kill_container(self, namespace: str, name: str, container: str) -> Fault:
+        """SIGKILL one container through the runtime; the kubelet restarts it in the same pod."""
+        body = self._raw_pod(namespace, name)
+        ids = _container_ids(body)
+        if container not in ids:
+            raise ClusterAccessError(f"pod {namespace}/{name} has no running container {container!r}")
+        self._ctr("tasks", "kill", "-s", "SIGKILL", ids[container])
+        return Fault("kill-container", name, time.time(), {"container": container, "ip": body["status"].get("podIP")})
+
+    def kill_pod(self, namespace: str, name: str) -> Fault:
+        """SIGKILL every process of the pod, its sandbox included: the kubelet makes the pod a new
+        sandbox (a new network namespace, a new IP) and starts its containers again, as after a
+        crash of the pod on a live node. No hook runs."""
+        body = self._raw_pod(namespace, name)
+        tasks = list(_container_ids(body).values()) + self._sandboxes(body["metadata"]["uid"])
+        for task in tasks:
+            self._ctr("tasks", "kill", "-s", "SIGKILL", task, check=False)
+        at = time.time()
+        return Fault("kill", name, at, {"ip": body["status"].get("podIP"), "uid": body["metadata"]["uid"]})
+
+    def cut_pod(self, namespace: str, name: str) -> Fault:
+        """Drop every packet of the pod silently (nft in its network namespace; no resets)."""
+        pid, ip = self._sandbox_pid(namespace, name)
+        done = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "nft", "-f", "-"], input=_cut_rules(),
+                              capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            raise ClusterAccessError(f"cutting {namespace}/{name} off failed: {done.stderr.strip()}")
+        return Fault("cut", name, time.time(), {"ip": ip})
+
+    def heal_pod(self, namespace: str, name: str) -> Fault:
+        pid, ip = self._sandbox_pid(namespace, name)
+        subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "nft", "delete", "table", "inet", CUT_TABLE],
+                       capture_output=True, text=True, timeout=30)
+        return Fault("heal", name, time.time(), {"ip": ip})
+
+    def _ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        if self.containerd_socket is None:
+            raise ClusterAccessError("this fault needs the node's container runtime: only the lab cluster has it")
+        done = subprocess.run(["ctr", "-a", str(self.containerd_socket), "-n", "k8s.io", *args],
+                              capture_output=True, text=True, timeout=30)
+        if check and done.returncode != 0:
+            raise ClusterAccessError(f"ctr {' '.join(args[:2])}: {done.stderr.strip()}")
+        return done
+
+    def _sandboxes(self, pod_uid: str) -> list[str]:
+        done = self._ctr("containers", "ls", "-q", f'labels."io.kubernetes.pod.uid"=={pod_uid},'
+                         f'labels."io.cri-containerd.kind"==sandbox')
+        return done.stdout.split()
+
+    def _sandbox_pid(self, namespace: str, name: str) -> tuple[int, Optional[str]]:
+        body = self._raw_pod(namespace, name)
+        for sandbox in self._sandboxes(body["metadata"]["uid"]):
+            for line in self._ctr("tasks", "ls").stdout.splitlines()[1:]:
+                parts = line.split()
+                if parts and parts[0] == sandbox and parts[-1] == "RUNNING":
+                    return int(parts[1]), body["status"].get("podIP")
+        raise ClusterAccessError(f"pod {namespace}/{name} has no running sandbox")
+
+    # ------------------------------------------------------------------ objects
+
+    def apply(self, objects: Sequence[Mapping[str, Any]]) -> None:
+        document = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)})
+        self.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=kubernaut-tools", "-f", "-",
+                     input=document, timeout=120)
+
+    def delete_namespace(self, namespace: str, timeout: float = 180.0) -> None:
+        self.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true",
+                     f"--timeout={int(timeout)}s", timeout=timeout + 10)
+
+
+def _pod(item: Mapping[str, Any]) -> Pod:
+    status = item.get("status") or {}
+    conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
+    return Pod(
+        name=item["metadata"]["name"], namespace=item["metadata"].get("namespace", ""), uid=item["metadata"]["uid"],
+        ip=status.get("podIP"), phase=status.get("phase", "Unknown"), ready=conditions.get("Ready") == "True",
+        terminating=item["metadata"].get("deletionTimestamp") is not None,
+        restarts={c["name"]: int(c.get("restartCount", 0)) for c in status.get("containerStatuses") or []},
+        labels=dict(item["metadata"].get("labels") or {}),
+    )
+
+
+def _container_ids(item: Mapping[str, Any]) -> dict[str, str]:
+    """Running containers of a pod: name -> runtime id."""
+    ids = {}
+    for status in (item.get("status") or {}).get("containerStatuses") or []:
+        cid = status.get("containerID") or ""
+        if cid.startswith("containerd://") and "running" in (status.get("state") or {}):
+            ids[status["name"]] = cid.split("://", 1)[1]
+    return ids
+
+

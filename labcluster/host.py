@@ -1,0 +1,233 @@
+"""What the cluster changes on the machine, and how it is undone: the node's bridge, the guard
+that keeps cluster traffic off the machine's own interface, kernel settings, mounts, the pod
+bridge and its veths, kube-proxy's rules, cgroups."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+from .errors import ClusterError
+from .layout import (CLUSTER_CIDR, GUARD_TABLE, HOSTPATH_PV_DIR, NODE_BRIDGE, NODE_IP, POD_BRIDGE, SERVICE_CIDR,
+                     SYSCTLS, Layout)
+
+PROC_SYS = Path("/proc/sys")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+KUBEPODS_CGROUP = "kubepods"
+
+
+def run(*command: str, check: bool = True, component: str = "host") -> subprocess.CompletedProcess:
+    done = subprocess.run(list(command), capture_output=True, text=True)
+    if check and done.returncode != 0:
+        raise ClusterError(component, f"`{' '.join(command)}` failed: {(done.stderr or done.stdout).strip()[-400:]}")
+    return done
+
+
+def uplink() -> Optional[str]:
+    """The interface of the machine's default route: the one cluster traffic must never leave by."""
+    done = run("ip", "-j", "route", "show", "default", check=False)
+    routes = json.loads(done.stdout or "[]")
+    return routes[0].get("dev") if routes else None
+
+
+# ---------------------------------------------------------------------------- sysctls
+
+def set_sysctls(layout: Layout) -> None:
+    """Save the values found (once: a second `up` must not save our own values), then set ours."""
+    if not layout.saved_sysctls.exists():
+        saved = {key: (PROC_SYS / key).read_text().strip() for key in SYSCTLS if (PROC_SYS / key).exists()}
+        layout.saved_sysctls.write_text(json.dumps(saved, indent=1))
+    for key, value in SYSCTLS.items():
+        path = PROC_SYS / key
+        if not path.exists():
+            raise ClusterError("host", f"kernel setting {key} does not exist on this kernel",
+                               check="the bridge netfilter hooks (br_netfilter) are needed by kube-proxy")
+        path.write_text(value)
+
+
+def restore_sysctls(layout: Layout) -> list[str]:
+    if not layout.saved_sysctls.exists():
+        return []
+    restored = []
+    for key, value in json.loads(layout.saved_sysctls.read_text()).items():
+        try:
+            (PROC_SYS / key).write_text(value)
+            restored.append(f"sysctl {key}={value}")
+        except OSError:
+            pass
+    layout.saved_sysctls.unlink()
+    return restored
+
+
+# ---------------------------------------------------------------------------- network
+
+def guard_rules(uplink_dev: str) -> str:
+    """nft script: drop anything of the cluster that would leave by the machine's interface.
+    On postrouting (not output): after kube-proxy's DNAT of a host->ClusterIP packet to the
+    node's address, the output hook still sees the uplink as the interface."""
+    nets = f"{{ {CLUSTER_CIDR}, {SERVICE_CIDR}, {NODE_IP} }}"
+    return f"""\
+table inet {GUARD_TABLE} {{
+    chain postrouting {{
+        type filter hook postrouting priority 0; policy accept;
+        oifname "{uplink_dev}" ip saddr {nets} counter drop
+        oifname "{uplink_dev}" ip daddr {nets} counter drop
+    }}
+    chain forward {{
+        type filter hook forward priority 0; policy accept;
+        iifname "{POD_BRIDGE}" oifname "{uplink_dev}" counter drop
+        iifname "{NODE_BRIDGE}" oifname "{uplink_dev}" counter drop
+    }}
+}}
+"""
+
+
+def setup_network() -> None:
+    if run("ip", "link", "show", NODE_BRIDGE, check=False).returncode != 0:
+        run("ip", "link", "add", NODE_BRIDGE, "type", "bridge")
+    run("ip", "addr", "replace", f"{NODE_IP}/32", "dev", NODE_BRIDGE)
+    run("ip", "link", "set", NODE_BRIDGE, "up")
+    dev = uplink()
+    run("nft", "delete", "table", "inet", GUARD_TABLE, check=False)
+    if dev:
+        done = subprocess.run(["nft", "-f", "-"], input=guard_rules(dev), capture_output=True, text=True)
+        if done.returncode != 0:
+            raise ClusterError("host", f"could not load the traffic guard: {done.stderr.strip()}",
+                               check="is nftables installed (scripts/setup-host)?")
+
+
+def guard_drops() -> int:
+    """Packets the guard dropped (0 unless something tried to leave)."""
+    done = run("nft", "-j", "list", "table", "inet", GUARD_TABLE, check=False)
+    if done.returncode != 0:
+        return 0
+    total = 0
+    for item in json.loads(done.stdout).get("nftables", []):
+        for expr in (item.get("rule") or {}).get("expr", []):
+            if "counter" in expr:
+                total += int(expr["counter"].get("packets", 0))
+    return total
+
+
+def teardown_network() -> list[str]:
+    removed = []
+    for link in links_of_bridge(POD_BRIDGE):
+        run("ip", "link", "delete", link, check=False)
+        removed.append(f"veth {link}")
+    for bridge in (POD_BRIDGE, NODE_BRIDGE):
+        if run("ip", "link", "show", bridge, check=False).returncode == 0:
+            run("ip", "link", "delete", bridge, check=False)
+            removed.append(f"bridge {bridge}")
+    if run("nft", "list", "table", "inet", GUARD_TABLE, check=False).returncode == 0:
+        run("nft", "delete", "table", "inet", GUARD_TABLE, check=False)
+        removed.append(f"nft table {GUARD_TABLE}")
+    return removed
+
+
+def links_of_bridge(bridge: str) -> list[str]:
+    done = run("ip", "-j", "link", "show", "master", bridge, check=False)
+    if done.returncode != 0:
+        return []
+    return [link["ifname"] for link in json.loads(done.stdout or "[]")]
+
+
+# ---------------------------------------------------------------------------- mounts, netns, cgroups
+
+def mounts_below(*roots: Path) -> list[str]:
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if any(point == str(r) or point.startswith(f"{r}/") for r in roots):
+            found.append(point)
+    return sorted(found, key=len, reverse=True)
+
+
+def unmount_below(*roots: Path) -> list[str]:
+    removed = []
+    for _ in range(3):  # nested and stacked mounts come off in a few passes
+        points = mounts_below(*roots)
+        if not points:
+            break
+        for point in points:
+            if run("umount", point, check=False).returncode != 0:
+                run("umount", "-l", point, check=False)
+            removed.append(f"mount {point}")
+    return removed
+
+
+def remove_pod_netns(known: set[str]) -> list[str]:
+    """The network namespaces containerd made for our pods (bind mounts in /var/run/netns)."""
+    removed = []
+    netns_dir = Path("/var/run/netns")
+    for name in sorted(known):
+        path = netns_dir / name
+        if path.exists():
+            run("umount", str(path), check=False)
+            try:
+                path.unlink()
+            except OSError:
+                pass
+            removed.append(f"netns {name}")
+    return removed
+
+
+def remove_kubepods_cgroups() -> list[str]:
+    removed = []
+    for controller in sorted(CGROUP_ROOT.iterdir()):
+        top = controller / KUBEPODS_CGROUP
+        if not top.is_dir():
+            continue
+        for directory in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts), reverse=True):
+            _rmdir(directory)
+        _rmdir(top)
+        if not top.exists():
+            removed.append(f"cgroup {top}")
+    return removed
+
+
+def _rmdir(path: Path) -> None:
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def remove_kube_proxy_rules(kube_proxy: Optional[Path]) -> list[str]:
+    """kube-proxy's and the kubelet's KUBE-* chains, and the jumps into them."""
+    if kube_proxy and kube_proxy.exists():
+        run(str(kube_proxy), "--cleanup", check=False)
+    removed = []
+    for table in ("nat", "filter", "mangle"):
+        dump = run("iptables-save", "-t", table, check=False).stdout.splitlines()
+        chains = [line[1:].split()[0] for line in dump if line.startswith(":KUBE-")]
+        for line in dump:  # jumps from the built-in chains first, or the chains cannot go
+            words = shlex.split(line)
+            if words[:1] == ["-A"] and not words[1].startswith("KUBE-") and "-j" in words \
+                    and words[words.index("-j") + 1].startswith("KUBE-"):
+                run("iptables", "-t", table, "-D", *words[1:], check=False)
+        for chain in chains:
+            run("iptables", "-t", table, "-F", chain, check=False)
+        for chain in chains:
+            run("iptables", "-t", table, "-X", chain, check=False)
+        removed += [f"iptables {table} chain {c}" for c in chains]
+    return removed
+
+
+def iptables_chains() -> list[str]:
+    chains = []
+    for table in ("nat", "filter", "mangle"):
+        done = run("iptables-save", "-t", table, check=False)
+        chains += [line[1:].split()[0] for line in done.stdout.splitlines() if line.startswith(":")]
+    return chains
+
+
+def remove_hostpath_volumes() -> list[str]:
+    if HOSTPATH_PV_DIR.exists():
+        shutil.rmtree(HOSTPATH_PV_DIR, ignore_errors=True)
+        return [f"directory {HOSTPATH_PV_DIR}"]
+    return []
