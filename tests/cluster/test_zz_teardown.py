@@ -1,0 +1,47 @@
+"""Taking the cluster down leaves nothing behind, and neither does a bring-up that fails.
+
+Named to run after the other cluster tests of this folder; a later test that needs the cluster
+brings it up again (about 20 s)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from labcluster import ClusterError
+from labcluster.cluster import LabCluster, leftovers
+from labcluster.layout import ETCD_CLIENT_PORT, SYSCTLS
+
+PROC_SYS = Path("/proc/sys")
+
+
+def kernel_settings() -> dict[str, str]:
+    return {key: (PROC_SYS / key).read_text().strip() for key in SYSCTLS}
+
+
+def test_down_removes_everything_and_restores_the_kernel_settings(lab_cluster):
+    saved = json.loads(lab_cluster.layout.saved_sysctls.read_text())
+    assert kernel_settings() == SYSCTLS
+    removed = lab_cluster.down()
+    assert any(r.startswith("process kubelet") for r in removed)
+    assert leftovers(lab_cluster.layout) == []
+    assert kernel_settings() == saved
+
+
+def test_a_component_that_cannot_start_is_named_with_its_log_and_nothing_is_left():
+    cluster = LabCluster.default()
+    assert leftovers(cluster.layout) == []
+    with socket.socket() as squatter:  # etcd's client port taken: etcd exits at once
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind(("127.0.0.1", ETCD_CLIENT_PORT))
+        squatter.listen()
+        with pytest.raises(ClusterError) as failure:
+            cluster.up()
+    message = str(failure.value)
+    assert message.startswith("lab cluster: etcd: ")
+    assert "address already in use" in message  # the tail of etcd's own log
+    assert "check:" in message
+    assert leftovers(cluster.layout) == []
