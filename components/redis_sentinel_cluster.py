@@ -293,7 +293,10 @@ class RedisSentinelCluster(pulumi.ComponentResource):
         return [volume_permissions_container(
             images.redis, images.pull_policy, names.DATA_VOLUME_CLAIM, names.DATA_DIR, names.REDIS_UID)]
 
-    def _gateway_env(self) -> list[k8s.core.v1.EnvVarArgs]:
+    def _gateway_env(self, cli_password_key: Optional[str]) -> list[k8s.core.v1.EnvVarArgs]:
+        """The scripts' environment, plus REDISCLI_AUTH from the Secret key `cli_password_key` (if
+        any): operators' `kubectl exec ... -- redis-cli ...` then authenticates to the server of that
+        container as written. The scripts set or clear REDISCLI_AUTH per call themselves."""
         cfg, gateway = self._cfg, self._cfg.gateway
         env = [k8s.core.v1.EnvVarArgs(
             name="POD_NAME",
@@ -318,6 +321,8 @@ class RedisSentinelCluster(pulumi.ComponentResource):
         if gateway.auth.sentinel:
             env.append(secret_env(
                 "SENTINEL_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_SENTINEL_PASSWORD))
+        if cli_password_key:
+            env.append(secret_env("REDISCLI_AUTH", names.GATEWAY_AUTH_SECRET, cli_password_key))
         return env
 
     def _gateway_mounts(self) -> list[k8s.core.v1.VolumeMountArgs]:
@@ -341,7 +346,7 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             image_pull_policy=cfg.platform.images.pull_policy,
             command=_script(names.REDIS_START_SCRIPT),
             ports=[k8s.core.v1.ContainerPortArgs(name="redis", container_port=names.REDIS_PORT)],
-            env=self._gateway_env(),
+            env=self._gateway_env(names.SECRET_KEY_REDIS_PASSWORD if cfg.gateway.auth.enabled else None),
             resources=resource_requirements(cfg.gateway.resources.redis),
             volume_mounts=self._gateway_mounts(),
             security_context=container_security_context(),
@@ -364,7 +369,9 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             image_pull_policy=cfg.platform.images.pull_policy,
             command=_script(names.SENTINEL_START_SCRIPT),
             ports=[k8s.core.v1.ContainerPortArgs(name="sentinel", container_port=names.SENTINEL_PORT)],
-            env=self._gateway_env(),
+            # Sentinel has a password of its own only with auth.sentinel (sentinel-start.sh writes
+            # requirepass from SENTINEL_PASSWORD alone); without it, it takes no AUTH at all.
+            env=self._gateway_env(names.SECRET_KEY_SENTINEL_PASSWORD if cfg.gateway.auth.sentinel else None),
             resources=resource_requirements(cfg.gateway.resources.sentinel),
             volume_mounts=self._gateway_mounts(),
             security_context=container_security_context(),

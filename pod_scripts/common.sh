@@ -5,7 +5,9 @@
 # STATEFULSET_NAME, HEADLESS_SERVICE, CLUSTER_DOMAIN, REPLICAS, MASTER_SET, REDIS_PORT,
 # SENTINEL_PORT, DNS_WAIT_SECONDS, BOOT_PEER_WAIT_SECONDS; REDIS_PASSWORD and SENTINEL_PASSWORD
 # only when auth is on. Passwords reach redis-cli through REDISCLI_AUTH and files through the
-# printf builtin: never through argv, where `ps` would show them.
+# printf builtin: never through argv, where `ps` would show them. The containers also carry a
+# REDISCLI_AUTH of their own (for operators' `kubectl exec ... redis-cli`): every call below sets
+# it, or clears it, for the server it talks to.
 
 # shellcheck disable=SC2034 # read by the scripts that source this file
 {
@@ -144,6 +146,10 @@ check_password() {
 
 # ------------------------------------------------------------------ redis-cli
 
+# A server without a password gets no REDISCLI_AUTH (unset in a subshell): an inherited one, say
+# the redis container's own while it asks a sentinel that has none, makes redis-cli send AUTH
+# and print "AUTH failed" on stderr, which spoils every reply read with 2>&1.
+
 # redis-cli against a redis server: redis_cli <host> <args...>
 redis_cli() {
     redis_cli_host=$1
@@ -152,7 +158,8 @@ redis_cli() {
         REDISCLI_AUTH=$REDIS_PASSWORD timeout "$PEER_CALL_TIMEOUT_SECONDS" \
             redis-cli --no-auth-warning -h "$redis_cli_host" -p "$REDIS_PORT" "$@"
     else
-        timeout "$PEER_CALL_TIMEOUT_SECONDS" redis-cli -h "$redis_cli_host" -p "$REDIS_PORT" "$@"
+        (unset REDISCLI_AUTH; timeout "$PEER_CALL_TIMEOUT_SECONDS" \
+            redis-cli -h "$redis_cli_host" -p "$REDIS_PORT" "$@")
     fi
 }
 
@@ -164,7 +171,8 @@ sentinel_cli() {
         REDISCLI_AUTH=$SENTINEL_PASSWORD timeout "$PEER_CALL_TIMEOUT_SECONDS" \
             redis-cli --no-auth-warning -h "$sentinel_cli_host" -p "$SENTINEL_PORT" "$@"
     else
-        timeout "$PEER_CALL_TIMEOUT_SECONDS" redis-cli -h "$sentinel_cli_host" -p "$SENTINEL_PORT" "$@"
+        (unset REDISCLI_AUTH; timeout "$PEER_CALL_TIMEOUT_SECONDS" \
+            redis-cli -h "$sentinel_cli_host" -p "$SENTINEL_PORT" "$@")
     fi
 }
 

@@ -2,7 +2,8 @@
 
 Per ordinal: a podman pod `krt-redis-gateway-<i>` (hostname `redis-gateway-<i>`, network alias =
 the pod FQDN, short resolver timeouts) with two containers, `redis` and `sentinel`, running the
-shipped start scripts with the documented env and mounts: scripts (0555) and the rendered
+shipped start scripts with the documented env (REDISCLI_AUTH included: the redis container's is
+the Redis password, the sentinel container's the Sentinel password) and mounts: scripts (0555) and the rendered
 templates read-only, a per-ordinal host directory as /data that outlives the pod, tmpfs /tmp,
 uid 999, read-only root. Plus one HAProxy container with the rendered haproxy.cfg.
 
@@ -158,6 +159,15 @@ class GatewayPods:
             env["SENTINEL_PASSWORD"] = self.sentinel_password
         return env
 
+    def container_secret_env(self, role: str) -> dict[str, str]:
+        """secret_env plus REDISCLI_AUTH as the StatefulSet gives it to `role`'s container: the
+        password of the server in that container, when it has one."""
+        env = self.secret_env()
+        cli_password = self.redis_password if role == "redis" else self.sentinel_password
+        if cli_password:
+            env["REDISCLI_AUTH"] = cli_password
+        return env
+
     def pod_env(self, ordinal: int) -> dict[str, str]:
         gateway = self.cfg.gateway
         return {
@@ -174,12 +184,12 @@ class GatewayPods:
             "BOOT_PEER_WAIT_SECONDS": str(gateway.boot_peer_wait_seconds),
         }
 
-    def _env_args(self, literal: dict[str, str]) -> list[str]:
+    def _env_args(self, literal: dict[str, str], secret: Optional[dict[str, str]] = None) -> list[str]:
         args = []
         for key, value in literal.items():
             args += ["-e", f"{key}={value}"]
         # `-e NAME` copies the value from podman's own environment: no password in any argv.
-        for key in self.secret_env():
+        for key in self.secret_env() if secret is None else secret:
             args += ["-e", key]
         return args
 
@@ -199,13 +209,14 @@ class GatewayPods:
         self.started_pods.add(ordinal)
 
     def run_container(self, ordinal: int, role: str, script: str) -> None:
+        secret = self.container_secret_env(role)
         podman("run", "-d", "--pod", self.pod_name(ordinal), "--name", self.container(ordinal, role),
                "--user", f"{UID}:{UID}", "--read-only", "--tmpfs", "/tmp",
                "-v", f"{self.scripts_dir}:{names.SCRIPTS_DIR}:ro",
                "-v", f"{self.conf_dir}:{names.CONF_DIR}:ro",
                "-v", f"{self.data_dir(ordinal)}:{names.DATA_DIR}",
-               *self._env_args(self.pod_env(ordinal)),
-               IMAGE, "sh", f"{names.SCRIPTS_DIR}/{script}", env=self.secret_env())
+               *self._env_args(self.pod_env(ordinal), secret),
+               IMAGE, "sh", f"{names.SCRIPTS_DIR}/{script}", env=secret)
 
     def remove_pod(self, ordinal: int, stop_timeout: int = 0) -> None:
         podman("pod", "rm", "-f", "-t", str(stop_timeout), self.pod_name(ordinal), check=False)

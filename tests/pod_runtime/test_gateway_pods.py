@@ -438,6 +438,26 @@ def test_scale_up_and_down_leaves_the_right_peers(gateway: GatewayPods, healthy:
         assert "redis-gateway-3." not in text and "redis-gateway-4." not in text
 
 
+# ---------------------------------------------------------------------------- operator commands
+
+
+def test_operator_redis_cli_commands_work_as_written(gateway: GatewayPods, healthy: int):
+    """The previous deployment's documented commands, on pods with auth on: REDISCLI_AUTH in each
+    container's environment (the Secret's, in Kubernetes) authenticates them."""
+    pod = 0
+    sentinel = gateway.exec(pod, "sentinel", "redis-cli", "-p", str(names.SENTINEL_PORT),
+                            "sentinel", "master", names.MASTER_SET)
+    assert sentinel.returncode == 0 and "NOAUTH" not in sentinel.stdout, sentinel.stdout + sentinel.stderr
+    lines = sentinel.stdout.splitlines()
+    assert lines[lines.index("name") + 1] == names.MASTER_SET
+    assert lines[lines.index("ip") + 1] == gateway.fqdn(healthy)
+    redis_info = gateway.exec(pod, "redis", "redis-cli", "info", "replication")
+    assert redis_info.returncode == 0 and "NOAUTH" not in redis_info.stdout, redis_info.stdout + redis_info.stderr
+    assert f"role:{'master' if pod == healthy else 'slave'}" in redis_info.stdout
+    for result in (sentinel, redis_info):
+        assert "AUTH failed" not in result.stderr and "Warning" not in result.stderr
+
+
 # ---------------------------------------------------------------------------- secrets
 
 

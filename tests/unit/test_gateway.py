@@ -171,11 +171,35 @@ def test_environment(run, gateway_auth):
             "DNS_WAIT_SECONDS": "60", "BOOT_PEER_WAIT_SECONDS": "20",
         }
         assert ("REDIS_PASSWORD" in env) is auth and ("SENTINEL_PASSWORD" in env) is auth
+        assert ("REDISCLI_AUTH" in env) is auth
         if auth:
             assert env["REDIS_PASSWORD"]["valueFrom"] == {
                 "secretKeyRef": {"name": "redis-gateway-auth", "key": "redis-password"}}
             assert env["SENTINEL_PASSWORD"]["valueFrom"] == {
                 "secretKeyRef": {"name": "redis-gateway-auth", "key": "sentinel-password"}}
+
+
+# `kubectl exec ... -c <container> -- redis-cli ...` authenticates to the server of that container.
+CLI_PASSWORD_KEY = {"redis": "redis-password", "sentinel": "sentinel-password"}
+
+
+def test_redis_cli_password_of_each_container_comes_from_the_secret(run, gateway_auth):
+    for container in _pod(run)["containers"]:
+        env = _env(container)
+        if not gateway_auth:
+            assert "REDISCLI_AUTH" not in env
+            continue
+        assert env["REDISCLI_AUTH"] == {"name": "REDISCLI_AUTH", "valueFrom": {"secretKeyRef": {
+            "name": "redis-gateway-auth", "key": CLI_PASSWORD_KEY[container["name"]]}}}
+
+
+def test_kubectl_get_pods_by_app_label_lists_the_gateway_pods_only(run):
+    """`kubectl get pods -l app=redis-gateway`: the StatefulSet's pods (3), no proxy or cache pod."""
+    templates = [(obj["kind"], obj["metadata"]["name"], obj["spec"]["template"]["metadata"]["labels"])
+                 for obj in run.kubernetes_objects() if "template" in obj.get("spec", {})]
+    selected = [(kind, name) for kind, name, labels in templates if labels.get("app") == "redis-gateway"]
+    assert selected == [("StatefulSet", names.GATEWAY)]
+    assert _statefulset(run)["spec"]["replicas"] == 3
 
 
 def test_mounts_and_volumes(run):
@@ -305,6 +329,11 @@ def test_sentinel_password_can_be_left_out_in_dev(program):
     for container in _pod(run)["containers"]:
         env = _env(container)
         assert "REDIS_PASSWORD" in env and "SENTINEL_PASSWORD" not in env
+    # Sentinel then has no password: its container gets no REDISCLI_AUTH (an AUTH to a server
+    # without a password fails); the redis container keeps the Redis password.
+    assert "REDISCLI_AUTH" not in _env(_container(_pod(run), "sentinel"))
+    assert _env(_container(_pod(run), "redis"))["REDISCLI_AUTH"]["valueFrom"]["secretKeyRef"]["key"] == \
+        "redis-password"
 
 
 def test_options_protect_timeouts_ignore_and_parents(program, resource_options):
