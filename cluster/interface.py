@@ -34,6 +34,27 @@ class Fault:
 
 
 @dataclass(frozen=True)
+class Event:
+    """A Kubernetes event about an object (the kubelet's FailedPreStopHook, Killing, ...)."""
+
+    at: float  # wall clock of its last occurrence
+    type: str  # Normal or Warning
+    reason: str
+    kind: str
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    kubelet_version: str
+    container_runtime: str
+    kernel: str
+    os_image: str
+
+
+@dataclass(frozen=True)
 class SecretEnv:
     """An environment variable of a client, read by the cluster from a Secret (never by us)."""
 
@@ -66,6 +87,10 @@ class Cluster(Protocol):
     def logs(self, namespace: str, pod: str, container: str, since: Optional[float] = None,
              previous: bool = False) -> str: ...
 
+    def events(self, namespace: str, since: Optional[float] = None, name: Optional[str] = None) -> list[Event]: ...
+
+    def nodes(self) -> list[NodeInfo]: ...
+
     # ---------------------------------------------------------------- clients inside the cluster
     def start_client(self, spec: ClientSpec, timeout: float = 120.0) -> None: ...
 
@@ -86,6 +111,8 @@ class Cluster(Protocol):
     def cut_pod(self, namespace: str, name: str) -> Fault: ...
 
     def heal_pod(self, namespace: str, name: str) -> Fault: ...
+
+    def restart_workload(self, namespace: str, kind: str, name: str) -> Fault: ...
 
     # ---------------------------------------------------------------- objects
     def apply(self, objects: Sequence[Mapping[str, Any]]) -> None: ...

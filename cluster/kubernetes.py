@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
-from .interface import ClientSpec, Fault, Pod
+from .interface import ClientSpec, Event, Fault, NodeInfo, Pod
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENT_IMAGE = "localhost/kubernaut-redis-client:7.0.15"
@@ -109,6 +109,24 @@ class KubernetesCluster:
         done = self.kubectl(*args, check=False, timeout=30)
         return done.stdout if done.returncode == 0 else ""
 
+    def events(self, namespace: str, since: Optional[float] = None, name: Optional[str] = None) -> list[Event]:
+        """Events of the namespace (of the object `name` only, if given), oldest first. Event times
+        have a resolution of one second, so `since` keeps the whole second it falls in."""
+        args = ["-n", namespace, "get", "events"] + ([f"--field-selector=involvedObject.name={name}"] if name else [])
+        events = [_event(item) for item in self._json(*args)["items"]]
+        if since is not None:
+            events = [e for e in events if e.at >= int(since)]
+        return sorted(events, key=lambda e: e.at)
+
+    def nodes(self) -> list[NodeInfo]:
+        infos = []
+        for item in self._json("get", "nodes")["items"]:
+            info = item["status"]["nodeInfo"]
+            infos.append(NodeInfo(item["metadata"]["name"], info.get("kubeletVersion", ""),
+                                  info.get("containerRuntimeVersion", ""), info.get("kernelVersion", ""),
+                                  info.get("osImage", "")))
+        return infos
+
     # ------------------------------------------------------------------ clients
 
     def _client_objects(self, spec: ClientSpec) -> tuple[list[dict[str, Any]], str]:
@@ -202,13 +220,19 @@ class KubernetesCluster:
     def kill_pod(self, namespace: str, name: str) -> Fault:
         """SIGKILL every process of the pod, its sandbox included: the kubelet makes the pod a new
         sandbox (a new network namespace, a new IP) and starts its containers again, as after a
-        crash of the pod on a live node. No hook runs."""
+        crash of the pod on a live node. No hook runs. The kills go out together, so that no
+        container sees another one die first."""
         body = self._raw_pod(namespace, name)
         tasks = list(_container_ids(body).values()) + self._sandboxes(body["metadata"]["uid"])
-        for task in tasks:
-            self._ctr("tasks", "kill", "-s", "SIGKILL", task, check=False)
+        if not tasks:
+            raise ClusterAccessError(f"pod {namespace}/{name} has nothing running to kill")
+        kills = [self._ctr_popen("tasks", "kill", "-s", "SIGKILL", task) for task in tasks]
+        failed = [task[:12] for task, kill in zip(tasks, kills) if kill.wait(timeout=30) != 0]
         at = time.time()
-        return Fault("kill", name, at, {"ip": body["status"].get("podIP"), "uid": body["metadata"]["uid"]})
+        if len(failed) == len(tasks):
+            raise ClusterAccessError(f"pod {namespace}/{name}: no task could be killed ({', '.join(failed)})")
+        return Fault("kill", name, at, {"ip": body["status"].get("podIP"), "uid": body["metadata"]["uid"],
+                                        "tasks": len(tasks)})
 
     def cut_pod(self, namespace: str, name: str) -> Fault:
         """Drop every packet of the pod silently (nft in its network namespace; no resets)."""
@@ -225,11 +249,23 @@ class KubernetesCluster:
                        capture_output=True, text=True, timeout=30)
         return Fault("heal", name, time.time(), {"ip": ip})
 
-    def _ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    def restart_workload(self, namespace: str, kind: str, name: str) -> Fault:
+        """`kubectl rollout restart`: a new template annotation, so the controller replaces every
+        pod by its update strategy (a StatefulSet: highest ordinal first, each graceful)."""
+        at = time.time()
+        self.kubectl("-n", namespace, "rollout", "restart", f"{kind.lower()}/{name}")
+        return Fault("rollout-restart", name, at, {"kind": kind})
+
+    def _ctr_argv(self, *args: str) -> list[str]:
         if self.containerd_socket is None:
             raise ClusterAccessError("this fault needs the node's container runtime: only the lab cluster has it")
-        done = subprocess.run(["ctr", "-a", str(self.containerd_socket), "-n", "k8s.io", *args],
-                              capture_output=True, text=True, timeout=30)
+        return ["ctr", "-a", str(self.containerd_socket), "-n", "k8s.io", *args]
+
+    def _ctr_popen(self, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(self._ctr_argv(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _ctr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run(self._ctr_argv(*args), capture_output=True, text=True, timeout=30)
         if check and done.returncode != 0:
             raise ClusterAccessError(f"ctr {' '.join(args[:2])}: {done.stderr.strip()}")
         return done
@@ -270,6 +306,20 @@ def _pod(item: Mapping[str, Any]) -> Pod:
         restarts={c["name"]: int(c.get("restartCount", 0)) for c in status.get("containerStatuses") or []},
         labels=dict(item["metadata"].get("labels") or {}),
     )
+
+
+def _timestamp(text: Optional[str]) -> Optional[float]:
+    if not text:
+        return None
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _event(item: Mapping[str, Any]) -> Event:
+    involved = item.get("involvedObject") or {}
+    at = (_timestamp(item.get("lastTimestamp")) or _timestamp(item.get("eventTime"))
+          or _timestamp(item.get("firstTimestamp")) or _timestamp(item["metadata"].get("creationTimestamp")) or 0.0)
+    return Event(at=at, type=item.get("type", ""), reason=item.get("reason", ""), kind=involved.get("kind", ""),
+                 name=involved.get("name", ""), message=item.get("message", ""))
 
 
 def _container_ids(item: Mapping[str, Any]) -> dict[str, str]:
