@@ -10,7 +10,8 @@ Passwords: REDIS_PASSWORD, SENTINEL_PASSWORD, CACHE_PASSWORD in the environment,
 A password given means that auth is expected to be enforced there.
 
 Sentinel hands out in-cluster names, so the check must run where they resolve: inside the
-namespace (a Job, docs/lab.md) or, for the lab, with --in-lab NAME (in the lab's toolbox container).
+namespace, as a Job (smoke/job.py makes it; docs/lab.md shows it; `python -m lab.deploy smoke`
+runs it on the lab cluster).
 
 Exit status: 0 all checks pass, 1 some failed (named on stderr), 2 the targets are unusable.
 """
@@ -20,32 +21,31 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Optional
 
 from . import targets as targets_module
-from .invariants import NOT_CONFIGURED, Report, check_all
+from .invariants import NOT_CONFIGURED, Report, check_all, wait_until_healthy
 from .targets import (
-    CACHE_PASSWORD_ENV, DEFAULT_REDIS_PORT, DEFAULT_REPLICATION_BOUND_SECONDS, DEFAULT_SENTINEL_PORT,
-    REDIS_PASSWORD_ENV, SENTINEL_PASSWORD_ENV, Address, Passwords, Targets, TargetsError,
+    DEFAULT_REDIS_PORT, DEFAULT_REPLICATION_BOUND_SECONDS, DEFAULT_SENTINEL_PORT, Address, Passwords, Targets,
+    TargetsError,
 )
 
-# The client image's interpreter (Debian's python3 with python3-redis).
-TOOLBOX_PYTHON = "python3"
 
 
 def main(argv: Optional[list[str]] = None) -> int:
     args = _parser().parse_args(argv)
     try:
         targets, passwords = _targets(args)
-        if args.in_lab:
-            return _run_in_lab(args, targets, passwords)
         targets_module.require_passwords(targets, passwords)
     except (TargetsError, OSError, ValueError, KeyError) as err:
         print(f"smoke: {err}", file=sys.stderr)
         return 2
+    if args.wait:
+        # Settle first on the state checks (a cluster DNS may answer with a recreated pod's old
+        # address for up to its cache TTL), then run every check once.
+        wait_until_healthy(targets, passwords, args.wait)
     report = check_all(targets, passwords)
     _print(report, args.json)
     return 0 if report.ok else 1
@@ -72,8 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--redis-password-file", type=Path)
     p.add_argument("--sentinel-password-file", type=Path)
     p.add_argument("--cache-password-file", type=Path)
-    p.add_argument("--in-lab", metavar="LAB", help="run inside this lab's toolbox container")
     p.add_argument("--json", action="store_true", help="the report as JSON on stdout")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="first wait up to SECONDS for the state checks to pass (right after a deploy or a "
+                        "pod's recreation, when cluster DNS may still hand out old addresses; 60 covers "
+                        "CoreDNS' usual 30 s cache)")
     return p
 
 
@@ -138,27 +141,6 @@ def _read_manifests(root: Path) -> list[dict[str, Any]]:
     if not objects:
         raise TargetsError(f"{root}: no manifests found")
     return objects
-
-
-# ---------------------------------------------------------------------------- the lab
-
-def _run_in_lab(args, targets: Targets, passwords: Passwords) -> int:
-    """Run this same check in the lab's toolbox (`python -m lab exec`), passwords by environment."""
-    env = dict(os.environ)
-    names = []
-    for variable, value in ((REDIS_PASSWORD_ENV, passwords.redis), (SENTINEL_PASSWORD_ENV, passwords.sentinel),
-                            (CACHE_PASSWORD_ENV, passwords.cache)):
-        if value:
-            env[variable] = value
-            names.append(variable)
-    repo = Path(__file__).resolve().parents[1]
-    command = [sys.executable, "-m", "lab", "--name", args.in_lab, "exec"]
-    for name in names:
-        command += ["--env", name]
-    command += ["--", TOOLBOX_PYTHON, "-m", "smoke", "--targets-json", targets.to_json()]
-    if args.json:
-        command.append("--json")
-    return subprocess.run(command, env=env, cwd=repo).returncode
 
 
 # ---------------------------------------------------------------------------- output

@@ -1,0 +1,142 @@
+"""python -m lab.deploy up|down|smoke: the dev stack (as the lab stack) on the lab's real
+Kubernetes, what scripts/lab-up and scripts/lab-down run.
+
+    up      the cluster (labcluster: started, or a healthy one reused), `pulumi up -s lab` against
+            it, the rollout shown, then the smoke check as a Job in the namespace
+    smoke   only the smoke Job, against what is deployed
+    down    `pulumi destroy -s lab` when the cluster still runs, then the cluster taken down
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from typing import Any, Mapping, Optional
+
+from cluster import KubernetesCluster
+from labcluster import ClusterError
+from labcluster.cluster import LabCluster
+from labcluster.layout import PROJECT_IMAGES
+from smoke.job import JOB_NAME, smoke_job
+from stack_config import names
+
+from .stack import LabStack, StackError
+
+CLIENT_IMAGE = PROJECT_IMAGES[1]
+ROLLOUT_TIMEOUT_SECONDS = 300
+SMOKE_TIMEOUT_SECONDS = 300
+
+
+def say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _conf_value(conf: str, key: str) -> Optional[str]:
+    found = re.findall(rf"^\s*{re.escape(key)}\s+(\S+)", conf or "", flags=re.M)
+    return found[-1] if found else None
+
+
+def secret_env(access: KubernetesCluster, outputs: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """Which passwords the smoke check gets: those the stack's Secrets hold."""
+    namespace = outputs["namespace"]
+    env = []
+    gateway_secret = outputs["gateway"].get("secretName")
+    if gateway_secret:
+        for variable, key in (("REDIS_PASSWORD", names.SECRET_KEY_REDIS_PASSWORD),
+                              ("SENTINEL_PASSWORD", names.SECRET_KEY_SENTINEL_PASSWORD)):
+            if access.secret_value(namespace, gateway_secret, key) is not None:
+                env.append((variable, gateway_secret, key))
+    if access.secret_value(namespace, names.CACHE_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD) is not None:
+        env.append(("CACHE_PASSWORD", names.CACHE_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD))
+    return env
+
+
+def run_smoke_job(access: KubernetesCluster, outputs: Mapping[str, Any]) -> bool:
+    namespace = outputs["namespace"]
+    conf = access.config_map_value(namespace, names.CACHE_CONFIG_MAP, names.REDIS_CONF) or ""
+    objects = smoke_job(namespace, CLIENT_IMAGE, outputs, _conf_value(conf, "maxmemory-policy"),
+                        _conf_value(conf, "maxmemory"), secret_env(access, outputs))
+    access.kubectl("-n", namespace, "delete", "job", JOB_NAME, "--ignore-not-found", "--wait=true", timeout=120)
+    access.apply(objects)
+    say(f"smoke: Job {namespace}/{JOB_NAME} started")
+    deadline = time.monotonic() + SMOKE_TIMEOUT_SECONDS
+    state = None
+    while time.monotonic() < deadline:
+        status = json.loads(access.kubectl("-n", namespace, "get", "job", JOB_NAME, "-o", "json").stdout)["status"]
+        conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
+        if conditions.get("Complete") == "True":
+            state = True
+            break
+        if conditions.get("Failed") == "True":
+            state = False
+            break
+        time.sleep(1)
+    logs = access.kubectl("-n", namespace, "logs", f"job/{JOB_NAME}", check=False, timeout=60)
+    print(logs.stdout, end="", flush=True)
+    print(logs.stderr, end="", file=sys.stderr, flush=True)
+    if state is None:
+        say(f"smoke: the Job did not finish within {SMOKE_TIMEOUT_SECONDS} s")
+        return False
+    return state
+
+
+def show_rollout(access: KubernetesCluster, namespace: str) -> None:
+    for kind_name in (f"statefulset/{names.GATEWAY}", f"deployment/{names.GATEWAY_HAPROXY}", f"deployment/{names.CACHE}"):
+        done = access.kubectl("-n", namespace, "rollout", "status", kind_name, f"--timeout={ROLLOUT_TIMEOUT_SECONDS}s",
+                              check=False, timeout=ROLLOUT_TIMEOUT_SECONDS + 10)
+        say(f"rollout {kind_name}: {(done.stdout or done.stderr).strip().splitlines()[-1:] or ['?']}")
+    say(access.kubectl("-n", namespace, "get", "pods", "-o", "wide").stdout.rstrip())
+
+
+def up(overrides: list[str]) -> int:
+    lab = LabCluster.default()
+    lab.up(say)
+    access = KubernetesCluster.lab()
+    outputs = LabStack(lab.kubeconfig).up(overrides)
+    show_rollout(access, outputs["namespace"])
+    return 0 if run_smoke_job(access, outputs) else 1
+
+
+def smoke() -> int:
+    lab = LabCluster.default()
+    outputs = LabStack(lab.kubeconfig).outputs()
+    return 0 if run_smoke_job(KubernetesCluster.lab(), outputs) else 1
+
+
+def down() -> int:
+    lab = LabCluster.default()
+    stack = LabStack(lab.kubeconfig)
+    if lab.healthy():
+        try:
+            stack.destroy()
+        except StackError as err:
+            say(f"lab-down: pulumi destroy failed ({err}); the cluster goes anyway")
+    stack.forget()
+    removed = lab.down(say)
+    say(f"lab-down: cluster down ({len(removed)} things removed)")
+    return 0
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab.deploy", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=("up", "down", "smoke"))
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a stack config override (pulumi config set --path KEY VALUE), e.g. gateway.replicas=5")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            return up(args.overrides)
+        if args.command == "smoke":
+            return smoke()
+        return down()
+    except (ClusterError, StackError) as err:
+        say(str(err))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
