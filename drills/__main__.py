@@ -1,12 +1,13 @@
-"""python -m drills SCENARIO [--trials N] [--json]: failover drills on the gateway in the lab.
+"""python -m drills SCENARIO [--trials N] [--json]: failover drills on the lab's real Kubernetes.
 
 Scenarios (drills.scenarios): master-kill, master-kill-restart, master-cut, master-delete,
-replica-kill, sentinel-then-master; floor-master-kill and floor-master-kill-restart run on the
-bare hand-made cluster of drills.floor instead.
+replica-kill, sentinel-then-master, rolling-restart on the gateway; floor-master-kill and
+floor-master-kill-restart on the bare hand-made cluster of drills.floor instead.
 
-The stack's manifests are rendered (images pointed at the lab image) into
-.rendered/drills-<stack>/ (git-ignored; it holds the Secrets) and played by a lab of its own
-(default name kr-drills), which is removed at the end.
+The lab cluster is brought up (a healthy one is reused); the gateway is the lab stack, deployed
+with `pulumi up -s lab` and the --set overrides first (the Pulumi engine must be built:
+scripts/bootstrap-pulumi), and stays deployed afterwards; --no-deploy drills what is deployed.
+The floor is applied in its own namespace and deleted at the end.
 Prints one line per trial and a summary, or with --json one JSON document with every trial.
 Exit status 1 when a trial failed or showed something its scenario forbids.
 """
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any, Optional
 
 from .analysis import summarize
@@ -30,12 +30,11 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     parser.add_argument("--trials", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    parser.add_argument("--stack", default="dev", help="stack whose manifests the lab plays, images pointed at "
-                        "the lab image (default dev)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                        help="config override for the render, as tools.render_manifests --set")
-    parser.add_argument("--manifests", type=Path, help="play this directory of rendered manifests instead")
-    parser.add_argument("--lab-name", default="kr-drills")
+                        help="config override of the lab stack (pulumi config set --path KEY VALUE), e.g. "
+                        "gateway.resources.sentinel.limits.cpu=100m; the floor takes its Sentinel timing too")
+    parser.add_argument("--no-deploy", dest="deploy", action="store_false",
+                        help="drill the lab stack as deployed, without `pulumi up` first")
     parser.add_argument("--rate", type=float, default=100.0, help="writes per second (default 100)")
     args = parser.parse_args(argv)
     if not 1 <= args.trials <= 200:
@@ -55,8 +54,7 @@ def trial_line(trial: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scenario = SCENARIOS[args.scenario]
     echo = (lambda text: print(text, file=sys.stderr, flush=True))
-    options = Options(stack=args.stack, overrides=args.overrides, manifests=args.manifests,
-                      lab_name=args.lab_name, rate=args.rate, echo=echo)
+    options = Options(overrides=args.overrides, deploy=args.deploy, rate=args.rate, echo=echo)
     trials = []
     with cluster_for(scenario, options) as target:
         for number in range(1, args.trials + 1):
@@ -67,8 +65,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    from cluster.kubernetes import ClusterAccessError
+    from lab.stack import StackError
+    from labcluster import ClusterError
+
     args = parse_args(argv)
-    report = run(args)
+    try:
+        report = run(args)
+    except (ClusterError, ClusterAccessError, StackError) as err:
+        print(f"drills: {err}", file=sys.stderr)
+        return 2
     if args.json:
         json.dump(report, sys.stdout, indent=1, default=str)
         print()

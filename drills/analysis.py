@@ -97,7 +97,8 @@ def summarize(trials: list[dict[str, Any]], key: str = "outage_s") -> dict[str, 
 
 
 # The graceful handover's phases: (label, from, to). A name with "+" is the first sentinel log
-# event of that kind in the trial; "prestop" is when the redis container's preStop started;
+# event of that kind in the trial; "prestop" is when the redis container's preStop started (on
+# Kubernetes: the delete request);
 # "new-master-ack" the first write the new master acknowledged.
 HANDOVER_PHASES = (
     ("preStop start to +try-failover (pause, replicas caught up)", "prestop", "+try-failover"),
@@ -122,6 +123,10 @@ def handover_points(trial: dict[str, Any]) -> dict[str, float]:
     if "fault_at" not in fault:
         return points
     prestop = fault.get("containers", {}).get("redis", {}).get("prestop_started_at")
+    if prestop is None and fault.get("operation") == "delete":
+        # A kubelet does not publish when it starts a hook; it starts it as soon as its watch
+        # shows the deletion (milliseconds on one node), so the delete request stands for it.
+        prestop = fault["fault_at"]
     if prestop is not None:
         points["prestop"] = prestop
     if trial.get("first_ack_on_new_master_s") is not None:

@@ -1,7 +1,8 @@
 """python -m drills.benchmark --trials 20 --out docs/benchmarks.md [--json-out FILE]
 
-Runs every drill N times (the gateway's scenarios in one lab, the floor's on the bare cluster),
-then writes the report: p50/p95/max outage, time to the first write on the new master, lost
+Runs every drill N times on the lab's real Kubernetes (the gateway's scenarios on the lab stack,
+deployed once by `pulumi up -s lab`, then the floor's on the bare cluster of drills.floor in its
+own namespace, in the same run), then writes the report: p50/p95/max outage, time to the first write on the new master, lost
 writes, failovers, TILT, the machine and the exact command. `--from-json FILE` renders the
 report again from saved results without running anything.
 """
@@ -21,11 +22,11 @@ from typing import Any, Optional
 
 from .analysis import summarize
 from .report import render_report
-from .runner import Options, floor_target, lab_target, restore_bound, run_trial
+from .runner import Options, floor_target, gateway_target, lab_cluster, restore_bound, run_trial
 from .scenarios import SCENARIOS
 
-LAB_ORDER = ["master-kill", "master-kill-restart", "master-delete", "master-cut", "replica-kill",
-             "sentinel-then-master"]
+GATEWAY_ORDER = ["master-kill", "master-kill-restart", "master-delete", "master-cut", "replica-kill",
+                 "sentinel-then-master", "rolling-restart"]
 FLOOR_ORDER = ["floor-master-kill", "floor-master-kill-restart"]
 
 
@@ -36,10 +37,12 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     parser.add_argument("--json-out", type=Path, help="also save every trial as JSON here")
     parser.add_argument("--from-json", type=Path, help="render --out from saved results; run nothing")
-    parser.add_argument("--scenarios", default=",".join(LAB_ORDER + FLOOR_ORDER),
+    parser.add_argument("--scenarios", default=",".join(GATEWAY_ORDER + FLOOR_ORDER),
                         help="comma-separated subset, in the order to run")
-    parser.add_argument("--stack", default="dev")
-    parser.add_argument("--lab-name", default="kr-bench")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                        help="config override of the lab stack (pulumi config set --path KEY VALUE)")
+    parser.add_argument("--no-deploy", dest="deploy", action="store_false",
+                        help="drill the lab stack as deployed, without `pulumi up` first")
     parser.add_argument("--rate", type=float, default=100.0)
     args = parser.parse_args(argv)
     unknown = [s for s in args.scenarios.split(",") if s and s not in SCENARIOS]
@@ -57,16 +60,17 @@ def _run(command: list[str]) -> str:
         return "unknown"
 
 
-def machine_facts() -> dict[str, Any]:
+def machine_facts(cluster) -> dict[str, Any]:
     meminfo = Path("/proc/meminfo").read_text().splitlines()
     total_kib = next(int(line.split()[1]) for line in meminfo if line.startswith("MemTotal:"))
+    node = cluster.nodes()[0]
     return {
         "nproc": os.cpu_count(),
         "memory_gib": round(total_kib / 1024 / 1024, 1),
         "kernel": platform.release(),
         "os": _run(["sh", "-c", ". /etc/os-release && echo \"$PRETTY_NAME\""]),
-        "podman": _run(["podman", "--version"]),
-        "runtime": _run(["podman", "info", "--format", "{{.Host.OCIRuntime.Version}}"]).splitlines()[0],
+        "kubernetes": f"Kubernetes {node.kubelet_version}, one node",
+        "runtime": node.container_runtime,
         "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
     }
 
@@ -121,30 +125,32 @@ def check_recovered(target, key: str, number: int, results: dict[str, Any]) -> N
 
 
 def probe_dns(target, lookups: int) -> list[dict[str, Any]]:
-    """Resolver cost, in the cluster's toolbox (the pods' resolver settings), of a pod name that
-    resolves and of one that is gone (which the resolver also tries once per search domain)."""
+    """Resolver cost, in the target's client pod (the gateway pods' resolver settings and search
+    path), of a pod name that resolves and of one that is gone (which the resolver also tries
+    once per search domain)."""
     live = target.fqdn(target.pod_names()[0])
     gone = live.replace(target.pod_names()[0], "gone-0", 1)
     probes = []
     for name in (live, gone):
-        done = target.podman.exec(target.toolbox, ["python3", "-m", "drills.dnsprobe", "--name", name,
-                                                   "--lookups", str(lookups)], timeout=lookups * 12 + 60)
+        done = target.client_exec(["python3", "-m", "drills.dnsprobe", "--name", name, "--lookups", str(lookups)],
+                                  timeout=lookups * 12 + 60)
         probes.append(json.loads(done.stdout) if done.returncode == 0 else {"name": name, "error": done.stderr[-300:]})
     return probes
 
 
 def run_sessions(names: list[str], trials: int, options: Options, results: dict[str, Any]) -> None:
-    """The gateway's scenarios in one lab, then the floor's on one floor cluster; a cluster that
-    is lost is replaced by a fresh one, at most FRESH_CLUSTERS times per session."""
-    for scenarios, session in (([n for n in names if not SCENARIOS[n].floor], lab_target),
+    """The gateway's scenarios on the lab stack, then the floor's on one floor cluster; a target
+    that is lost is replaced by a fresh one (the stack applied again, the floor made again), at
+    most FRESH_CLUSTERS times per session."""
+    for scenarios, session in (([n for n in names if not SCENARIOS[n].floor], gateway_target),
                                ([n for n in names if SCENARIOS[n].floor], floor_target)):
-        for _ in range(FRESH_CLUSTERS + 1):
+        for attempt in range(FRESH_CLUSTERS + 1):
             if not scenarios:
                 break
             try:
-                with session(options) as target:
+                with session(options, fresh=attempt > 0) as target:
                     results["timing"] = vars(target.timing)
-                    if session is lab_target and "dns" not in results:
+                    if session is gateway_target and "dns" not in results:
                         results["dns"] = probe_dns(target, DNS_LOOKUPS)
                     run_block(target, scenarios, trials, options, results)
                 break
@@ -153,14 +159,14 @@ def run_sessions(names: list[str], trials: int, options: Options, results: dict[
 
 
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    options = Options(stack=args.stack, lab_name=args.lab_name, rate=args.rate,
+    options = Options(overrides=args.overrides, deploy=args.deploy, rate=args.rate,
                       echo=lambda text: print(text, file=sys.stderr, flush=True),
                       checkpoint=lambda partial: save(partial, args.json_out))
-    wanted = args.scenarios.split(",")
+    wanted = [name for name in args.scenarios.split(",") if name]
     results: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": "python -m drills.benchmark "
-        + shlex.join(sys.argv[1:]), "trials": args.trials, "rate": args.rate, "stack": args.stack,
-        "machine": machine_facts(), "versions": {}, "scenarios": {},
+        + shlex.join(sys.argv[1:]), "trials": args.trials, "rate": args.rate, "stack": "lab",
+        "overrides": args.overrides, "machine": machine_facts(lab_cluster(options)), "versions": {}, "scenarios": {},
     }
     run_sessions(wanted, args.trials, options, results)
     results["machine"]["loadavg_at_end"] = Path("/proc/loadavg").read_text().split()[:3]

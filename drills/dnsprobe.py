@@ -3,8 +3,8 @@ for NAME, N times. Prints JSON: lookups, failed, slow (> 0.5 s), p50, p99, max (
 
 Sentinel resolves names synchronously in its event loop, and a loop that stalls for 2 s puts it
 in TILT, where it does not fail over for 30 s. The name of a pod that is gone is what Sentinel
-looks up again and again during a failover: this measures what that costs in the lab (lab.dns
-answers it NXDOMAIN at once, as CoreDNS does).
+looks up again and again during a failover: this measures what that costs where it runs (the
+drills run it in a client pod with the gateway pods' resolver options).
 """
 
 from __future__ import annotations

@@ -1,172 +1,100 @@
-"""The floor: a bare three-pod Sentinel cluster in the same engine, made by hand.
+"""The floor: a bare three-pod Sentinel cluster on the same Kubernetes, written by hand.
 
-Each pod is a podman pod on its own `--internal` network with two containers running the plain
-`redis-server` and `redis-sentinel` of the lab image, from minimal configs written here: names
-instead of IPs (as any cluster whose pods change IP must), a fixed `sentinel myid` (a sentinel
-that restarts as a new peer would break the majority), and the gateway's down-after,
-failover-timeout and parallel-syncs. No boot scripts, no probes, no HAProxy, no resource limits.
-The pods get the same resolver options as the gateway's pods and the same DNS, the lab's
-(lab.dns: a pod's name resolves while the pod exists).
+A StatefulSet `floor` in its own namespace (kubernaut-floor) whose pods run two containers, the
+plain `redis-server` and `redis-sentinel` of the lab image, from minimal configs written here:
+names instead of IPs (as any cluster whose pods change IP must), a fixed `sentinel myid` per pod
+(a sentinel that restarts as a new peer would break the majority), and the gateway's
+down-after, failover-timeout and parallel-syncs. A headless Service that publishes not-ready
+addresses gives the names; the pods get the gateway pods' resolver options. No persistence (an
+emptyDir holds the configs that Redis and Sentinel rewrite; Redis saves nothing), no scripts but
+the two lines that starting needs, no probes, no HAProxy, no resource limits, no Secrets.
 
-A hard kill is what it measures: SIGKILL to the master's pod, which is removed and created again
-at once with a new IP and its own data directory (the volume), as a StatefulSet would. What the
-gateway loses against this floor is what its scripts and proxies cost.
+What the gateway loses against this floor is what its scripts and proxies cost.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import time
-from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from lab.dns import ClusterDns, create_network, stop_strays
-from lab.podman import Podman
+from cluster import ClientSpec, Cluster
 from smoke import Address, Targets
 
-from .health import Timing, wait_settled
-from .observe import SentinelPanel
+from .health import Timing
+from .targets import CLIENT_NAME, CLUSTER_DOMAIN, REDIS_PORT, SENTINEL_PORT, Target
 
-LABEL = "io.kubernaut-redis.floor"
-IMAGE = "localhost/kubernaut-redis-lab:7.0.15"
-CLIENT_IMAGE = "localhost/kubernaut-redis-client:7.0.15"
-REPO = Path(__file__).resolve().parents[1]
-SOURCE_IN_TOOLBOX = "/opt/kubernaut-redis/src"
-REDIS_UID = 999
+NAMESPACE = "kubernaut-floor"
+STATEFULSET = "floor"
+HEADLESS = "floor-headless"
+CONFIG_MAP = "floor-config"
 MASTER_SET = "floor-master"
-REDIS_PORT = 6379
-SENTINEL_PORT = 26379
-SUBDOMAIN = "floor-headless"
-NAMESPACE = "drills"
-CLUSTER_DOMAIN = "cluster.local"
-# The resolver the gateway's pods get: dnsConfig's options, and what ClusterFirst adds in any
-# Kubernetes pod (ndots:5 and the namespace's search path). The search path matters here: a name
-# that no longer resolves (a removed pod) is tried once per search domain.
-DNS_OPTIONS = ("ndots:5", "timeout:1", "attempts:5")
-DNS_SEARCH = (f"{NAMESPACE}.svc.{CLUSTER_DOMAIN}", f"svc.{CLUSTER_DOMAIN}", CLUSTER_DOMAIN)
-START_TIMEOUT_SECONDS = 120.0
+IMAGE = "localhost/kubernaut-redis-lab:7.0.15"
+REDIS_UID = 999
+REPLICAS = 3
+LABELS = {"app.kubernetes.io/name": "kubernaut-floor"}
+# The gateway pods' dnsConfig (components/pod_spec.py short_dns_timeouts): a lost DNS answer
+# costs 1 s, not 5, and a name that is gone is still tried on every search domain.
+DNS_OPTIONS = (("timeout", "1"), ("attempts", "5"))
+START_TIMEOUT_SECONDS = 180.0
+
+# The container's first start copies its pod's config into the emptyDir, where Redis and Sentinel
+# rewrite it (a failover does); a restart in the same pod keeps the rewritten one, as a process
+# restarted on a node keeps its files.
+REDIS_START = 'test -f /data/redis.conf || cp "/conf/$POD_NAME-redis.conf" /data/redis.conf; ' \
+              "exec redis-server /data/redis.conf"
+# Sentinel exits at start when the master it monitors does not resolve (resolve-hostnames):
+# wait for the name first, as long as it takes.
+SENTINEL_START = 'test -f /data/sentinel.conf || cp "/conf/$POD_NAME-sentinel.conf" /data/sentinel.conf; ' \
+                 "master=$(awk '$1 == \"sentinel\" && $2 == \"monitor\" {print $4}' /data/sentinel.conf); " \
+                 'until getent hosts "$master" >/dev/null; do sleep 0.2; done; ' \
+                 "exec redis-sentinel /data/sentinel.conf"
 
 
-def default_state_root() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kubernaut-redis" / "floor"
+class FloorCluster(Target):
+    """`with FloorCluster(cluster, timing) as floor:` applies the floor and waits until it is
+    whole; leaving deletes its namespace."""
 
-
-class FloorCluster:
-    """`with FloorCluster(timing) as floor:` creates network, toolbox and pods; leaving removes them."""
-
-    master_set = MASTER_SET
-    replicas = 3
-
-    def __init__(self, timing: Timing, name: str = "kr-floor", state_root: Optional[Path] = None) -> None:
-        self.timing = timing
-        self.name = name
-        self.network = f"{name}-net"
-        self.toolbox = f"{name}-toolbox"
-        self.dir = (state_root or default_state_root()) / name
-        self.podman = Podman()
-        self.ips: dict[str, str] = {}
-        self.dns: Optional[ClusterDns] = None
-        self.panel = SentinelPanel(self.pod_ips, SENTINEL_PORT, None, MASTER_SET)
-        self.targets_json = Targets(tuple(Address(self.fqdn(pod), SENTINEL_PORT) for pod in self.pod_names()),
-                                    MASTER_SET, self.replicas, REDIS_PORT).to_json()
-
-    # ------------------------------------------------------------------ names
-
-    def pod_names(self) -> list[str]:
-        return [f"floor-{i}" for i in range(self.replicas)]
-
-    def fqdn(self, pod: str) -> str:
-        return f"{pod}.{SUBDOMAIN}.{NAMESPACE}.svc.{CLUSTER_DOMAIN}"
-
-    def podman_pod(self, pod: str) -> str:
-        return f"{self.name}-{pod}"
-
-    @property
-    def sentinel_addresses(self) -> list[str]:
-        return [f"{self.fqdn(pod)}:{SENTINEL_PORT}" for pod in self.pod_names()]
+    def __init__(self, cluster: Cluster, timing: Timing, namespace: str = NAMESPACE) -> None:
+        self.namespace = namespace
+        self.statefulset = STATEFULSET
+        self.headless = HEADLESS
+        self.cluster_domain = CLUSTER_DOMAIN
+        self.replicas = REPLICAS
+        targets = Targets(tuple(Address(self.fqdn(pod), SENTINEL_PORT) for pod in self.pod_names()),
+                          MASTER_SET, REPLICAS, REDIS_PORT)
+        super().__init__(cluster, namespace=namespace, statefulset=STATEFULSET, headless=HEADLESS,
+                         master_set=MASTER_SET, replicas=REPLICAS, timing=timing, targets=targets,
+                         client=ClientSpec(namespace=namespace, name=CLIENT_NAME))
 
     # ------------------------------------------------------------------ life
 
     def __enter__(self) -> "FloorCluster":
         try:
-            self.start()
+            self.up()
         except BaseException:
-            self.stop()
+            self.down()
             raise
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.stop()
+        self.down()
 
-    def start(self) -> None:
-        for image in (IMAGE, CLIENT_IMAGE):
-            if not self.podman.exists("image", image):
-                raise RuntimeError(f"image {image} is missing: build it with lab/images/build-images")
-        self.stop()
-        self.dir.mkdir(parents=True, mode=0o700)
-        gateway = create_network(self.podman, self.network, f"{LABEL}={self.name}")
-        self.dns = ClusterDns(self.dir, gateway, CLUSTER_DOMAIN)
-        self.dns.start()
-        self._start_toolbox()
-        for pod in self.pod_names():
-            self._write_configs(pod)
-            self._create_pod(pod)
-        self._wait_resolvable(self.pod_names())
-        for pod in self.pod_names():
-            self._start_containers(pod)
-        self.wait_healthy(START_TIMEOUT_SECONDS)
+    def up(self, timeout: float = START_TIMEOUT_SECONDS) -> float:
+        """A fresh floor (an earlier one is deleted first: its sentinels' state would carry over)."""
+        self.down()
+        self.cluster.apply(self.objects())
+        self.start_client()
+        return self.wait_healthy(timeout)
 
-    def stop(self) -> None:
-        if self.dns:
-            self.dns.stop()
-            self.dns = None
-        stop_strays(self.dir)
-        for pod in self.podman.json("pod", "ps", "--format", "json", "--filter", f"label={LABEL}={self.name}"):
-            self.podman.run("pod", "rm", "--force", "--time", "0", pod["Name"], check=False)
-        for container in self.podman.json("ps", "-a", "--format", "json", "--filter", f"label={LABEL}={self.name}"):
-            self.podman.run("rm", "--force", "--time", "0", container["Id"], check=False)
-        if self.podman.exists("network", self.network):
-            self.podman.run("network", "rm", "--force", self.network, check=False)
-        if self.dir.exists():
-            shutil.rmtree(self.dir)
+    def down(self) -> None:
+        self.cluster.delete_namespace(self.namespace)
 
-    def _dns_args(self) -> list[str]:
-        args = ["--dns", self.dns.listen_ip]
-        for option in DNS_OPTIONS:
-            args += ["--dns-option", option]
-        for domain in DNS_SEARCH:
-            args += ["--dns-search", domain]
-        return args
-
-    def _start_toolbox(self) -> None:
-        self.podman.run("run", "-d", "--name", self.toolbox, "--network", self.network, "--pull", "never",
-                        "--label", f"{LABEL}={self.name}", *self._dns_args(),
-                        "--cap-drop", "all", "--security-opt", "no-new-privileges",
-                        "--volume", f"{REPO}:{SOURCE_IN_TOOLBOX}:ro", "--env", f"PYTHONPATH={SOURCE_IN_TOOLBOX}",
-                        "--workdir", SOURCE_IN_TOOLBOX, CLIENT_IMAGE, "sleep", "infinity")
-
-    # ------------------------------------------------------------------ configs (the pod's volume)
-
-    def _volume(self, pod: str) -> Path:
-        return self.dir / pod
-
-    def _write_configs(self, pod: str) -> None:
-        volume = self._volume(pod)
-        (volume / "redis").mkdir(parents=True)
-        (volume / "sentinel").mkdir()
-        (volume / "redis.conf").write_text(self.redis_conf(pod))
-        (volume / "sentinel" / "sentinel.conf").write_text(self.sentinel_conf(pod))
-        for path in [volume, *volume.rglob("*")]:
-            os.chown(path, REDIS_UID, REDIS_UID)
+    # ------------------------------------------------------------------ configs
 
     def redis_conf(self, pod: str) -> str:
         first = self.pod_names()[0]
-        lines = [
-            f"port {REDIS_PORT}", "bind * -::*", "protected-mode no", "dir /data/redis", 'save ""',
-            "appendonly no", f"replica-announce-ip {self.fqdn(pod)}",
-        ]
+        lines = [f"port {REDIS_PORT}", "bind * -::*", "protected-mode no", "dir /data", 'save ""', "appendonly no",
+                 f"replica-announce-ip {self.fqdn(pod)}"]
         if pod != first:
             lines.append(f"replicaof {self.fqdn(first)} {REDIS_PORT}")
         return "\n".join(lines) + "\n"
@@ -174,9 +102,9 @@ class FloorCluster:
     def sentinel_conf(self, pod: str) -> str:
         t, first = self.timing, self.fqdn(self.pod_names()[0])
         quorum = self.replicas // 2 + 1
-        myid = hashlib.sha1(f"{self.name}/{pod}".encode()).hexdigest()
+        myid = hashlib.sha1(f"{self.namespace}/{pod}".encode()).hexdigest()
         return "\n".join([
-            f"port {SENTINEL_PORT}", "protected-mode no", "dir /data/sentinel",
+            f"port {SENTINEL_PORT}", "protected-mode no", "dir /data",
             "sentinel resolve-hostnames yes", "sentinel announce-hostnames yes",
             f"sentinel announce-ip {self.fqdn(pod)}", f"sentinel myid {myid}",
             f"sentinel monitor {MASTER_SET} {first} {REDIS_PORT} {quorum}",
@@ -185,65 +113,41 @@ class FloorCluster:
             f"sentinel parallel-syncs {MASTER_SET} {t.parallel_syncs}",
         ]) + "\n"
 
-    # ------------------------------------------------------------------ pods
+    # ------------------------------------------------------------------ objects
 
-    def _create_pod(self, pod: str) -> None:
-        name = self.podman_pod(pod)
-        self.podman.run("pod", "create", "--name", name, "--infra-name", f"{name}-infra", "--hostname", pod,
-                        "--network", self.network, "--label", f"{LABEL}={self.name}", *self._dns_args())
-        self.podman.run("pod", "start", name)
-        self.ips[pod] = self.podman.ip(f"{name}-infra", self.network)
-        self.dns.publish(name, self.ips[pod], [self.fqdn(pod)])
+    def objects(self) -> list[dict[str, Any]]:
+        meta = {"namespace": self.namespace, "labels": LABELS}
+        configs = {}
+        for pod in self.pod_names():
+            configs[f"{pod}-redis.conf"] = self.redis_conf(pod)
+            configs[f"{pod}-sentinel.conf"] = self.sentinel_conf(pod)
+        return [
+            {"apiVersion": "v1", "kind": "Namespace",
+             "metadata": {"name": self.namespace, "labels": {"pod-security.kubernetes.io/enforce": "restricted"}}},
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIG_MAP, **meta}, "data": configs},
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": HEADLESS, **meta},
+             "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": LABELS,
+                      "ports": [{"name": "redis", "port": REDIS_PORT}, {"name": "sentinel", "port": SENTINEL_PORT}]}},
+            {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": STATEFULSET, **meta},
+             "spec": {"serviceName": HEADLESS, "replicas": self.replicas, "podManagementPolicy": "Parallel",
+                      "selector": {"matchLabels": LABELS},
+                      "template": {"metadata": {"labels": LABELS}, "spec": self._pod_spec()}}},
+        ]
 
-    def _start_containers(self, pod: str) -> None:
-        name = self.podman_pod(pod)
-        common = ["run", "-d", "--pod", name, "--pull", "never", "--user", f"{REDIS_UID}:{REDIS_UID}",
-                  "--label", f"{LABEL}={self.name}", "--volume", f"{self._volume(pod)}:/data"]
-        self.podman.run(*common, "--name", f"{name}-redis", IMAGE, "redis-server", "/data/redis.conf")
-        self.podman.run(*common, "--name", f"{name}-sentinel", IMAGE, "redis-sentinel",
-                        "/data/sentinel/sentinel.conf")
-
-    def _wait_resolvable(self, pods: list[str]) -> None:
-        """Sentinel refuses a config whose monitored name does not resolve: wait for the names."""
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        names = [self.fqdn(pod) for pod in pods]
-        while time.monotonic() < deadline:
-            done = self.podman.exec(self.toolbox, ["getent", "hosts", *names], timeout=30)
-            if done.returncode == 0 and len(done.stdout.strip().splitlines()) == len(names):
-                return
-            time.sleep(0.5)
-        raise RuntimeError(f"floor pod names do not resolve on {self.network}: {names}")
-
-    def kill_pod(self, pod: str, recreate: bool = True) -> dict[str, Any]:
-        """SIGKILL every container of the pod and remove it; unless held down (recreate=False),
-        create it again at once (new IP, same volume), as a StatefulSet does."""
-        name = self.podman_pod(pod)
-        result: dict[str, Any] = {"pod": pod, "operation": "kill", "old_ip": self.ips.get(pod, "")}
-        self.podman.run("pod", "kill", "--signal", "KILL", name)
-        result["fault_at"] = result["killed_at"] = time.time()
-        self.podman.run("pod", "rm", "--force", "--time", "0", name)
-        self.dns.withdraw(name)
-        result["removed_at"] = time.time()
-        self.ips.pop(pod, None)
-        if recreate:
-            result.update(self.recreate_pod(pod))
-        return result
-
-    def recreate_pod(self, pod: str) -> dict[str, Any]:
-        self._create_pod(pod)
-        self._start_containers(pod)
-        return {"recreated_at": time.time(), "new_ip": self.ips[pod]}
-
-    def sentinel_container(self, pod: str) -> str:
-        return f"{self.podman_pod(pod)}-sentinel"
-
-    def pod_ips(self) -> dict[str, str]:
-        return dict(self.ips)
-
-    # ------------------------------------------------------------------ health
-
-    def wait_healthy(self, timeout: float) -> float:
-        return wait_settled(self.podman, self.toolbox, self.targets_json, {}, timeout)
-
-    def writer_env(self) -> dict[str, str]:
-        return {}  # the floor runs without passwords
+    def _pod_spec(self) -> dict[str, Any]:
+        def container(name: str, start: str) -> dict[str, Any]:
+            return {
+                "name": name, "image": IMAGE, "imagePullPolicy": "IfNotPresent", "command": ["sh", "-c", start],
+                "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+                "volumeMounts": [{"name": "conf", "mountPath": "/conf", "readOnly": True},
+                                 {"name": "data", "mountPath": "/data"}],
+            }
+        return {
+            "automountServiceAccountToken": False, "enableServiceLinks": False,
+            "securityContext": {"runAsNonRoot": True, "runAsUser": REDIS_UID, "runAsGroup": REDIS_UID,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "dnsConfig": {"options": [{"name": name, "value": value} for name, value in DNS_OPTIONS]},
+            "containers": [container("redis", REDIS_START), container("sentinel", SENTINEL_START)],
+            "volumes": [{"name": "conf", "configMap": {"name": CONFIG_MAP}}, {"name": "data", "emptyDir": {}}],
+        }

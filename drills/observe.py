@@ -1,8 +1,9 @@
 """What the drill watches from the host while a fault plays: each sentinel's view (master,
-config epoch, TILT) and which pod is master, over the pods' bridge addresses.
+config epoch, TILT) and which pod is master, over the pods' IPs.
 
-Pod names resolve only inside the lab network, so the host talks to the IPs the lab reports and
-maps the names that Sentinel announces (pod FQDNs) back to pods by their first label.
+Pod names resolve only inside the cluster, but the lab cluster's node is this machine and routes
+to the pod network, so the host talks to the IPs the API server reports and maps the names that
+Sentinel announces (pod FQDNs) back to pods by their first label.
 """
 
 from __future__ import annotations

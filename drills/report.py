@@ -15,10 +15,11 @@ READING = """\
 TILT: Sentinel resolves names synchronously in its event loop; when one pass of its timer takes
 more than 2 s it enters TILT and takes no action for 30 s, so a failover that meets TILT waits
 about 30 s longer. During a failover the sentinels look up the dead master's name again and again,
-and while it does not resolve the resolver asks for it once per search domain as well. The lab's
-DNS (lab/dns.py) answers such names NXDOMAIN at once, as CoreDNS does; the table below is what
-a lookup costs in this lab. A cluster DNS that is slow or lossy for those names costs the pods'
-resolver `timeout:1` s per lost query, and TILT follows (docs/lab.md).
+and while it does not resolve the resolver asks for it once per search domain as well. The lab
+cluster's CoreDNS answers such names NXDOMAIN at once and caches answers for 30 s (`cache 30`,
+`ttl 30`), so a recreated pod's name may still give its old address for that long; the table
+below is what a lookup costs here. A cluster DNS that is slow or lossy for those names costs the
+pods' resolver `timeout:1` s per lost query, and TILT follows.
 """
 
 METHOD = """\
@@ -26,12 +27,12 @@ METHOD = """\
 
 Each trial: the cluster's invariants hold (one master, every sentinel names it and knows n-1
 sentinels and n-1 replicas with its quorum, every replica linked, no TILT, every pod Ready); the
-writer (`drills/writer.py`, redis-py's Sentinel client in the toolbox container on the cluster's
-network, socket timeouts 0.5 s, one retry) writes a unique key {rate:g} times a second and
+writer (`drills/writer.py`, redis-py's Sentinel client in a client pod in the target's namespace,
+started with `kubectl exec`, socket timeouts 0.5 s, one retry) writes a unique key {rate:g} times a second and
 records each ACKNOWLEDGED key with the time of the reply and the node that sent it; after 3 s of
 steady writes the fault is applied at a recorded time; the drill waits until the invariants hold
 again (bounded by down-after + failover-timeout + 10 s, plus 30 s for one TILT, plus 60 s for
-the pod to come back), writes
+the pod to come back, plus 30 s for the cluster DNS' cache of its old address), writes
 2 s more, stops the writer, which then looks up every acknowledged key on the master the
 Sentinels name.
 
@@ -43,13 +44,21 @@ Sentinels name.
 - TILT: trials in which any sentinel reported `sentinel_tilt:1` (polled every 0.5 s);
 - percentiles are nearest-rank (p95 of 20 trials is the 19th smallest).
 
+Faults, all on the one node of the lab cluster: a pod SIGKILLed is every process of it, its
+sandbox included, killed through containerd (the kubelet gives it a new sandbox with a new IP and
+restarts its containers, with its restart back-off); a cut is an nftables DROP of everything but
+loopback inside the pod's network namespace (no resets); a delete goes through the API (the
+kubelet runs the preStop hook; its start is taken as the delete request).
+
 Scenarios:
 {scenarios}
 
-The floor (`drills/floor.py`) is a bare three-pod cluster made by hand in the same engine:
-plain `redis-server` and `redis-sentinel` from the same image, names instead of IPs, fixed
-sentinel ids, the same down-after / failover-timeout / parallel-syncs and resolver options as
-the gateway's pods, no boot scripts, no probes, no HAProxy, no CPU limits.
+The floor (`drills/floor.py`) is a bare three-pod StatefulSet written by hand, applied to the same
+cluster in its own namespace: plain `redis-server` and `redis-sentinel` from the same image, names
+instead of IPs (a headless Service that publishes not-ready addresses), fixed sentinel ids, the
+same down-after / failover-timeout / parallel-syncs and resolver options as the gateway's pods, no
+persistence, no scripts but copying its config and waiting for the monitored name, no probes, no
+HAProxy, no CPU limits.
 """
 
 
@@ -128,8 +137,9 @@ def handover_lines(results: dict[str, Any]) -> list[str]:
     if not graceful:
         return []
     lines = [f"## `{GRACEFUL}`, phase by phase", "",
-             "From the preStop's timestamps, the sentinels' log events and the writer's first write on the",
-             "new master, over the trials that failed over (seconds):", "",
+             "From the preStop's start (the delete request, where the kubelet does not record it), the",
+             "sentinels' log events and the writer's first write on the new master, over the trials that",
+             "failed over (seconds):", "",
              _row(["phase", "trials", "min", "p50", "max"]), _row(["---"] * 5)]
     for row in handover_phases(graceful["trials"]):
         lines.append(_row([row["phase"], row["trials"], _fmt(row["min"]), _fmt(row["p50"]), _fmt(row["max"])]))
@@ -141,8 +151,8 @@ def dns_lines(results: dict[str, Any]) -> list[str]:
     if not probes:
         return []
     lines = ["## DNS: what a name that is gone costs here", "",
-             "Measured in the lab's toolbox, which has the pods' resolver settings (search path of the",
-             "namespace, `ndots:5`, `timeout:1`, `attempts:5`), with `python3 -m drills.dnsprobe`:", "",
+             "Measured in the drills' client pod, which has the gateway pods' resolver settings (search path",
+             "of the namespace, `ndots:5`, `timeout:1`, `attempts:5`), with `python3 -m drills.dnsprobe`:", "",
              _row(["name looked up", "lookups", "failed", "slower than 0.5 s", "p50", "p99", "max"]),
              _row(["---"] * 7)]
     for probe in probes:
@@ -160,7 +170,8 @@ def lost_clusters(results: dict[str, Any]) -> list[str]:
         return []
     lines = ["## Clusters that did not recover", "",
              "After these trials the invariants did not hold again within the bound; the remaining",
-             "trials ran in a fresh cluster. What did not hold:", ""]
+             "trials ran on a fresh one (the stack destroyed and deployed again, or a new floor). What did",
+             "not hold:", ""]
     for item in lost:
         lines.append(f"- `{item['scenario']}` after trial {item['after_trial']}: {item['problems'][:600]}")
     return lines + [""]
@@ -184,7 +195,7 @@ def render_report(results: dict[str, Any]) -> str:
     parts = [
         "# Failover benchmarks",
         "",
-        "Generated by `drills/benchmark.py` from real runs in the podman lab; do not edit by hand, run",
+        "Generated by `drills/benchmark.py` from real runs on the lab's Kubernetes; do not edit by hand, run",
         "the command below again (or `--from-json` on its saved results).",
         "",
         f"- date: {results['date']} (finished {results.get('finished', '-')})",
@@ -192,7 +203,8 @@ def render_report(results: dict[str, Any]) -> str:
         f"- machine: {machine['nproc']} CPUs, {machine['memory_gib']} GiB, kernel {machine['kernel']}, "
         f"{machine['os']}; load average {' '.join(machine['loadavg_at_start'])} at start, "
         f"{' '.join(machine.get('loadavg_at_end', ['-']))} at end; shared with other work",
-        f"- engine: {machine['podman']}, runtime {machine['runtime']}; redis {versions.get('redis', '-')}",
+        f"- cluster: {machine.get('kubernetes') or machine.get('podman')}, runtime {machine['runtime']}; "
+        f"redis {versions.get('redis', '-')}",
         f"- Sentinel timing (stack `{results['stack']}`): down-after {timing.get('down_after_ms')} ms, "
         f"failover-timeout {timing.get('failover_timeout_ms')} ms, parallel-syncs {timing.get('parallel_syncs')}; "
         f"writer {results['rate']:g} writes/s",

@@ -3,8 +3,10 @@
     with cluster_for(scenario, options) as target:
         trials = [run_trial(target, scenario, n, options) for n in range(1, N + 1)]
 
-The gateway runs in a lab (lab.Lab) from freshly rendered manifests of a stack; the floor
-scenario runs on the bare cluster of drills.floor with the same Sentinel timing.
+Everything runs on the lab's real Kubernetes (labcluster; a healthy one is reused), reached
+through cluster.Cluster only. The gateway is the lab stack deployed by `pulumi up -s lab`
+(lab.stack.LabStack, with the options' overrides); the floor scenarios run on the bare cluster of
+drills.floor, applied beside it in its own namespace, with the same Sentinel timing.
 """
 
 from __future__ import annotations
@@ -12,29 +14,23 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator, Optional
 
-
-from lab import Lab, load_manifests
+from cluster import Cluster, KubernetesCluster
 
 from .analysis import writer_metrics
 from .floor import FloorCluster
-from .health import Timing
 from .observe import TiltWatch, notable_sentinel_lines
 from .scenarios import Scenario, unmet_expectations
-from .targets import CONFIG_MAP, REPO, LabTarget, render_stack, sentinel_setting
-from .writer_process import WriterProcess
+from .targets import GatewayTarget, Target, stack_timing
 
-LAB_READY_TIMEOUT_SECONDS = 300.0
+READY_TIMEOUT_SECONDS = 300.0
 
 
 @dataclass
 class Options:
-    stack: str = "dev"
-    overrides: list[str] = field(default_factory=list)
-    manifests: Optional[Path] = None  # already rendered; else the stack is rendered
-    lab_name: str = "kr-drills"
+    overrides: list[str] = field(default_factory=list)  # gateway config, as `pulumi config set --path`
+    deploy: bool = True  # `pulumi up -s lab` first; else use what the lab stack has deployed
     rate: float = 100.0
     steady_seconds: float = 3.0
     tail_seconds: float = 2.0
@@ -50,59 +46,63 @@ class Options:
             self.checkpoint(results)
 
 
-def manifests_dir(options: Options) -> Path:
-    if options.manifests:
-        return options.manifests
-    out = REPO / ".rendered" / f"drills-{options.stack}"
-    return render_stack(options.stack, out, options.overrides) / "1-manifest"
+def lab_cluster(options: Options) -> Cluster:
+    """The lab cluster, started or (when healthy) reused."""
+    from labcluster.cluster import LabCluster
+
+    LabCluster.default().up(options.say)
+    return KubernetesCluster.lab()
 
 
-def stack_timing(manifest_dir: Path) -> Timing:
-    manifests = load_manifests(manifest_dir)
-    conf_map = next(o for o in manifests.of_kind("ConfigMap") if o.name == CONFIG_MAP)
-    conf = manifests.config_map_data(conf_map.namespace, CONFIG_MAP)["sentinel.conf"].decode()
-    return Timing(sentinel_setting(conf, "down-after-milliseconds"), sentinel_setting(conf, "failover-timeout"),
-                  sentinel_setting(conf, "parallel-syncs"))
+def gateway_outputs(options: Options, fresh: bool = False) -> dict[str, Any]:
+    """The lab stack's outputs, after `pulumi up -s lab` with the overrides unless told not to;
+    `fresh`: destroyed first (its namespace, and with it the gateway's volumes, go too)."""
+    from labcluster.cluster import LabCluster
+    from lab.stack import LabStack
+
+    stack = LabStack(LabCluster.default().kubeconfig, echo=options.say)
+    if fresh:
+        stack.destroy()
+    return stack.up(options.overrides) if options.deploy or fresh else stack.outputs()
 
 
 @contextlib.contextmanager
-def lab_target(options: Options) -> Iterator[LabTarget]:
-    directory = manifests_dir(options)
-    options.say(f"lab {options.lab_name}: starting from {directory}")
-    with Lab(directory, name=options.lab_name) as lab:
-        lab.wait_ready(LAB_READY_TIMEOUT_SECONDS)
-        target = LabTarget(lab)
-        target.wait_healthy(LAB_READY_TIMEOUT_SECONDS)
-        options.say(f"lab {options.lab_name}: ready, invariants hold")
+def gateway_target(options: Options, fresh: bool = False) -> Iterator[GatewayTarget]:
+    cluster = lab_cluster(options)
+    target = GatewayTarget.from_outputs(cluster, gateway_outputs(options, fresh))
+    target.start_client()
+    try:
+        target.wait_healthy(READY_TIMEOUT_SECONDS)
+        options.say(f"gateway {target.namespace}/{target.statefulset}: ready, invariants hold")
         yield target
+    finally:
+        target.stop_client()
 
 
 @contextlib.contextmanager
-def floor_target(options: Options) -> Iterator[FloorCluster]:
-    timing = stack_timing(manifests_dir(options))
+def floor_target(options: Options, fresh: bool = True) -> Iterator[FloorCluster]:
+    """A floor made for this session (always fresh: an earlier one is deleted first)."""
+    cluster = lab_cluster(options)
+    timing = stack_timing(options.overrides)
     options.say(f"floor cluster: starting with {timing}")
-    with FloorCluster(timing) as floor:
-        options.say("floor cluster: healthy")
+    with FloorCluster(cluster, timing) as floor:
+        options.say(f"floor cluster {floor.namespace}: healthy")
         yield floor
 
 
 def cluster_for(scenario: Scenario, options: Options):
-    return floor_target(options) if scenario.floor else lab_target(options)
+    return floor_target(options) if scenario.floor else gateway_target(options)
 
 
-def restore_bound(target) -> float:
+def restore_bound(target: Target) -> float:
     return target.timing.restore_bound_seconds
 
 
-def sentinel_logs(target, since: float) -> dict[str, Any]:
-    logs = {}
-    for pod in target.pod_names():
-        done = target.podman.run("logs", "--since", f"{since:.3f}", target.sentinel_container(pod), check=False)
-        logs[pod] = notable_sentinel_lines(done.stdout + done.stderr)
-    return logs
+def sentinel_logs(target: Target, since: float) -> dict[str, Any]:
+    return {pod: notable_sentinel_lines(target.sentinel_log(pod, since)) for pod in target.pod_names()}
 
 
-def run_trial(target, scenario: Scenario, number: int, options: Options) -> dict[str, Any]:
+def run_trial(target: Target, scenario: Scenario, number: int, options: Options) -> dict[str, Any]:
     """One trial; a failure of the drill itself is recorded in `error`, never raised."""
     trial: dict[str, Any] = {"scenario": scenario.name, "trial": number, "started_at": time.time()}
     try:
@@ -115,16 +115,15 @@ def run_trial(target, scenario: Scenario, number: int, options: Options) -> dict
     return trial
 
 
-def _measure(target, scenario: Scenario, number: int, options: Options) -> dict[str, Any]:
+def _measure(target: Target, scenario: Scenario, number: int, options: Options) -> dict[str, Any]:
     bound = restore_bound(target)
     target.wait_healthy(bound)
     old_master = target.panel.wait_agreed_master(target.timing.failover_bound_seconds)
     epoch_before = target.panel.max_epoch()
+    restarts_before = target.pod_restarts()
     prefix = f"drill:{scenario.name}:{number}:{int(time.time() * 1000)}"
     max_seconds = options.steady_seconds + 3 * bound + options.tail_seconds + 60
-    with TiltWatch(target.panel) as tilt, \
-            WriterProcess(target.toolbox, target.sentinel_addresses, target.master_set, target.writer_env(),
-                          prefix, options.rate, max_seconds) as writer:
+    with TiltWatch(target.panel) as tilt, target.writer(prefix, options.rate, max_seconds) as writer:
         writer.wait_steady(options.steady_seconds)
         fault = scenario.apply(target, old_master)
         fault_at = fault["fault_at"]
@@ -146,6 +145,7 @@ def _measure(target, scenario: Scenario, number: int, options: Options) -> dict[
         "tilt": tilt.tilted, "tilt_samples": {pod: len(times) for pod, times in tilt.seen.items()},
         "restored_s": None if restored_at is None else round(restored_at - fault_at, 3),
         "fault": fault,
+        "restarts_before": restarts_before, "restarts_after": target.pod_restarts(),
     })
     measured["sentinel_logs"] = sentinel_logs(target, fault_at - options.steady_seconds)
     if restore_error:

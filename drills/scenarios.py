@@ -1,4 +1,5 @@
-"""The failover drills: one fault each, applied to the master (or around it) while the writer runs.
+"""The failover drills: one fault each, applied to the master (or around it) while the writer runs,
+through the target's cluster (cluster.Cluster): real kubelet, real container runtime, real DNS.
 
 Each scenario's `apply` returns the fault's timeline with `fault_at` (wall clock);
 `unmet_expectations` says what a finished trial shows that its scenario forbids, beyond the
@@ -14,6 +15,9 @@ from typing import Any, Callable, Optional
 # How long the master stays cut off after the others elected a new one: long enough for the
 # isolated node to stay master alone for a while (as in a real partition), short for the run.
 CUT_HOLD_SECONDS = 5.0
+# A killed pod's new sandbox (and with it its new IP) takes the kubelet a second or two; the
+# drill records when it shows, within this.
+NEW_IP_WAIT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -22,21 +26,36 @@ class Scenario:
     summary: str
     apply: Callable[[Any, str], dict[str, Any]]
     expects_failover: Optional[bool]  # None: the drill only measures (the bare cluster's restart)
-    floor: bool = False  # runs on the bare floor cluster instead of the lab
+    floor: bool = False  # runs on the bare floor cluster instead of the gateway
+
+
+def _killed(target, pod: str) -> dict[str, Any]:
+    """kill_pod, and when the pod showed again with a new IP."""
+    fault = target.kill_pod(pod)
+    fault.update(target.wait_new_ip(pod, fault.get("ip"), NEW_IP_WAIT_SECONDS))
+    return fault
 
 
 def kill_master_and_restart(target, master: str) -> dict[str, Any]:
-    """SIGKILL the master's pod; its StatefulSet creates it again at once (a crash on a live node)."""
-    return target.kill_pod(master)
+    """SIGKILL every process of the master's pod, sandbox included: the kubelet gives the pod a
+    new sandbox (new IP) and starts its containers again at once, as after a crash on a live node."""
+    return _killed(target, master)
 
 
 def kill_master(target, master: str) -> dict[str, Any]:
-    """SIGKILL the master's pod and keep it down until the others elected a new master (a lost
-    node: Kubernetes does not recreate its StatefulSet pod elsewhere for minutes), at most the
-    restore bound; then it is created again with a new IP and must come back as a replica."""
-    fault = target.kill_pod(master, recreate=False)
+    """The master's node is lost, and the pod comes back elsewhere with a new IP once the others
+    have elected a new master (Kubernetes does not recreate a lost node's StatefulSet pod for
+    minutes). On one node that is: cut the pod off the network (drops, no resets: nobody hears
+    from it again, as from a dead node), SIGKILL its redis and sentinel (its data and state in
+    memory are gone; the kubelet restarts them in the same, still cut-off, sandbox, where they
+    reach no one and no one reaches them), wait until the sentinels agree on another master (at
+    most the restore bound), then SIGKILL the whole pod: the new sandbox has a new IP and no cut,
+    and the pod must come back as a replica. `fault_at` is the cut."""
+    fault = target.cut_pod(master)
+    fault["operation"] = "kill-held-down"
+    fault["killed"] = [target.kill_container(master, "redis"), target.kill_container(master, "sentinel")]
     fault["failover_seen_at"] = wait_for_new_master(target, master, target.timing.restore_bound_seconds)
-    fault["recreate"] = target.recreate_pod(master)
+    fault["returned"] = _killed(target, master)
     return fault
 
 
@@ -53,12 +72,18 @@ def wait_for_new_master(target, old_master: str, bound: float):
 
 
 def delete_master(target, master: str) -> dict[str, Any]:
-    return target.delete_pod(master)
+    """Delete the master's pod through the API: the kubelet runs the preStop handover, then stops
+    the containers; the StatefulSet creates the pod again. Records when the old pod was gone and
+    the kubelet's warnings about it (FailedPreStopHook is a handover that failed)."""
+    fault = target.delete_pod(master)
+    fault["removed_at"] = target.wait_gone(master, fault["uid"], target.timing.restore_bound_seconds)
+    fault["warnings"] = [e for e in target.events(master, fault["fault_at"]) if e["type"] == "Warning"]
+    return fault
 
 
 def kill_replica(target, master: str) -> dict[str, Any]:
     replica = next(pod for pod in target.pod_names() if pod != master)
-    return target.kill_pod(replica)
+    return _killed(target, replica)
 
 
 def cut_master(target, master: str) -> dict[str, Any]:
@@ -73,26 +98,51 @@ def cut_master(target, master: str) -> dict[str, Any]:
 
 
 def kill_sentinel_then_master(target, master: str) -> dict[str, Any]:
-    """Kill the sentinel of a replica pod (the kubelet restarts it in the same pod), then at once
-    the master's pod: the majority of sentinels must form again and elect a new master."""
+    """SIGKILL the sentinel container of a replica pod (the kubelet restarts it in the same pod),
+    then at once the master's whole pod: the majority of sentinels must form again and elect a
+    new master."""
     replica = next(pod for pod in target.pod_names() if pod != master)
-    sentinel = target.kill_sentinel(replica)
-    fault = target.kill_pod(master)
+    sentinel = target.kill_container(replica, "sentinel")
+    fault = _killed(target, master)
     fault["sentinel_killed"] = sentinel
     return fault
 
 
+def rolling_restart(target, master: str) -> dict[str, Any]:
+    """`kubectl rollout restart` of the StatefulSet: every pod deleted gracefully and recreated,
+    highest ordinal first, each once the others are Ready; the master's preStop hands over when
+    its turn comes. Waits until every pod was replaced (at most the restore bound per pod)."""
+    before = {pod: target.cluster.pod(target.namespace, pod).uid for pod in target.pod_names()}
+    fault = target.restart_all()
+    fault["pods_before"] = before
+    bound = target.timing.restore_bound_seconds * len(before)
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline:
+        now = {pod: target.cluster.pod(target.namespace, pod) for pod in before}
+        if all(p is not None and p.uid != before[name] and p.ready for name, p in now.items()):
+            fault["replaced_at"] = time.time()
+            break
+        time.sleep(1.0)
+    return fault
+
+
 SCENARIOS = {s.name: s for s in [
-    Scenario("master-kill", "master pod SIGKILLed, held down until a new master is elected, then recreated "
-             "with a new IP", kill_master, True),
-    Scenario("master-kill-restart", "master pod SIGKILLed and recreated at once with a new IP",
-             kill_master_and_restart, True),
+    Scenario("master-kill", "master pod's node lost: cut off and its containers SIGKILLed, held down until a "
+             "new master is elected, then back in a new sandbox with a new IP", kill_master, True),
+    Scenario("master-kill-restart", "master pod SIGKILLed with its sandbox, restarted at once by the kubelet "
+             "with a new IP", kill_master_and_restart, True),
     Scenario("master-cut", "master pod cut off the network (drops, no resets), healed after the failover",
              cut_master, True),
-    Scenario("master-delete", "master pod deleted gracefully (preStop handover)", delete_master, True),
-    Scenario("replica-kill", "a replica pod SIGKILLed, recreated with a new IP", kill_replica, False),
-    Scenario("sentinel-then-master", "a replica's sentinel SIGKILLed, then the master pod",
+    Scenario("master-delete", "master pod deleted gracefully through the API (preStop handover)", delete_master,
+             True),
+    Scenario("replica-kill", "a replica pod SIGKILLed with its sandbox, restarted with a new IP", kill_replica,
+             False),
+    Scenario("sentinel-then-master", "a replica's sentinel container SIGKILLed, then the master pod",
              kill_sentinel_then_master, True),
+    # Measured only (None): each master's turn hands over, and a later turn may hand the role
+    # back to the pod that had it first.
+    Scenario("rolling-restart", "kubectl rollout restart of the StatefulSet (every pod deleted gracefully in turn)",
+             rolling_restart, None),
     Scenario("floor-master-kill", "bare hand-made cluster: as master-kill", kill_master, True, floor=True),
     Scenario("floor-master-kill-restart", "bare hand-made cluster: as master-kill-restart",
              kill_master_and_restart, None, floor=True),

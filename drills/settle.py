@@ -2,8 +2,8 @@
 until the smoke check's state invariants hold (smoke.wait_until_healthy), and print its last
 report as JSON. Passwords come from REDIS_PASSWORD, SENTINEL_PASSWORD and CACHE_PASSWORD.
 
-It runs in the toolbox container because Sentinel hands out in-cluster names that resolve only
-there; one `podman exec` per wait keeps the polling itself off the podman command line.
+It runs in the target's client pod because Sentinel hands out in-cluster names that resolve only
+there; one `kubectl exec` per wait keeps the polling itself inside the cluster.
 """
 
 from __future__ import annotations

@@ -1,31 +1,40 @@
-"""What a drill acts on: the gateway in the lab, or the bare floor cluster (drills.floor).
+"""What a drill acts on: the gateway (the lab stack, deployed by lab.stack.LabStack), or the bare
+floor cluster (drills.floor), both on the same Kubernetes and reached through cluster.Cluster only.
 
-Both offer the same few things: the sentinels' names inside their network, the toolbox container
-where the writer runs, the pods' bridge IPs, the invariants, and the faults.
+Both offer the same few things: the pods' names and FQDNs, the sentinels' addresses inside the
+cluster network, a client pod in the target's namespace where the writer and the invariant
+check run, the pods' IPs (the host reaches pod IPs directly: drills.observe polls the sentinels
+from here), the invariants, the faults, and the sentinels' logs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
-import subprocess
-import sys
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping, Optional, Sequence
 
-from lab import Lab
-from lab.lab import LAB_IMAGE
-
-from smoke import from_manifest_objects
+from cluster import ClientSpec, Cluster, SecretEnv
+from smoke import Targets, from_stack_outputs
 
 from .health import Timing, wait_settled, wait_until
 from .observe import SentinelPanel
+from .writer_process import WriterProcess
 
 REPO = Path(__file__).resolve().parents[1]
-STATEFULSET = "redis-gateway"
 CONFIG_MAP = "redis-gateway-config"
+SENTINEL_CONF = "sentinel.conf"
 REDIS_PORT = 6379
 SENTINEL_PORT = 26379
+CLUSTER_DOMAIN = "cluster.local"
+CLIENT_NAME = "kubernaut-drills"
+LAB_STACK = "lab"
+# The host polls pod IPs (observe.SentinelPanel, twice a second while a fault plays); one listing
+# of the pods serves all polls within this time, so the drill does not load the API server (and
+# the two cores it shares) with a kubectl per poll. A recreated pod's new IP shows up this late.
+POD_LIST_CACHE_SECONDS = 1.0
 
 
 def sentinel_setting(conf: str, key: str) -> int:
@@ -35,42 +44,62 @@ def sentinel_setting(conf: str, key: str) -> int:
     return int(match.group(1))
 
 
-def render_stack(stack: str, out: Path, overrides: list[str]) -> Path:
-    """Rendered manifests of a stack in `out` (below the git-ignored .rendered/), with only the
-    images pointed at the lab image (as scripts/lab-up renders it), then `overrides`."""
-    command = [sys.executable, "-m", "tools.render_manifests", "--stack", stack, "--out", str(out)]
-    for override in [f"platform.images.redis={LAB_IMAGE}", f"platform.images.haproxy={LAB_IMAGE}", *overrides]:
-        command += ["--set", override]
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        raise RuntimeError(f"rendering stack {stack} failed: {done.stderr.strip()[-2000:]}")
-    return out
+def timing_of(sentinel_conf: str) -> Timing:
+    return Timing(sentinel_setting(sentinel_conf, "down-after-milliseconds"),
+                  sentinel_setting(sentinel_conf, "failover-timeout"),
+                  sentinel_setting(sentinel_conf, "parallel-syncs"))
 
 
-class LabTarget:
-    """The gateway StatefulSet of a running lab.Lab."""
+def stack_timing(overrides: Sequence[str] = (), stack: str = LAB_STACK) -> Timing:
+    """The Sentinel timing that `pulumi up -s <stack>` with these overrides deploys, from the
+    stack file and the validated config models: the floor gets it without the gateway."""
+    import yaml
 
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
-        self.name = lab.name
-        self.toolbox = lab.toolbox
-        statefulset = next(o for o in lab.manifests.workloads if o.kind == "StatefulSet" and o.name == STATEFULSET)
-        self.namespace = statefulset.namespace
-        self.replicas = int(statefulset.spec.get("replicas") or 1)
-        self.headless = statefulset.spec["serviceName"]
-        self.cluster_domain = lab.manifests.cluster_domain
-        conf = lab.manifests.config_map_data(self.namespace, CONFIG_MAP)["sentinel.conf"].decode()
-        self.master_set = re.search(r"^sentinel monitor (\S+) ", conf, re.MULTILINE).group(1)
-        self.timing = Timing(sentinel_setting(conf, "down-after-milliseconds"),
-                             sentinel_setting(conf, "failover-timeout"), sentinel_setting(conf, "parallel-syncs"))
-        targets, passwords = from_manifest_objects([o.body for o in lab.manifests.objects])
+    from stack_config import load_stack_config, names
+
+    document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text()) or {}
+    prefix = f"{names.PROJECT}:"
+    raw = {key.removeprefix(prefix): value for key, value in (document.get("config") or {}).items()
+           if key.startswith(prefix)}
+    for override in overrides:
+        key, _, value = override.partition("=")
+        node = raw
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    gateway = load_stack_config(raw, stack).gateway
+    return Timing(gateway.down_after_milliseconds, gateway.failover_timeout_milliseconds, gateway.parallel_syncs)
+
+
+class Target:
+    """One Sentinel StatefulSet on a cluster: `replicas` pods `<statefulset>-<i>`, each with a
+    `redis` and a `sentinel` container, names from a headless Service."""
+
+    def __init__(self, cluster: Cluster, *, namespace: str, statefulset: str, headless: str, master_set: str,
+                 replicas: int, timing: Timing, targets: Targets, client: ClientSpec,
+                 redis_password: Optional[str] = None, sentinel_password: Optional[str] = None,
+                 cluster_domain: str = CLUSTER_DOMAIN) -> None:
+        self.cluster = cluster
+        self.namespace = namespace
+        self.statefulset = statefulset
+        self.headless = headless
+        self.master_set = master_set
+        self.replicas = replicas
+        self.timing = timing
+        self.cluster_domain = cluster_domain
         self.targets_json = targets.to_json()
-        self.redis_password, self.sentinel_password = passwords.redis, passwords.sentinel
-        self.cache_password = passwords.cache
-        self.panel = SentinelPanel(self.pod_ips, SENTINEL_PORT, self.sentinel_password, self.master_set)
+        self.client = client
+        self.redis_password = redis_password
+        self.sentinel_password = sentinel_password
+        self.panel = SentinelPanel(self.pod_ips, SENTINEL_PORT, sentinel_password, master_set)
+        self._pods_lock = threading.Lock()
+        self._pods_cache: tuple[float, dict[str, Any]] = (0.0, {})
+
+    # ------------------------------------------------------------------ names
 
     def pod_names(self) -> list[str]:
-        return [f"{STATEFULSET}-{i}" for i in range(self.replicas)]
+        return [f"{self.statefulset}-{i}" for i in range(self.replicas)]
 
     def fqdn(self, pod: str) -> str:
         return f"{pod}.{self.headless}.{self.namespace}.svc.{self.cluster_domain}"
@@ -79,65 +108,147 @@ class LabTarget:
     def sentinel_addresses(self) -> list[str]:
         return [f"{self.fqdn(pod)}:{SENTINEL_PORT}" for pod in self.pod_names()]
 
-    @property
-    def podman(self):
-        return self.lab.podman
+    # ------------------------------------------------------------------ pods
 
-    def sentinel_container(self, pod: str) -> str:
-        return f"{self.lab.name}-{pod}-sentinel"
+    def _pods(self, fresh: bool = False) -> dict[str, Any]:
+        with self._pods_lock:
+            read_at, pods = self._pods_cache
+            if fresh or time.monotonic() - read_at > POD_LIST_CACHE_SECONDS:
+                pods = {p.name: p for p in self.cluster.pods(self.namespace)}
+                self._pods_cache = (time.monotonic(), pods)
+            return pods
 
     def pod_ips(self) -> dict[str, str]:
-        """Bridge IP of every gateway pod that is running (not terminating, not yet created)."""
-        pods = self.lab.status()["pods"]
-        return {name: pods[name]["ip"] for name in self.pod_names()
-                if name in pods and pods[name]["phase"] == "Running" and pods[name]["ip"]}
+        """IP of every pod of the StatefulSet that runs (not terminating, not waiting for a sandbox)."""
+        pods = self._pods()
+        return {name: pods[name].ip for name in self.pod_names()
+                if name in pods and pods[name].phase == "Running" and pods[name].ip and not pods[name].terminating}
+
+    def pod_ip(self, pod: str, fresh: bool = True) -> Optional[str]:
+        found = self._pods(fresh).get(pod)
+        return found.ip if found and not found.terminating else None
+
+    def all_ready(self) -> bool:
+        """Every pod of the StatefulSet is there and Ready, and every other running pod of the
+        namespace (the gateway's HAProxy) is Ready too; the drills' own client and finished Jobs
+        do not count."""
+        pods = self._pods(fresh=True)
+        ours = [pods.get(name) for name in self.pod_names()]
+        if any(p is None or not p.ready or p.terminating for p in ours):
+            return False
+        others = [p for p in pods.values() if p.name not in self.pod_names() and p.name != self.client.name
+                  and p.phase not in ("Succeeded", "Failed")]
+        return all(p.ready and not p.terminating for p in others)
+
+    def pod_restarts(self) -> dict[str, dict[str, int]]:
+        return {name: dict(pod.restarts) for name, pod in self._pods(fresh=True).items() if name in self.pod_names()}
+
+    # ------------------------------------------------------------------ client pod, invariants, writer
+
+    def start_client(self) -> None:
+        self.cluster.start_client(self.client)
+
+    def stop_client(self) -> None:
+        self.cluster.stop_client(self.client)
 
     def wait_healthy(self, timeout: float) -> float:
-        """When the smoke invariants held and every pod of the lab was Ready (as kubectl shows)."""
+        """When the smoke invariants held and every pod was Ready (as kubectl shows it)."""
         started = time.monotonic()
-        settled_at = wait_settled(self.podman, self.toolbox, self.targets_json, self.smoke_env(), timeout)
-        if self.lab.status()["all_ready"]:
+        settled_at = wait_settled(self.cluster, self.client, self.targets_json, timeout)
+        if self.all_ready():
             return settled_at
         left = max(1.0, timeout - (time.monotonic() - started))
-        return wait_until(lambda: self.lab.status()["all_ready"], left, f"lab {self.name}: every pod Ready")
+        return wait_until(self.all_ready, left, f"{self.namespace}/{self.statefulset}: every pod Ready")
 
-    def smoke_env(self) -> dict[str, str]:
-        env = self.writer_env()
-        if self.cache_password:
-            env["CACHE_PASSWORD"] = self.cache_password
-        return env
+    def writer(self, prefix: str, rate: float, max_seconds: float) -> WriterProcess:
+        return WriterProcess(self.cluster, self.client, self.sentinel_addresses, self.master_set, prefix, rate,
+                             max_seconds)
 
-    def writer_env(self) -> dict[str, str]:
-        env = {}
-        if self.redis_password:
-            env["REDIS_PASSWORD"] = self.redis_password
-        if self.sentinel_password:
-            env["SENTINEL_PASSWORD"] = self.sentinel_password
-        return env
+    def client_exec(self, command: Sequence[str], timeout: float = 300.0):
+        return self.cluster.client_exec(self.client, command, timeout=timeout)
 
     # ------------------------------------------------------------------ faults
 
-    def kill_pod(self, pod: str, recreate: bool = True) -> dict[str, Any]:
-        result = self.lab.kill_pod(pod, recreate=recreate, wait="created" if recreate else "removed")
-        return {**result, "fault_at": result["killed_at"]}
+    def kill_pod(self, pod: str) -> dict[str, Any]:
+        """SIGKILL every process of the pod, sandbox included; the kubelet gives it a new sandbox
+        (new IP) and restarts its containers at once."""
+        return self.cluster.kill_pod(self.namespace, pod).as_dict()
 
-    def recreate_pod(self, pod: str) -> dict[str, Any]:
-        return self.lab.recreate_pod(pod, wait="created")
+    def kill_container(self, pod: str, container: str) -> dict[str, Any]:
+        return self.cluster.kill_container(self.namespace, pod, container).as_dict()
 
     def delete_pod(self, pod: str) -> dict[str, Any]:
-        result = self.lab.delete_pod(pod, wait="created")
-        return {**result, "fault_at": result["requested_at"]}
+        return self.cluster.delete_pod(self.namespace, pod).as_dict()
 
     def cut_pod(self, pod: str) -> dict[str, Any]:
-        result = self.lab.cut_pod(pod)
-        return {**result, "fault_at": result["cut_at"]}
+        return self.cluster.cut_pod(self.namespace, pod).as_dict()
 
     def heal_pod(self, pod: str) -> dict[str, Any]:
-        return self.lab.heal_pod(pod)
+        fault = self.cluster.heal_pod(self.namespace, pod).as_dict()
+        fault["healed_at"] = fault["fault_at"]
+        return fault
 
-    def kill_sentinel(self, pod: str) -> dict[str, Any]:
-        result = self.lab.kill_container(pod, "sentinel", wait="restarted")
-        return {**result, "fault_at": result["killed_at"]}
+    def restart_all(self) -> dict[str, Any]:
+        return self.cluster.restart_workload(self.namespace, "StatefulSet", self.statefulset).as_dict()
 
-    def logs_since(self, since: float) -> list[dict[str, Any]]:
-        return self.lab.ctl.events.since(since)
+    def wait_new_ip(self, pod: str, old_ip: Optional[str], timeout: float) -> dict[str, Any]:
+        """When the pod (same name) runs with an IP other than `old_ip`; {} if not within `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self._pods(fresh=True).get(pod)
+            if found and found.ip and found.ip != old_ip and not found.terminating:
+                return {"new_ip": found.ip, "new_ip_at": time.time(), "uid": found.uid}
+            time.sleep(0.25)
+        return {}
+
+    def wait_gone(self, pod: str, uid: str, timeout: float) -> Optional[float]:
+        """When the pod object with `uid` is gone (a deleted pod's termination ended)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.cluster.pod(self.namespace, pod)
+            if found is None or found.uid != uid:
+                return time.time()
+            time.sleep(0.25)
+        return None
+
+    def events(self, pod: str, since: float) -> list[dict[str, Any]]:
+        return [dataclasses.asdict(e) for e in self.cluster.events(self.namespace, since=since, name=pod)]
+
+    # ------------------------------------------------------------------ logs
+
+    def sentinel_log(self, pod: str, since: float) -> str:
+        """The pod's sentinel log since `since`: the container instance before the last restart
+        (a kill restarts it) and the current one."""
+        previous = self.cluster.logs(self.namespace, pod, "sentinel", since=since, previous=True)
+        current = self.cluster.logs(self.namespace, pod, "sentinel", since=since)
+        # While a container waits out its restart back-off, both are the last instance's log;
+        # Sentinel's lines carry milliseconds, so a line seen twice is the same line.
+        lines = dict.fromkeys(previous.splitlines() + current.splitlines())
+        return "".join(f"{line}\n" for line in lines)
+
+
+class GatewayTarget(Target):
+    """The gateway of the lab stack, from `pulumi stack output --json` of the stack."""
+
+    @classmethod
+    def from_outputs(cls, cluster: Cluster, outputs: Mapping[str, Any]) -> "GatewayTarget":
+        namespace = outputs["namespace"]
+        gateway = outputs["gateway"]
+        secret = gateway.get("secretName")
+        redis_password = cluster.secret_value(namespace, secret, "redis-password") if secret else None
+        sentinel_password = cluster.secret_value(namespace, secret, "sentinel-password") if secret else None
+        conf = cluster.config_map_value(namespace, CONFIG_MAP, SENTINEL_CONF)
+        if conf is None:
+            raise RuntimeError(f"no ConfigMap {namespace}/{CONFIG_MAP} with {SENTINEL_CONF}: is the stack deployed?")
+        targets = dataclasses.replace(from_stack_outputs(outputs), cache_endpoint=None,
+                                      redis_auth=redis_password is not None,
+                                      sentinel_auth=sentinel_password is not None)
+        secret_env = tuple(SecretEnv(variable, secret, key) for variable, key, value in (
+            ("REDIS_PASSWORD", "redis-password", redis_password),
+            ("SENTINEL_PASSWORD", "sentinel-password", sentinel_password)) if value is not None)
+        domain = targets.sentinels[0].host.split(".svc.", 1)[1]
+        return cls(cluster, namespace=namespace, statefulset=gateway["statefulSet"],
+                   headless=gateway["headlessService"],
+                   master_set=gateway["masterSet"], replicas=targets.replicas, timing=timing_of(conf),
+                   targets=targets, client=ClientSpec(namespace=namespace, name=CLIENT_NAME, secret_env=secret_env),
+                   redis_password=redis_password, sentinel_password=sentinel_password, cluster_domain=domain)

@@ -3,9 +3,10 @@
     python3 -m drills.writer --sentinels HOST[:PORT],... --master-set NAME [--rate 100]
                              [--max-seconds 300] [--prefix drill:<id>]
 
-Runs inside the client image on the lab network (pod names resolve only there) with nothing but
-the standard library and redis-py (Debian's 4.3). Passwords come from REDIS_PASSWORD and
-SENTINEL_PASSWORD in the environment, never from the command line.
+Runs in a client pod inside the cluster (pod names resolve only there), from the client image,
+with nothing but the standard library and redis-py (Debian's 4.3). Passwords come from
+REDIS_PASSWORD and SENTINEL_PASSWORD in the environment (the pod's, from Secrets), never from the
+command line.
 
 Each attempt is `SET <prefix>:<n> <n>` with a key of its own, through redis-py's Sentinel master
 client, as the Gateway's writes would go through a Sentinel-aware client. A write counts as
@@ -35,7 +36,7 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
 DEFAULT_SENTINEL_PORT = 26379
-# A healthy round trip on the lab network takes about a millisecond; half a second tells a dead
+# A healthy round trip on the pod network takes about a millisecond; half a second tells a dead
 # or cut-off node from a slow one without stretching the measured outage much.
 SOCKET_TIMEOUT_SECONDS = 0.5
 # One quick retry on a fresh connection, as production clients do (go-redis retries 3 times with

@@ -1,21 +1,21 @@
-"""The drill's side of drills.writer: start it in a cluster's toolbox container, wait until it
-writes steadily, stop it by closing its stdin, and read its result.
+"""The drill's side of drills.writer: start it in the target's client pod, wait until it writes
+steadily, stop it by closing its stdin, and read its result.
 
-The writer runs with `podman exec -i` in the long-running toolbox, not in a container of its own:
-starting a container on the network pauses the network's DNS, which the drill must not add to
-the fault it measures. Passwords reach it through the environment (`--env NAME`), never argv.
+The writer runs with `kubectl exec -i` (cluster.Cluster.client_popen) in the long-running client
+pod, not in a pod of its own: a drill's own client adds no pod start (no sandbox, no DNS record)
+to the fault it measures. Its passwords are the client pod's environment, which the cluster fills
+from the Secrets (secretKeyRef): they never pass through this process or a command line.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import threading
 import time
 from typing import Any, Optional
 
-from lab.podman import require_podman
+from cluster import ClientSpec, Cluster
 
 STOP_TIMEOUT_SECONDS = 60.0
 
@@ -25,15 +25,13 @@ class WriterError(RuntimeError):
 
 
 class WriterProcess:
-    def __init__(self, toolbox: str, sentinels: list[str], master_set: str, env: dict[str, str], prefix: str,
+    def __init__(self, cluster: Cluster, client: ClientSpec, sentinels: list[str], master_set: str, prefix: str,
                  rate: float, max_seconds: float) -> None:
-        self.command = [require_podman(), "exec", "-i"]
-        for name in sorted(env):
-            self.command += ["--env", name]
-        self.command += [toolbox, "python3", "-m", "drills.writer", "--sentinels", ",".join(sentinels),
-                         "--master-set", master_set, "--rate", str(rate), "--max-seconds", str(max_seconds),
-                         "--prefix", prefix]
-        self.env = {**os.environ, **env}
+        self.cluster = cluster
+        self.client = client
+        self.command = ["python3", "-m", "drills.writer", "--sentinels", ",".join(sentinels),
+                        "--master-set", master_set, "--rate", str(rate), "--max-seconds", str(max_seconds),
+                        "--prefix", prefix]
         self.max_seconds = max_seconds
         self.process: Optional[subprocess.Popen] = None
         self.progress: dict[str, Any] = {}
@@ -46,13 +44,14 @@ class WriterProcess:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        # The writer ends by itself at --max-seconds when its exec stream is gone.
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=30)
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env=self.env)
+        self.process = self.cluster.client_popen(self.client, self.command, stdin=subprocess.PIPE,
+                                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self._readers = [threading.Thread(target=self._read_stdout, daemon=True),
                          threading.Thread(target=self._read_stderr, daemon=True)]
         for reader in self._readers:
