@@ -118,7 +118,7 @@ def engine_cache() -> Path:
 @pytest.fixture(scope="session")
 def engine_pins() -> dict[str, str]:
     """The versions scripts/engine-versions pins, read the way the scripts read them (sourced)."""
-    names = ("PULUMI_CLI_VERSION", "KUBERNETES_PROVIDER_VERSION")
+    names = ("PULUMI_CLI_VERSION", "KUBERNETES_PROVIDER_VERSION", "KUBERNETES_PROVIDER_PSEUDO")
     script = f". {REPO / 'scripts' / 'engine-versions'} && " + " && ".join(f'echo "${name}"' for name in names)
     values = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout.split()
     assert len(values) == len(names) and all(values), f"scripts/engine-versions must set {names}"
@@ -136,7 +136,7 @@ def engine() -> Engine:
                            capture_output=True, text=True, check=False)
     if check.returncode != 0:
         pytest.fail("the Pulumi engine is not built or out of date (pulumi, pulumi-language-python from "
-                    "scripts/engine/python-language-host, the Kubernetes provider plugin); run "
+                    "go/pulumi-engine/python-language-host, the Kubernetes provider plugin); run "
                     "scripts/bootstrap-pulumi first (.ci/run does), see docs/engine.md", pytrace=False)
     return Engine(bin_dir=Path(check.stdout.strip()), plugins_dir=engine_cache() / "pulumi-home" / "plugins")
 

@@ -1,5 +1,5 @@
 """The language host's Go source: gofmt-clean (go vet runs in scripts/bootstrap-pulumi, which
-builds it against the CLI's dependency set)."""
+builds it in the CLI's wrapper module go/pulumi-engine, against the CLI's dependency set)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-HOST_SOURCE = Path(__file__).resolve().parents[2] / "scripts" / "engine" / "python-language-host"
+HOST_SOURCE = Path(__file__).resolve().parents[2] / "go" / "pulumi-engine" / "python-language-host"
 
 
 def test_source_is_gofmt_clean():
