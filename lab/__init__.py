@@ -1,8 +1,7 @@
-"""Runs a directory of rendered Kubernetes manifests in podman, as Kubernetes would (docs/lab.md)."""
+"""The lab: the dev stack applied with the real engine to the lab's single-node Kubernetes
+(labcluster), and the smoke check run there as a Job (docs/lab.md).
 
-from .errors import DisruptionRefused, LabError, LabTimeout, PodmanError, UnsupportedField
-from .lab import Lab, leftovers, sweep
-from .manifests import load as load_manifests
-
-__all__ = ["DisruptionRefused", "Lab", "LabError", "LabTimeout", "PodmanError", "UnsupportedField",
-           "leftovers", "load_manifests", "sweep"]
+    python -m lab up [--set KEY=VALUE]   what scripts/lab-up runs after its install steps
+    python -m lab smoke                  the smoke Job again, against what is deployed
+    python -m lab down                   what scripts/lab-down runs
+"""

@@ -1,4 +1,4 @@
-"""python -m lab.deploy up|down|smoke: the dev stack (as the lab stack) on the lab's real
+"""python -m lab up|down|smoke: the dev stack (as the lab stack) on the lab's real
 Kubernetes, what scripts/lab-up and scripts/lab-down run.
 
     up      the cluster (labcluster: started, or a healthy one reused), `pulumi up -s lab` against
@@ -121,7 +121,7 @@ def down() -> int:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.deploy", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("command", choices=("up", "down", "smoke"))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
