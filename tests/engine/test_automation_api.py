@@ -1,20 +1,25 @@
 """The lab stack's whole life through the Automation API (pulumi.automation) and the real
-engine: preview, up (render mode), outputs, a config change that must update the StatefulSet
-in place rather than replace it, destroy."""
+engine, against the lab's real Kubernetes (in a namespace of its own, beside the lab stack):
+preview, up (the pods Ready), outputs, a config change that must update the StatefulSet in place
+rather than replace it and that reaches the running sentinels, destroy."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import json
+import time
+
 import pulumi.automation as auto
 import pytest
-import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 STATEFULSET = "kubernetes:apps/v1:StatefulSet"
 STATEFUL_TYPES = {STATEFULSET, "kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:core/v1:Namespace"}
 DESTRUCTIVE_OPS = {auto.OpType.REPLACE, auto.OpType.CREATE_REPLACEMENT, auto.OpType.DELETE_REPLACED,
                    auto.OpType.DELETE}
+NAMESPACE = "kubernaut-automation"
+ROLLOUT_TIMEOUT_SECONDS = 420
 
 
 class StepRecorder:
@@ -48,27 +53,36 @@ def set_throwaway_passwords(sandbox, project: Path) -> None:
         sandbox.set_secret(project, "lab", key, sandbox.new_secret())
 
 
-def rendered(render_dir: Path, kind: str, name: str) -> dict:
-    for path in (render_dir / "1-manifest").glob("*.yaml"):
-        doc = yaml.safe_load(path.read_text())
-        if doc["kind"] == kind and doc["metadata"]["name"] == name:
-            return doc
-    raise AssertionError(f"{kind} {name} not rendered in {render_dir}")
+def sentinel_down_after(lab_cluster, pod: str) -> str:
+    done = lab_cluster.kubectl("-n", NAMESPACE, "exec", pod, "-c", "sentinel", "--", "redis-cli", "-p", "26379",
+                               "sentinel", "master", "gateway-master", check=False)
+    lines = done.stdout.split("\n")
+    return dict(zip(lines[::2], lines[1::2])).get("down-after-milliseconds", "")
+
+
+def wait_rollout(lab_cluster) -> dict:
+    lab_cluster.kubectl("-n", NAMESPACE, "rollout", "status", "statefulset/redis-gateway",
+                        f"--timeout={ROLLOUT_TIMEOUT_SECONDS}s", timeout=ROLLOUT_TIMEOUT_SECONDS + 10)
+    return json.loads(lab_cluster.kubectl("-n", NAMESPACE, "get", "statefulset", "redis-gateway", "-o", "json").stdout)
 
 
 @pytest.fixture
-def lab(sandbox):
+def lab(sandbox, lab_cluster):
     project = sandbox.copy_project(REPO)
-    render_dir = sandbox.private_dir("rendered")
     stack = create_lab_stack(sandbox, project)
     set_throwaway_passwords(sandbox, project)
-    stack.set_config("platform.kubernetes.renderYamlToDirectory", auto.ConfigValue(str(render_dir)), path=True)
-    yield stack, render_dir
-    stack.workspace.remove_stack("lab", force=True)
+    sandbox.set_secret(project, "lab", "kubeconfig", lab_cluster.kubeconfig.read_text())
+    stack.set_config("platform.namespace", auto.ConfigValue(NAMESPACE), path=True)
+    yield stack
+    try:
+        stack.destroy(on_output=lambda _: None)
+    finally:
+        stack.workspace.remove_stack("lab", force=True)
+        lab_cluster.kubectl("delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=false", check=False)
 
 
-def test_lab_stack_preview_up_update_in_place_destroy(lab):
-    stack, render_dir = lab
+def test_lab_stack_preview_up_update_in_place_destroy(lab, lab_cluster):
+    stack = lab
 
     first = StepRecorder()
     preview = stack.preview(on_event=first)
@@ -78,12 +92,14 @@ def test_lab_stack_preview_up_update_in_place_destroy(lab):
     up = stack.up(on_output=lambda _: None)
     assert up.summary.result == "succeeded"
     gateway = up.outputs["gateway"].value
-    assert up.outputs["namespace"].value == "kubernaut-system"
+    assert up.outputs["namespace"].value == NAMESPACE
     assert gateway["statefulSet"] == "redis-gateway"
     assert gateway["masterSet"] == "gateway-master"
-    assert gateway["masterEndpoint"] == "redis-gateway-ha.kubernaut-system.svc.cluster.local:6379"
+    assert gateway["masterEndpoint"] == f"redis-gateway-ha.{NAMESPACE}.svc.cluster.local:6379"
     assert len(gateway["sentinelAddresses"]) == 3
-    before = rendered(render_dir, "StatefulSet", "redis-gateway")
+    before = wait_rollout(lab_cluster)
+    assert before["status"]["readyReplicas"] == 3
+    assert sentinel_down_after(lab_cluster, "redis-gateway-0") == "5000"
 
     stack.set_config("gateway.downAfterMilliseconds", auto.ConfigValue("7000"), path=True)
     change = StepRecorder()
@@ -100,11 +116,15 @@ def test_lab_stack_preview_up_update_in_place_destroy(lab):
 
     update = stack.up(on_output=lambda _: None)
     assert update.summary.result == "succeeded"
-    assert "down-after-milliseconds gateway-master 7000" in rendered(
-        render_dir, "ConfigMap", "redis-gateway-config")["data"]["sentinel.conf"]
-    after = rendered(render_dir, "StatefulSet", "redis-gateway")
-    assert after["spec"]["template"]["metadata"]["annotations"] != before["spec"]["template"]["metadata"]["annotations"]
+    after = wait_rollout(lab_cluster)
+    assert after["metadata"]["uid"] == before["metadata"]["uid"]
+    assert after["status"]["updateRevision"] != before["status"]["updateRevision"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sentinel_down_after(lab_cluster, "redis-gateway-0") != "7000":
+        time.sleep(1)
+    assert {sentinel_down_after(lab_cluster, f"redis-gateway-{i}") for i in range(3)} == {"7000"}
 
     destroy = stack.destroy(on_output=lambda _: None)
     assert destroy.summary.result == "succeeded"
-    assert not list((render_dir / "1-manifest").glob("*.yaml"))
+    gone = lab_cluster.kubectl("get", "namespace", NAMESPACE, "-o", "json", check=False)
+    assert gone.returncode != 0 or json.loads(gone.stdout)["status"]["phase"] == "Terminating"
