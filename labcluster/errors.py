@@ -23,7 +23,7 @@ class ClusterError(Exception):
             lines.append(f"  log: {self.log}")
             tail = log_tail(self.log)
             if tail:
-                lines.append(f"  last lines of the log:")
+                lines.append("  last lines of the log:")
                 lines += [f"    | {line}" for line in tail]
         return "\n".join(lines)
 

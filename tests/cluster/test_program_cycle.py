@@ -4,6 +4,7 @@ the master back to pod 0; a config change then rolls the pods; no acknowledged w
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -45,15 +46,21 @@ def run(access, spec, script: str, *args: str) -> str:
     return done.stdout.strip()
 
 
-def master_pod(access) -> str:
-    """The pod every sentinel names (they must agree)."""
-    named = set()
-    for pod in ("redis-gateway-0", "redis-gateway-1", "redis-gateway-2"):
-        done = access.kubectl("-n", NAMESPACE, "exec", pod, "-c", "sentinel", "--", "redis-cli", "-p", "26379",
-                              "sentinel", "get-master-addr-by-name", "gateway-master")
-        named.add(done.stdout.split()[0].split(".")[0])
-    assert len(named) == 1, f"sentinels disagree: {named}"
-    return named.pop()
+def master_pod(access, timeout: float = 90) -> str:
+    """The pod every sentinel names, once all three answer and agree (a restarted pod's
+    sentinel may still be starting)."""
+    deadline = time.monotonic() + timeout
+    named: set = set()
+    while time.monotonic() < deadline:
+        named = set()
+        for pod in ("redis-gateway-0", "redis-gateway-1", "redis-gateway-2"):
+            done = access.kubectl("-n", NAMESPACE, "exec", pod, "-c", "sentinel", "--", "redis-cli", "-p", "26379",
+                                  "sentinel", "get-master-addr-by-name", "gateway-master", check=False)
+            named.add(done.stdout.split()[0].split(".")[0] if done.returncode == 0 and done.stdout.split() else None)
+        if len(named) == 1 and None not in named:
+            return named.pop()
+        time.sleep(1)
+    raise AssertionError(f"sentinels do not answer or agree within {timeout:.0f} s: {named}")
 
 
 def wait_rollout(access) -> None:
@@ -63,6 +70,7 @@ def wait_rollout(access) -> None:
 
 def test_reapply_after_a_failover_changes_nothing_then_a_config_change_rolls_without_loss(access, lab_stack, client):
     prefix = "cycle"
+    wait_rollout(access)
     assert run(access, client, WRITE, prefix, "0", str(KEYS // 3)) == "master"
     first_master = master_pod(access)
     # A failover the program did not ask for: the master's pod deleted (graceful handover).
