@@ -14,19 +14,30 @@ from conftest import NAMESPACE
 KEYS = 300
 ROLLOUT_TIMEOUT = "300s"
 
-WRITE = """
-import os, sys, redis
+# Like the Gateway's go-redis client, a command that meets a closed connection (the endpoint
+# drops a demoted master's clients) is retried, for up to 30 s; what is acknowledged is counted.
+CLIENT = """
+import os, sys, time, redis
 r = redis.Redis('redis-gateway-ha', 6379, password=os.environ['REDIS_PASSWORD'], socket_timeout=5)
+def retried(call, *args):
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return call(*args)
+        except (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+"""
+WRITE = CLIENT + """
 prefix, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for i in range(first, first + count):
-    assert r.set(f'{prefix}:{i}', i)
-print(r.info('replication')['role'])
+    assert retried(r.set, f'{prefix}:{i}', i)
+print(retried(r.info, 'replication')['role'])
 """
-READ = """
-import os, sys, redis
-r = redis.Redis('redis-gateway-ha', 6379, password=os.environ['REDIS_PASSWORD'], socket_timeout=5)
+READ = CLIENT + """
 prefix, count = sys.argv[1], int(sys.argv[2])
-missing = [i for i in range(count) if r.get(f'{prefix}:{i}') != str(i).encode()]
+missing = [i for i in range(count) if retried(r.get, f'{prefix}:{i}') != str(i).encode()]
 print(len(missing))
 """
 
