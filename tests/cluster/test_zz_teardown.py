@@ -7,28 +7,34 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from labcluster import ClusterError
 from labcluster.cluster import LabCluster, leftovers
+from lab.stack import default_root
 from labcluster.layout import ETCD_CLIENT_PORT, SYSCTLS
 
 PROC_SYS = Path("/proc/sys")
+REPO = Path(__file__).resolve().parents[2]
 
 
 def kernel_settings() -> dict[str, str]:
     return {key: (PROC_SYS / key).read_text().strip() for key in SYSCTLS}
 
 
-def test_down_removes_everything_and_restores_the_kernel_settings(lab_cluster):
+def test_lab_down_removes_the_stack_and_everything_of_the_cluster(lab_cluster):
+    """scripts/lab-down, as the README gives it: pulumi destroy, then the cluster."""
     saved = json.loads(lab_cluster.layout.saved_sysctls.read_text())
     assert kernel_settings() == SYSCTLS
-    removed = lab_cluster.down()
-    assert any(r.startswith("process kubelet") for r in removed)
+    done = subprocess.run([str(REPO / "scripts" / "lab-down")], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "removed process kubelet" in done.stderr
     assert leftovers(lab_cluster.layout) == []
     assert kernel_settings() == saved
+    assert not default_root().exists()  # the lab stack's state, passphrase and passwords
 
 
 def test_a_component_that_cannot_start_is_named_with_its_log_and_nothing_is_left():
