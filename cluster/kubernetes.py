@@ -214,8 +214,10 @@ class KubernetesCluster:
         ids = _container_ids(body)
         if container not in ids:
             raise ClusterAccessError(f"pod {namespace}/{name} has no running container {container!r}")
+        at = time.time()
         self._ctr("tasks", "kill", "-s", "SIGKILL", ids[container])
-        return Fault("kill-container", name, time.time(), {"container": container, "ip": body["status"].get("podIP")})
+        return Fault("kill-container", name, at, {"container": container, "ip": body["status"].get("podIP"),
+                                                  "returned_at": time.time()})
 
     def kill_pod(self, namespace: str, name: str) -> Fault:
         """SIGKILL every process of the pod, its sandbox included: the kubelet makes the pod a new
@@ -226,13 +228,15 @@ class KubernetesCluster:
         tasks = list(_container_ids(body).values()) + self._sandboxes(body["metadata"]["uid"])
         if not tasks:
             raise ClusterAccessError(f"pod {namespace}/{name} has nothing running to kill")
+        # The processes die while the kills are on their way (ctr takes tens of milliseconds):
+        # the fault counts from when they were sent, not from when ctr returned.
+        at = time.time()
         kills = [self._ctr_popen("tasks", "kill", "-s", "SIGKILL", task) for task in tasks]
         failed = [task[:12] for task, kill in zip(tasks, kills) if kill.wait(timeout=30) != 0]
-        at = time.time()
         if len(failed) == len(tasks):
             raise ClusterAccessError(f"pod {namespace}/{name}: no task could be killed ({', '.join(failed)})")
         return Fault("kill", name, at, {"ip": body["status"].get("podIP"), "uid": body["metadata"]["uid"],
-                                        "tasks": len(tasks)})
+                                        "tasks": len(tasks), "returned_at": time.time()})
 
     def cut_pod(self, namespace: str, name: str) -> Fault:
         """Drop every packet of the pod silently (nft in its network namespace; no resets)."""

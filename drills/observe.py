@@ -14,8 +14,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 CALL_TIMEOUT_SECONDS = 1.0
+# One attempt per poll: newer redis-py retries a timed-out connect three times with backoff by
+# default, which turns one cut-off pod into 15 s per poll and hides when the others agreed.
+NO_RETRY = Retry(NoBackoff(), 0)
 TILT_POLL_SECONDS = 0.5
 
 
@@ -45,7 +50,7 @@ def sentinel_view(pod: str, ip: str, port: int, password: Optional[str], master_
     view = SentinelView(pod)
     try:
         client = redis.Redis(ip, port, password=password, socket_timeout=CALL_TIMEOUT_SECONDS,
-                             socket_connect_timeout=CALL_TIMEOUT_SECONDS)
+                             socket_connect_timeout=CALL_TIMEOUT_SECONDS, retry=NO_RETRY)
         try:
             view.tilt = int(client.info("sentinel").get("sentinel_tilt", 0)) == 1
             fields = client.execute_command("SENTINEL", "MASTER", master_set)

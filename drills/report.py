@@ -25,7 +25,9 @@ pods' resolver `timeout:1` s per lost query, and TILT follows.
 METHOD = """\
 ## How it is measured
 
-Each trial: the cluster's invariants hold (one master, every sentinel names it and knows n-1
+Each trial: a pod whose containers an earlier trial restarted is replaced first (graceful delete,
+outside the measured time: the kubelet's restart back-off of its containers would carry over);
+the cluster's invariants hold (one master, every sentinel names it and knows n-1
 sentinels and n-1 replicas with its quorum, every replica linked, no TILT, every pod Ready); the
 writer (`drills/writer.py`, redis-py's Sentinel client in a client pod in the target's namespace,
 started with `kubectl exec`, socket timeouts 0.5 s, one retry) writes a unique key {rate:g} times a second and

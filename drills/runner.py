@@ -7,6 +7,10 @@ Everything runs on the lab's real Kubernetes (labcluster; a healthy one is reuse
 through cluster.Cluster only. The gateway is the lab stack deployed by `pulumi up -s lab`
 (lab.stack.LabStack, with the options' overrides); the floor scenarios run on the bare cluster of
 drills.floor, applied beside it in its own namespace, with the same Sentinel timing.
+
+Every trial starts alike: pods whose containers an earlier trial restarted are replaced first
+(Target.replace_restarted_pods: the kubelet's restart back-off would carry over), then the
+invariants must hold, then the writer starts.
 """
 
 from __future__ import annotations
@@ -117,6 +121,7 @@ def run_trial(target: Target, scenario: Scenario, number: int, options: Options)
 
 def _measure(target: Target, scenario: Scenario, number: int, options: Options) -> dict[str, Any]:
     bound = restore_bound(target)
+    replaced = target.replace_restarted_pods(bound)
     target.wait_healthy(bound)
     old_master = target.panel.wait_agreed_master(target.timing.failover_bound_seconds)
     epoch_before = target.panel.max_epoch()
@@ -145,7 +150,7 @@ def _measure(target: Target, scenario: Scenario, number: int, options: Options) 
         "tilt": tilt.tilted, "tilt_samples": {pod: len(times) for pod, times in tilt.seen.items()},
         "restored_s": None if restored_at is None else round(restored_at - fault_at, 3),
         "fault": fault,
-        "restarts_before": restarts_before, "restarts_after": target.pod_restarts(),
+        "replaced_before": replaced, "restarts_before": restarts_before, "restarts_after": target.pod_restarts(),
     })
     measured["sentinel_logs"] = sentinel_logs(target, fault_at - options.steady_seconds)
     if restore_error:

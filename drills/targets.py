@@ -211,6 +211,27 @@ class Target:
             time.sleep(0.25)
         return None
 
+    def replace_restarted_pods(self, timeout: float) -> list[str]:
+        """Replace (graceful delete, the StatefulSet recreates it) every pod with a container that
+        restarted, one at a time, each until the invariants hold again; the pods replaced.
+
+        The kubelet keeps a restart back-off per container of a pod (10 s, doubling to 5 min,
+        forgotten after 10 min of running), and a kill keeps the pod: without this, the kills
+        of earlier trials would hold a later trial's containers down for minutes (a sentinel
+        in back-off is a missing vote) and the trials would not be alike. A new pod starts
+        without back-off."""
+        replaced = []
+        for pod in self.pod_names():
+            found = self._pods(fresh=True).get(pod)
+            if found is None or not any(found.restarts.values()):
+                continue
+            fault = self.delete_pod(pod)
+            if self.wait_gone(pod, fault["uid"], timeout) is None:
+                raise TimeoutError(f"{self.namespace}/{pod} was not replaced within {timeout:.0f} s")
+            self.wait_healthy(timeout)
+            replaced.append(pod)
+        return replaced
+
     def events(self, pod: str, since: float) -> list[dict[str, Any]]:
         return [dataclasses.asdict(e) for e in self.cluster.events(self.namespace, since=since, name=pod)]
 
