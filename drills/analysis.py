@@ -46,6 +46,10 @@ def writer_metrics(result: dict[str, Any], fault_at: float, old_master: str) -> 
         "first_ack_after_fault_s": _relative(after[0][1] if after else None, fault_at),
         "first_ack_on_new_master_s": _relative(on_new_master[0][1] if on_new_master else None, fault_at),
         "acked_by_old_master_after_fault": len([ack for ack in after if nodes[ack[2]] == old_master]),
+        # a fault lands a few milliseconds after it is sent: the old master's last word, to tell
+        # writes in flight from a node that came back and took writes
+        "last_ack_by_old_master_s": _relative(max((ack[1] for ack in acks if nodes[ack[2]] == old_master),
+                                                  default=None), fault_at),
         "attempts": result["attempts"],
         "acked": result["acked"],
         "failed_attempts": result["attempts"] - result["acked"],

@@ -29,6 +29,7 @@ def test_writer_metrics_time_the_first_write_on_the_new_master_from_the_fault():
     assert metrics["first_ack_after_fault_s"] == pytest.approx(6.48)
     assert metrics["first_ack_on_new_master_s"] == pytest.approx(6.98)
     assert metrics["acked_by_old_master_after_fault"] == 1
+    assert metrics["last_ack_by_old_master_s"] == pytest.approx(6.48)
     assert metrics["lost"] == 1 and metrics["lost_by_node"] == {"redis-gateway-0": 1}
     assert metrics["final_master"] == "redis-gateway-1" and metrics["failed_attempts"] == 5
 
