@@ -31,6 +31,7 @@ SENTINEL_PORT = 26379
 CLUSTER_DOMAIN = "cluster.local"
 CLIENT_NAME = "kubernaut-drills"
 LAB_STACK = "lab"
+INSTANCE_LABEL = "app.kubernetes.io/instance"
 # The host polls pod IPs (observe.SentinelPanel, twice a second while a fault plays); one listing
 # of the pods serves all polls within this time, so the drill does not load the API server (and
 # the two cores it shares) with a kubectl per poll. A recreated pod's new IP shows up this late.
@@ -129,15 +130,15 @@ class Target:
         return found.ip if found and not found.terminating else None
 
     def all_ready(self) -> bool:
-        """Every pod of the StatefulSet is there and Ready, and every other running pod of the
-        namespace (the gateway's HAProxy) is Ready too; the drills' own client and finished Jobs
-        do not count."""
+        """Every pod of the StatefulSet is there and Ready, and so is every other pod of the same
+        instance (the gateway's HAProxy: app.kubernetes.io/instance=redis-gateway); other pods
+        of the namespace (the drills' client, a smoke Job, other tools) do not count."""
         pods = self._pods(fresh=True)
         ours = [pods.get(name) for name in self.pod_names()]
         if any(p is None or not p.ready or p.terminating for p in ours):
             return False
-        others = [p for p in pods.values() if p.name not in self.pod_names() and p.name != self.client.name
-                  and p.phase not in ("Succeeded", "Failed")]
+        others = [p for p in pods.values() if p.name not in self.pod_names()
+                  and p.labels.get(INSTANCE_LABEL) == self.statefulset]
         return all(p.ready and not p.terminating for p in others)
 
     def pod_restarts(self) -> dict[str, dict[str, int]]:
