@@ -302,8 +302,8 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             name="POD_NAME",
             value_from=k8s.core.v1.EnvVarSourceArgs(
                 field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")))]
-        # The namespace is a literal, not a fieldRef: the lab runs the same manifests in podman,
-        # which refuses fieldRef metadata.namespace.
+        # The namespace is a literal, not a fieldRef: the program knows it, and rendered manifests
+        # then show the value the scripts will use.
         env += literal_env({
             "POD_NAMESPACE": self._namespace,
             "STATEFULSET_NAME": names.GATEWAY,

@@ -5,7 +5,7 @@
 Runs `__main__.py` under Pulumi mocks with the values of Pulumi.<stack>.yaml (plus `--set`
 overrides, the equivalent of `pulumi config set --path`) and writes every object to
 `DIR/1-manifest/<apiVersion>-<kind>-<namespace>-<name>.yaml`, the layout and file names of the
-Kubernetes provider's renderYamlToDirectory mode, so the lab runs either output unchanged.
+Kubernetes provider's renderYamlToDirectory mode, so a reader or a test takes either output unchanged.
 
 Passwords come from KUBERNAUT_GATEWAY_REDIS_PASSWORD, KUBERNAUT_GATEWAY_SENTINEL_PASSWORD and
 KUBERNAUT_CONTEXT_CACHE_PASSWORD, or are random for this run. The rendered Secrets hold them in

@@ -1,6 +1,6 @@
 """`pulumi up` of the lab stack in the provider's render mode (scripts/pulumi-render-stack):
-the manifests the lab runs come out of the real engine, into a private directory outside
-the repo."""
+the manifests a reviewer reads without a cluster come out of the real engine, into a private
+directory outside the repo."""
 
 from __future__ import annotations
 
