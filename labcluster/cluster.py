@@ -39,7 +39,7 @@ def find_binaries() -> Path:
     done = subprocess.run([str(BUILD_SCRIPT), "--check"], capture_output=True, text=True)
     if done.returncode != 0:
         raise ClusterError("binaries", "the cluster's binaries are not built",
-                           check="scripts/build-cluster (about 15 minutes cold on 2 cores; reused afterwards)")
+                           check="scripts/build-cluster (about 10 minutes cold on 2 cores; reused afterwards)")
     return Path(done.stdout.strip())
 
 
