@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from . import targets as targets_module
-from .invariants import NOT_CONFIGURED, Report, check_all, wait_until_healthy
+from .invariants import CHECKS, NOT_CONFIGURED, Report, check_all, wait_until_healthy
 from .targets import (
     DEFAULT_REDIS_PORT, DEFAULT_REPLICATION_BOUND_SECONDS, DEFAULT_SENTINEL_PORT, Address, Passwords, Targets,
     TargetsError,
@@ -43,9 +43,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"smoke: {err}", file=sys.stderr)
         return 2
     if args.wait:
-        # Settle first on the state checks (a cluster DNS may answer with a recreated pod's old
-        # address for up to its cache TTL), then run every check once.
-        wait_until_healthy(targets, passwords, args.wait)
+        # Settle first on every check (a cluster DNS may answer with a recreated pod's old address
+        # for up to its cache TTL, and until then Sentinel counts that replica as down and hands
+        # out one replica fewer), then report one run of every check.
+        wait_until_healthy(targets, passwords, args.wait, checks=CHECKS)
     report = check_all(targets, passwords)
     _print(report, args.json)
     return 0 if report.ok else 1
