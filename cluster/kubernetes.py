@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+from labcluster.layout import CONTAINERD_NAMESPACE
+
 from .interface import ClientSpec, Event, Fault, NodeInfo, Pod
 
 REPO = Path(__file__).resolve().parents[1]
@@ -263,7 +265,7 @@ class KubernetesCluster:
     def _ctr_argv(self, *args: str) -> list[str]:
         if self.containerd_socket is None:
             raise ClusterAccessError("this fault needs the node's container runtime: only the lab cluster has it")
-        return ["ctr", "-a", str(self.containerd_socket), "-n", "k8s.io", *args]
+        return ["ctr", "-a", str(self.containerd_socket), "-n", CONTAINERD_NAMESPACE, *args]
 
     def _ctr_popen(self, *args: str) -> subprocess.Popen:
         return subprocess.Popen(self._ctr_argv(*args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -12,7 +12,6 @@ import ipaddress
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -343,11 +342,6 @@ def _in_pod_subnet(netns: str) -> bool:
     network = ipaddress.ip_network(POD_SUBNET)
     return any(ipaddress.ip_address(a["local"]) in network
                for link in json.loads(done.stdout or "[]") for a in link.get("addr_info", []))
-
-
-def port_free(address: str, port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex((address, port)) != 0
 
 
 def leftovers(layout: Layout) -> list[str]:
