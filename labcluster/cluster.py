@@ -23,7 +23,7 @@ from . import addons, configs, host, images, pki, processes
 from .errors import ClusterError
 from .layout import (APISERVER_PORT, CLUSTER_DOMAIN, COMPONENTS, DNS_SERVICE_IP, ETCD_CLIENT_PORT, ETCD_PEER_PORT,
                      GUARD_TABLE, HOSTPATH_PV_DIR, KUBE_PROXY_HEALTHZ, NODE_BRIDGE, NODE_IP, NODE_NAME, POD_BRIDGE,
-                     POD_SUBNET, SERVICE_CIDR, Layout)
+                     KUBERNETES_SERVICE_IP, POD_SUBNET, SERVICE_CIDR, Layout)
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "scripts" / "build-cluster"
@@ -251,10 +251,16 @@ class LabCluster:
     def _start_kube_proxy(self) -> None:
         self._start("kube-proxy", f"--config={self.layout.etc / 'kube-proxy.yaml'}", "--v=1")
 
+        # Healthy is not enough: /healthz answers before the first sync of the rules, and a pod
+        # started in between (CoreDNS, right after) would send its first packets to a ClusterIP
+        # that nothing rewrites yet.
         def ready() -> bool:
             with urllib.request.urlopen(f"http://{KUBE_PROXY_HEALTHZ}/healthz", timeout=2) as response:
-                return response.status == 200
-        processes.wait_for("kube-proxy", self.layout, ready, COMPONENT_TIMEOUT_SECONDS, "healthy (/healthz)")
+                if response.status != 200:
+                    return False
+            return host.service_rules_synced(KUBERNETES_SERVICE_IP)
+        processes.wait_for("kube-proxy", self.layout, ready, COMPONENT_TIMEOUT_SECONDS,
+                           f"healthy, with the rules of {KUBERNETES_SERVICE_IP} synced")
 
     def _apply_addons(self) -> None:
         document = json.dumps({"apiVersion": "v1", "kind": "List", "items": addons.all_objects()})

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import ClusterError
-from .layout import (CLUSTER_CIDR, GUARD_TABLE, HOSTPATH_PV_DIR, NODE_BRIDGE, NODE_IP, POD_BRIDGE, SERVICE_CIDR,
+from .layout import (CLUSTER_CIDR, GUARD_LOG_PREFIX, GUARD_TABLE, HOSTPATH_PV_DIR, NODE_BRIDGE, NODE_IP, POD_BRIDGE, SERVICE_CIDR,
                      SYSCTLS, Layout)
 
 PROC_SYS = Path("/proc/sys")
@@ -75,13 +75,13 @@ def guard_rules(uplink_dev: str) -> str:
 table inet {GUARD_TABLE} {{
     chain postrouting {{
         type filter hook postrouting priority 0; policy accept;
-        oifname "{uplink_dev}" ip saddr {nets} counter drop
-        oifname "{uplink_dev}" ip daddr {nets} counter drop
+        oifname "{uplink_dev}" ip saddr {nets} log prefix "{GUARD_LOG_PREFIX}" counter drop
+        oifname "{uplink_dev}" ip daddr {nets} log prefix "{GUARD_LOG_PREFIX}" counter drop
     }}
     chain forward {{
         type filter hook forward priority 0; policy accept;
-        iifname "{POD_BRIDGE}" oifname "{uplink_dev}" counter drop
-        iifname "{NODE_BRIDGE}" oifname "{uplink_dev}" counter drop
+        iifname "{POD_BRIDGE}" oifname "{uplink_dev}" log prefix "{GUARD_LOG_PREFIX}" counter drop
+        iifname "{NODE_BRIDGE}" oifname "{uplink_dev}" log prefix "{GUARD_LOG_PREFIX}" counter drop
     }}
 }}
 """
@@ -92,6 +92,11 @@ def setup_network() -> None:
         run("ip", "link", "add", NODE_BRIDGE, "type", "bridge")
     run("ip", "addr", "replace", f"{NODE_IP}/32", "dev", NODE_BRIDGE)
     run("ip", "link", "set", NODE_BRIDGE, "up")
+    # Service addresses are routed to the node's bridge, not to the default route: a packet to a
+    # ClusterIP that kube-proxy has not (or no longer) rewritten stays on this machine, where it
+    # goes nowhere, instead of heading for the uplink. Host-to-ClusterIP connections then also
+    # take the node's address as their source. The route goes with the bridge at teardown.
+    run("ip", "route", "replace", SERVICE_CIDR, "dev", NODE_BRIDGE)
     dev = uplink()
     run("nft", "delete", "table", "inet", GUARD_TABLE, check=False)
     if dev:
@@ -99,6 +104,12 @@ def setup_network() -> None:
         if done.returncode != 0:
             raise ClusterError("host", f"could not load the traffic guard: {done.stderr.strip()}",
                                check="is nftables installed (scripts/setup-host)?")
+
+
+def service_rules_synced(service_ip: str) -> bool:
+    """Whether kube-proxy has written the NAT rules of a Service address."""
+    done = run("iptables", "-w", "-t", "nat", "-S", "KUBE-SERVICES", check=False)
+    return done.returncode == 0 and f"{service_ip}/32" in done.stdout
 
 
 def guard_drops() -> int:
@@ -231,3 +242,10 @@ def remove_hostpath_volumes() -> list[str]:
         shutil.rmtree(HOSTPATH_PV_DIR, ignore_errors=True)
         return [f"directory {HOSTPATH_PV_DIR}"]
     return []
+
+
+def guard_log(limit: int = 20) -> list[str]:
+    """The kernel's log lines of the packets the guard dropped (the latest `limit`)."""
+    done = run("dmesg", check=False)
+    lines = [line for line in done.stdout.splitlines() if GUARD_LOG_PREFIX.strip() in line]
+    return lines[-limit:]

@@ -29,6 +29,9 @@ KUBELET_PORT = 10250
 KUBE_PROXY_HEALTHZ = "127.0.0.1:10256"
 CNI_NETWORK = "kubernaut-lab"
 GUARD_TABLE = "kubernaut_lab_guard"
+# Every packet the guard drops is logged to the kernel log with this prefix (`dmesg`), so that a
+# nonzero counter comes with the packets that made it.
+GUARD_LOG_PREFIX = "kubernaut-lab-guard: "
 CONTAINERD_NAMESPACE = "k8s.io"
 # The in-tree hostPath provisioner writes here, a path fixed in kube-controller-manager.
 HOSTPATH_PV_DIR = Path("/tmp/hostpath_pv")

@@ -4,7 +4,9 @@ Services from a pod, dynamic volumes, and no traffic leaving by the machine's in
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import subprocess
 import time
 
@@ -12,7 +14,7 @@ import pytest
 
 from cluster import ClientSpec, KubernetesCluster
 from labcluster import host
-from labcluster.layout import (KUBERNETES_SERVICE_IP, KUBERNETES_VERSION, NODE_NAME, STORAGE_CLASS)
+from labcluster.layout import KUBERNETES_SERVICE_IP, KUBERNETES_VERSION, NODE_NAME, SERVICE_CIDR, STORAGE_CLASS
 
 NAMESPACE = "kubernaut-cluster-test"
 
@@ -120,7 +122,30 @@ def test_a_claim_of_the_default_class_is_bound_to_a_root_owned_host_path(kubectl
     kubectl("-n", test_namespace, "delete", "pvc", "probe", "--wait=false")
 
 
+def test_a_packet_to_a_cluster_ip_no_service_holds_stays_on_the_machine(kubectl, test_namespace):
+    taken = {s["spec"].get("clusterIP") for s in
+             json.loads(kubectl("get", "services", "-A", "-o", "json").stdout)["items"]}
+    free = next(str(ip) for ip in reversed(list(ipaddress.ip_network(SERVICE_CIDR).hosts())) if str(ip) not in taken)
+    before = host.guard_drops()
+    access = KubernetesCluster.lab()
+    spec = ClientSpec(namespace=test_namespace, name="unheld-ip", packages=("smoke",))
+    access.start_client(spec)
+    try:
+        script = ("import socket\n"
+                  "try: socket.create_connection(('%s', 80), timeout=2)\n"
+                  "except OSError as err: print(type(err).__name__)" % free)
+        done = access.client_exec(spec, ["python3", "-c", script], timeout=60)
+        assert done.returncode == 0 and done.stdout.strip(), done.stdout + done.stderr
+    finally:
+        access.stop_client(spec)
+    with pytest.raises(OSError):
+        socket.create_connection((free, 80), timeout=2)
+    # Neither the pod's packets nor the machine's own reached the uplink (where the guard would
+    # have counted and dropped them): service addresses are routed to the node's bridge.
+    assert host.guard_drops() == before, "\n".join(host.guard_log())
+
+
 def test_no_packet_of_the_cluster_left_by_the_machines_interface():
     assert host.uplink() is not None
     assert host.run("nft", "list", "table", "inet", "kubernaut_lab_guard", check=False).returncode == 0
-    assert host.guard_drops() == 0
+    assert host.guard_drops() == 0, "\n".join(host.guard_log())
