@@ -29,8 +29,9 @@ import redis
 import redis_files
 from stack_config import StackConfig, gateway_pod_fqdn, names, sentinel_id
 
-PREFIX = "krt-"
-NETWORK = "krt-net"
+# KUBERNAUT_POD_RUNTIME_PREFIX lets two checkouts run these tests side by side on one podman.
+PREFIX = os.environ.get("KUBERNAUT_POD_RUNTIME_PREFIX", "krt") + "-"
+NETWORK = f"{PREFIX}net"
 IMAGE = "localhost/kubernaut-redis-lab:7.0.15"
 CLIENT_IMAGE = "localhost/kubernaut-redis-client:7.0.15"
 HAPROXY_CONTAINER = f"{PREFIX}haproxy"

@@ -10,11 +10,11 @@ import pytest
 import redis
 
 import redis_files
-from gateway_pods import IMAGE, podman, wait_for
+from gateway_pods import IMAGE, PREFIX, podman, wait_for
 from runtime_support import REDIS_PASSWORD, require_lab_images, stack_config
 from stack_config import names
 
-SOLO = "krt-solo"
+SOLO = f"{PREFIX}solo"
 SOLO_NETWORK = f"{SOLO}-net"
 
 
