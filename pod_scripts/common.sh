@@ -19,6 +19,9 @@
     SENTINEL_DIR=$DATA_DIR/sentinel
     SENTINEL_CONF=$SENTINEL_DIR/sentinel.conf
     LOCAL_HOST=127.0.0.1
+    # The redis container's own server also listens on this unix socket (redis-start.sh), which
+    # stays open while its TCP port is closed during a claim of the master role.
+    LOCAL_SOCKET=/tmp/redis.sock
     # Upper bound of one redis-cli round trip to a peer: a partitioned peer must not stall a boot
     # or a preStop hook for the kernel's TCP connect timeout (minutes).
     PEER_CALL_TIMEOUT_SECONDS=3
@@ -150,16 +153,17 @@ check_password() {
 # the redis container's own while it asks a sentinel that has none, makes redis-cli send AUTH
 # and print "AUTH failed" on stderr, which spoils every reply read with 2>&1.
 
-# redis-cli against a redis server: redis_cli <host> <args...>
+# redis-cli against a redis server: redis_cli <host or socket path> <args...>
 redis_cli() {
-    redis_cli_host=$1
-    shift
+    case $1 in
+        /*) set -- -s "$@" ;;
+        *) redis_cli_host=$1; shift; set -- -h "$redis_cli_host" -p "$REDIS_PORT" "$@" ;;
+    esac
     if [ -n "${REDIS_PASSWORD:-}" ]; then
         REDISCLI_AUTH=$REDIS_PASSWORD timeout "$PEER_CALL_TIMEOUT_SECONDS" \
-            redis-cli --no-auth-warning -h "$redis_cli_host" -p "$REDIS_PORT" "$@"
+            redis-cli --no-auth-warning "$@"
     else
-        (unset REDISCLI_AUTH; timeout "$PEER_CALL_TIMEOUT_SECONDS" \
-            redis-cli -h "$redis_cli_host" -p "$REDIS_PORT" "$@")
+        (unset REDISCLI_AUTH; timeout "$PEER_CALL_TIMEOUT_SECONDS" redis-cli "$@")
     fi
 }
 
@@ -271,9 +275,12 @@ newer_view() {
     fi
 }
 
-# The replication offset a redis server reports, or nothing when it does not answer.
+# The replication offset a redis server reports, or nothing when it does not answer or is
+# still loading its dataset (a loading node reports offset 0, which would make it look empty).
 replication_offset_of() {
-    redis_cli "$1" INFO replication 2>/dev/null | info_field master_repl_offset
+    offset_info=$(redis_cli "$1" INFO persistence replication 2>/dev/null) || return 0
+    [ "$(printf '%s\n' "$offset_info" | info_field loading)" = 0 ] || return 0
+    printf '%s\n' "$offset_info" | info_field master_repl_offset
 }
 
 # "<offset> <fqdn>" of the reachable peer redis with the highest replication offset, or nothing.

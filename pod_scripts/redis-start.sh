@@ -5,17 +5,23 @@
 #    sentinels address this node only by that name.
 # 2. Decides whom to follow: the master named by the peer sentinels (the newest config epoch,
 #    asked for up to BOOT_PEER_WAIT_SECONDS), else the master the sentinel.conf persisted on this
-#    pod's volume names, else a master some peer runs; pod 0 becomes master only on a genuine
-#    first bootstrap (no data here, no state, no peer master).
+#    pod's volume names, else a master some peer runs. A pod that would be master itself (the
+#    recorded master, restarted; or pod 0 at what looks like a first bootstrap) claims the role.
 # 3. Writes /data/conf/redis.conf (the template plus per-pod lines) and execs redis-server.
 #
-# When the answer names this pod itself, it restarted while still the recorded master, and its
-# data may be older than a replica's (an RDB written minutes ago, or none). Taking the master
-# role blindly would make the replicas resync to that older data. So it starts as a replica
-# (it accepts no write and, with its master link down, serves no sync either) and then follows
-# a node that is master or becoming it (a failover may already run), else follows the peer with
-# newer data (a higher replication offset) and asks a peer sentinel for a failover, else takes
-# the master role back.
+# The claim. A restarted recorded master's data may be older than a replica's (an RDB written
+# minutes ago, or none); pod 0 with an empty volume may face peers that hold a whole dataset but
+# answer slowly. Taking the role blindly would make the replicas resync to the older or empty
+# data. So a claiming node starts with its TCP port CLOSED (only the unix socket open): to the
+# sentinels and the peers it is down, exactly as after a crash, so Sentinel fails over after
+# down-after whatever happens here, and no node can replicate from it (no chain, no cycle). In
+# the background it then:
+# - follows a peer that runs as master (a failover happened, or is finishing), opening the port;
+# - waits while a peer with newer data exists (asking a peer sentinel to fail over, which only
+#   speeds up what down-after brings anyway);
+# - takes the role (opens the port as master) only when every peer answered and none is newer,
+#   or, if some stay silent, after BOOT_PEER_WAIT_SECONDS and only with a dataset of its own:
+#   an empty node never becomes master while a peer that may hold data is silent or loading.
 set -eu
 SCRIPT_NAME=redis-start
 # shellcheck source-path=SCRIPTDIR
@@ -45,8 +51,8 @@ peer_running_as_master() {
     done
 }
 
-# Sets FOLLOW (the master to replicate; empty: this node is master) and CLAIM (yes: this node
-# was the recorded master and must first show that no peer has newer data).
+# Sets either FOLLOW (the master to replicate) or CLAIM=yes (this node would be master: the
+# recorded one, restarted, or pod 0 at an apparent first bootstrap; see "The claim" above).
 decide_role() {
     FOLLOW=
     CLAIM=no
@@ -76,18 +82,8 @@ decide_role() {
         log "no sentinel state anywhere, but this pod has data: claiming the master role against the peers' offsets"
         CLAIM=yes
     else
-        log "first bootstrap (no data, no sentinel state, no peer master): starting as master"
-    fi
-}
-
-# While it claims, the node starts as a replica of the peer most likely to have the newest
-# data, so that it accepts no write before the comparison.
-placeholder_master() {
-    best=$(best_peer_by_offset)
-    if [ -n "$best" ]; then
-        printf '%s\n' "${best#* }"
-    else
-        pod_fqdn "$(peer_ordinals | head -n 1)"
+        log "no data, no sentinel state, no peer master: a first bootstrap unless a peer holds data; claiming the master role"
+        CLAIM=yes
     fi
 }
 
@@ -97,60 +93,73 @@ write_redis_conf() {
         cat "$TEMPLATE_DIR/redis.conf"
         printf '\n# Per-pod lines, written by redis-start.sh at boot.\n'
         printf 'replica-announce-ip %s\n' "$MY_FQDN"
+        # The announced port, not the listening one: a claiming node follows its new master
+        # before it opens its port, and would otherwise be listed (and remembered by every
+        # sentinel) as a replica on port 0.
+        printf 'replica-announce-port %s\n' "$REDIS_PORT"
+        printf 'unixsocket %s\nunixsocketperm 700\n' "$LOCAL_SOCKET"
         if [ -n "${REDIS_PASSWORD:-}" ]; then
             # masterauth on every node: a master that is later demoted must authenticate too.
             printf 'requirepass "%s"\n' "$REDIS_PASSWORD"
             printf 'masterauth "%s"\n' "$REDIS_PASSWORD"
         fi
-        if [ -n "$1" ]; then
-            printf 'replicaof %s %s\n' "$1" "$REDIS_PORT"
-        fi
+        case $1 in
+            closed) printf '# Claiming the master role: TCP closed until it is settled.\nport 0\n' ;;
+            *) printf 'replicaof %s %s\n' "$1" "$REDIS_PORT" ;;
+        esac
     } | write_file_atomically "$REDIS_CONF"
 }
 
-# ------------------------------------------------------------------ the claim of a restarted master
+# ------------------------------------------------------------------ the claim of the master role
 
 wait_until_loaded() {
     load_deadline=$(($(now_seconds) + LOAD_WAIT_SECONDS))
-    until [ "$(redis_cli "$LOCAL_HOST" PING 2>/dev/null)" = PONG ]; do
+    until [ "$(redis_cli "$LOCAL_SOCKET" PING 2>/dev/null)" = PONG ]; do
         [ "$(now_seconds)" -lt "$load_deadline" ] || return 1
         sleep 1
     done
 }
 
-# Peer offsets as "<offset> <fqdn>", waiting up to BOOT_PEER_WAIT_SECONDS for every peer to answer.
-collect_peer_offsets() {
-    collect_deadline=$(($(now_seconds) + BOOT_PEER_WAIT_SECONDS))
-    peers_total=$((REPLICAS - 1))
-    while :; do
-        offsets=$(for peer in $(peer_ordinals); do
-            peer_host=$(pod_fqdn "$peer")
-            peer_offset=$(replication_offset_of "$peer_host")
-            case $peer_offset in '' | *[!0-9]*) ;; *) printf '%s %s\n' "$peer_offset" "$peer_host" ;; esac
-        done)
-        answered=$(printf '%s' "$offsets" | grep -c . || true)
-        if [ "$answered" -ge "$peers_total" ] || [ "$(now_seconds)" -ge "$collect_deadline" ]; then
-            printf '%s\n' "$offsets"
-            return 0
-        fi
-        sleep 1
+# Peer offsets as "<offset> <fqdn>", one per peer that answers and has loaded its data.
+peer_offsets() {
+    for peer in $(peer_ordinals); do
+        peer_host=$(pod_fqdn "$peer")
+        peer_offset=$(replication_offset_of "$peer_host")
+        case $peer_offset in '' | *[!0-9]*) ;; *) printf '%s %s\n' "$peer_offset" "$peer_host" ;; esac
     done
 }
 
-take_master_role() {
-    reply=$(redis_cli "$LOCAL_HOST" REPLICAOF NO ONE 2>&1) || true
-    log "taking the master role back ($1): REPLICAOF NO ONE -> $reply"
+# Peers whose names do not resolve: no pod (with an address) exists for them, so they hold
+# nothing that is being served. Printed one per line.
+absent_peers() {
+    for peer in $(peer_ordinals); do
+        resolves "$(pod_fqdn "$peer")" || printf '%s\n' "$peer"
+    done
 }
 
-follow() {
-    reply=$(redis_cli "$LOCAL_HOST" REPLICAOF "$1" "$REDIS_PORT" 2>&1) || true
-    log "$2: replica of $1 ($reply)"
+open_port() {
+    reply=$(redis_cli "$LOCAL_SOCKET" CONFIG SET port "$REDIS_PORT" 2>&1) || true
+    [ "$reply" = OK ] || die "cannot open port $REDIS_PORT after the claim: $reply"
+}
+
+take_master_role() {
+    open_port
+    log "taking the master role ($1): port $REDIS_PORT open"
+}
+
+# Follows <master>, then opens the port: a node that reports the replica role never accepts a
+# write, so clients and HAProxy may reach it from now on.
+follow_and_open() {
+    reply=$(redis_cli "$LOCAL_SOCKET" REPLICAOF "$1" "$REDIS_PORT" 2>&1) || true
+    open_port
+    log "$2: replica of $1 ($reply), port $REDIS_PORT open"
 }
 
 # Another node that is master or about to become it, so that this one must not take the role:
-# a peer that runs as master, a sentinel failing the set over (its new master, or "wait" while it
-# has not promoted one yet), or a sentinel naming another master in a newer configuration than
-# the one the claim rests on. Nothing when all of them still point at this pod.
+# a peer that runs as master; "wait" while a sentinel fails the set over, or names in a newer
+# configuration than the claim's another node that does not run as master yet. Nothing when
+# all of them still point at this pod. Only a node that runs as master is ever followed, so a
+# claim never makes a chain.
 master_elsewhere() {
     running=$(peer_running_as_master)
     if [ -n "$running" ]; then
@@ -161,88 +170,78 @@ master_elsewhere() {
         view=$(sentinel_view_at "$sentinel_host")
         case $view in
             '') ;;
-            failover)
-                named=$(sentinel_named_master_at "$sentinel_host")
-                if [ -n "$named" ] && [ "$named" != "$MY_FQDN" ]; then
-                    printf '%s\n' "$named"
-                else
-                    printf 'wait\n'
-                fi
-                return 0 ;;
+            failover) printf 'wait\n'; return 0 ;;
             *)
                 if [ "${view#* }" != "$MY_FQDN" ] && [ "${view%% *}" -gt "$CLAIM_EPOCH" ]; then
-                    printf '%s\n' "${view#* }"
+                    printf 'wait\n'
                     return 0
                 fi ;;
         esac
     done
 }
 
-# Follows the master elsewhere and returns 0, or returns 1 when there is none (after waiting,
-# up to the failover timeout, for a failover in progress to name its master).
-follow_master_elsewhere() {
-    settle_deadline=$(($(now_seconds) + FAILOVER_TIMEOUT_SECONDS))
+# Asks one peer sentinel to fail the set over (a peer with newer data exists). Sentinel fails
+# over on its own after down-after anyway, since this node is down to it; the request only
+# starts it sooner, and its refusal changes nothing.
+ask_for_failover() {
+    for peer in $(peer_ordinals); do
+        reply=$(sentinel_cli "$(pod_fqdn "$peer")" SENTINEL FAILOVER "$MASTER_SET" 2>&1) || true
+        case $reply in
+            OK | *INPROG*) log "sentinel of pod $peer: SENTINEL FAILOVER -> $reply"; return 0 ;;
+        esac
+    done
+    log "no peer sentinel took the failover request (${reply:-no answer}); waiting for Sentinel's own failover"
+}
+
+# Runs in the background next to redis-server (port closed) and settles the claim; see the
+# header. It ends only by opening the port: until then the node serves nobody, which is safe.
+claim_master_role() {
+    failover_timeout_ms=$(sentinel_setting "$TEMPLATE_DIR/sentinel.conf" failover-timeout)
+    failover_timeout_seconds=$((${failover_timeout_ms:-10000} / 1000))
+    if ! wait_until_loaded; then
+        log "WARNING: redis did not load its data within $LOAD_WAIT_SECONDS s: port left closed"
+        return 0
+    fi
+    my_offset=$(replication_offset_of "$LOCAL_SOCKET")
+    my_offset=${my_offset:-0}
+    my_keys=$(redis_cli "$LOCAL_SOCKET" DBSIZE 2>/dev/null) || my_keys=0
+    silent_deadline=$(($(now_seconds) + BOOT_PEER_WAIT_SECONDS))
+    asked_at=0
+    said=
     while :; do
         elsewhere=$(master_elsewhere)
         case $elsewhere in
-            '') return 1 ;;
-            wait)
-                if [ "$(now_seconds)" -ge "$settle_deadline" ]; then
-                    log "WARNING: a failover is still running after $FAILOVER_TIMEOUT_SECONDS s: role left as replica for Sentinel to settle"
-                    return 0
-                fi
-                sleep 1 ;;
+            wait) note="a sentinel fails the set over, or names another master in a newer configuration: waiting for a master to run" ;;
+            ?*) follow_and_open "$elsewhere" "$elsewhere runs as master"; return 0 ;;
             *)
-                follow "$elsewhere" "$elsewhere is master or becoming it"
-                return 0 ;;
+                offsets=$(peer_offsets)
+                best=$(printf '%s\n' "$offsets" | sed '/^$/d' | sort -n -k1,1 | tail -n 1)
+                answered=$(printf '%s' "$offsets" | grep -c . || true)
+                absent=$(absent_peers | grep -c . || true)
+                if [ -n "$best" ] && [ "$my_offset" -lt "${best%% *}" ]; then
+                    note="${best#* } has newer data (offset ${best%% *} > $my_offset): waiting for it to be master"
+                    if [ $(($(now_seconds) - asked_at)) -ge "$failover_timeout_seconds" ]; then
+                        ask_for_failover
+                        asked_at=$(now_seconds)
+                    fi
+                elif [ $((answered + absent)) -ge $((REPLICAS - 1)) ]; then
+                    take_master_role "offset $my_offset; every peer answered or is absent, none newer (${best:-no data})"
+                    return 0
+                elif [ "$my_offset" = 0 ] && [ "$my_keys" = 0 ]; then
+                    note="no data here, and $((REPLICAS - 1 - answered - absent)) peer(s) silent or loading: an empty node does not take the role"
+                elif [ "$(now_seconds)" -ge "$silent_deadline" ]; then
+                    take_master_role "offset $my_offset; $((REPLICAS - 1 - answered - absent)) peer(s) silent for $BOOT_PEER_WAIT_SECONDS s"
+                    return 0
+                else
+                    note="offset $my_offset; waiting up to $BOOT_PEER_WAIT_SECONDS s for silent peers"
+                fi ;;
         esac
-    done
-}
-
-# Asks peer sentinels to fail over until one of them names another master.
-request_failover_away() {
-    failover_deadline=$(($(now_seconds) + BOOT_PEER_WAIT_SECONDS + FAILOVER_TIMEOUT_SECONDS))
-    while [ "$(now_seconds)" -lt "$failover_deadline" ]; do
-        for peer in $(peer_ordinals); do
-            named=$(sentinel_named_master_at "$(pod_fqdn "$peer")")
-            if [ -n "$named" ] && [ "$named" != "$MY_FQDN" ]; then
-                log "sentinel of pod $peer names $named as master: failover done"
-                return 0
-            fi
-        done
-        for peer in $(peer_ordinals); do
-            reply=$(sentinel_cli "$(pod_fqdn "$peer")" SENTINEL FAILOVER "$MASTER_SET" 2>&1) || true
-            case $reply in
-                OK | *INPROG*) log "sentinel of pod $peer: SENTINEL FAILOVER -> $reply"; break ;;
-            esac
-        done
+        if [ "$note" != "$said" ]; then
+            log "claim: $note"
+            said=$note
+        fi
         sleep 1
     done
-    log "WARNING: sentinels still name this pod as master; Sentinel fails over on its own once it sees the master report the replica role"
-}
-
-# Runs in the background next to redis-server and settles the role of a restarted recorded
-# master: follow a node that is (becoming) master; else follow the peer with newer data and
-# ask for a failover; else take the master role back. The check for another master runs again
-# right before the role is taken: collecting the offsets can take seconds.
-claim_master_role() {
-    failover_timeout_ms=$(sentinel_setting "$TEMPLATE_DIR/sentinel.conf" failover-timeout)
-    FAILOVER_TIMEOUT_SECONDS=$((${failover_timeout_ms:-10000} / 1000))
-    if ! wait_until_loaded; then
-        log "WARNING: redis did not load its data within $LOAD_WAIT_SECONDS s: role left as replica"
-        return 0
-    fi
-    follow_master_elsewhere && return 0
-    my_offset=$(replication_offset_of "$LOCAL_HOST")
-    my_offset=${my_offset:-0}
-    best=$(collect_peer_offsets | sort -n -k1,1 | tail -n 1)
-    if [ -n "$best" ] && [ "$my_offset" -lt "${best%% *}" ]; then
-        follow "${best#* }" "data older than ${best#* } (offset $my_offset < ${best%% *}); asking for a failover"
-        request_failover_away
-        return 0
-    fi
-    follow_master_elsewhere && return 0
-    take_master_role "offset $my_offset, peers: ${best:-no answer}"
 }
 
 main() {
@@ -252,16 +251,12 @@ main() {
     prepare_directories
     decide_role
     if [ "$CLAIM" = yes ]; then
-        FOLLOW=$(placeholder_master)
-        log "recorded master is this pod: starting as a replica of $FOLLOW until the offsets are compared"
-        write_redis_conf "$FOLLOW"
+        log "claiming the master role: starting with port $REDIS_PORT closed until it is settled"
+        write_redis_conf closed
         claim_master_role &
-    elif [ -n "$FOLLOW" ]; then
+    else
         log "starting as a replica of $FOLLOW"
         write_redis_conf "$FOLLOW"
-    else
-        log "starting as master"
-        write_redis_conf ""
     fi
     exec redis-server "$REDIS_CONF"
 }

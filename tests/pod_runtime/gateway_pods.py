@@ -35,6 +35,8 @@ NETWORK = f"{PREFIX}net"
 IMAGE = "localhost/kubernaut-redis-lab:7.0.15"
 CLIENT_IMAGE = "localhost/kubernaut-redis-client:7.0.15"
 HAPROXY_CONTAINER = f"{PREFIX}haproxy"
+# In a pod's own network namespace (GatewayPods.silence_pod).
+SILENCE_TABLE = "kubernaut_silence"
 UID = names.REDIS_UID
 PODMAN_TIMEOUT_SECONDS = 120
 
@@ -228,6 +230,22 @@ class GatewayPods:
         podman("pod", "kill", "-s", "KILL", self.pod_name(ordinal), check=False)
         self.remove_pod(ordinal)
 
+    def silence_pod(self, ordinal: int) -> None:
+        """Drops every packet that reaches pod <ordinal>'s redis or sentinel port from another
+        address: the pod runs, its name resolves, and it answers nobody (a slow or partitioned
+        peer). Its processes keep running, so its sentinel does not enter TILT as a paused one
+        would."""
+        pid = podman("inspect", "-f", "{{.State.Pid}}", self.container(ordinal, "redis")).stdout.strip()
+        rules = (f"table inet {SILENCE_TABLE} {{\n chain input {{\n  type filter hook input priority 0;\n"
+                 f"  ip saddr != 127.0.0.1 tcp dport {{ {names.REDIS_PORT}, {names.SENTINEL_PORT} }} drop\n }}\n}}\n")
+        subprocess.run(["nsenter", "-t", pid, "-n", "nft", "-f", "-"], input=rules, text=True, check=True,
+                       capture_output=True)
+
+    def unsilence_pod(self, ordinal: int) -> None:
+        pid = podman("inspect", "-f", "{{.State.Pid}}", self.container(ordinal, "redis")).stdout.strip()
+        subprocess.run(["nsenter", "-t", pid, "-n", "nft", "delete", "table", "inet", SILENCE_TABLE],
+                       capture_output=True)
+
     def start_haproxy(self) -> None:
         podman("rm", "-f", "-t", "0", HAPROXY_CONTAINER, check=False)
         podman("run", "-d", "--name", HAPROXY_CONTAINER, "--network", NETWORK,
@@ -300,6 +318,24 @@ class GatewayPods:
             except (redis.RedisError, OSError, PodmanError):
                 roles[ordinal] = "?"
         return roles
+
+    def links(self) -> dict[int, Optional[int]]:
+        """Whom each answering pod replicates from (its master's ordinal), None for a master."""
+        links: dict[int, Optional[int]] = {}
+        for ordinal in sorted(self.started_pods):
+            try:
+                with self.redis(ordinal, timeout=1.0) as client:
+                    info = client.info("replication")
+            except (redis.RedisError, OSError, PodmanError):
+                continue
+            links[ordinal] = None if info["role"] == "master" else self.ordinal_of(info["master_host"])
+        return links
+
+    @staticmethod
+    def chains(links: dict[int, Optional[int]]) -> list[str]:
+        """Replicas that follow a node that answers as a replica itself (a chain, or a cycle)."""
+        return [f"{ordinal} -> {master} -> {links[master]}" for ordinal, master in links.items()
+                if master is not None and links.get(master) is not None]
 
     def sentinel_master(self, ordinal: int) -> Optional[str]:
         with self.sentinel(ordinal) as client:
