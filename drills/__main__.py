@@ -48,7 +48,9 @@ def trial_line(trial: dict[str, Any]) -> str:
     return (f"trial {trial['trial']}: outage {trial['outage_s']} s, first write on new master "
             f"{trial['first_ack_on_new_master_s']} s, lost {trial['lost']}, restored {trial['restored_s']} s, "
             f"failover {trial['failover']} ({trial['old_master']} -> {trial['new_master']}), "
-            f"TILT {trial['tilt'] or 'none'}" + (f", UNMET: {'; '.join(trial['unmet'])}" if trial["unmet"] else ""))
+            f"TILT {trial['tilt'] or 'none'}, chains {list(trial.get('chains', {})) or 'none'}, "
+            f"aborts {trial.get('aborts') or 'none'}"
+            + (f", UNMET: {'; '.join(trial['unmet'])}" if trial["unmet"] else ""))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -97,7 +97,25 @@ def summarize(trials: list[dict[str, Any]], key: str = "outage_s") -> dict[str, 
         "tilt_trials": len([t for t in trials if t.get("tilt")]),
         "invariants_restored": len([t for t in trials if t.get("restored_s") is not None]),
         "failed_trials": len([t for t in trials if t.get("error")]),
+        # Recorded by the drills since the replication watch exists; None for older results.
+        "chain_trials": _count_if(trials, "chains", bool),
+        "cycle_trials": _count_if(trials, "cycles", bool),
+        "longest_chain_s": max((t["longest_chain_s"] for t in trials if "longest_chain_s" in t), default=None),
+        "aborts": _sum_counts(t.get("aborts") for t in trials) if any("aborts" in t for t in trials) else None,
     }
+
+
+def _count_if(trials: list[dict[str, Any]], key: str, predicate) -> Optional[int]:
+    recorded = [t for t in trials if key in t]
+    return len([t for t in recorded if predicate(t[key])]) if recorded else None
+
+
+def _sum_counts(counts) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for one in counts:
+        for reason, number in (one or {}).items():
+            total[reason] = total.get(reason, 0) + number
+    return dict(sorted(total.items()))
 
 
 # The graceful handover's phases: (label, from, to). A name with "+" is the first sentinel log

@@ -153,3 +153,93 @@ def notable_sentinel_lines(log_text: str) -> dict[str, object]:
             lines.append(short[:200])
     return {"events": lines[:LOG_LINES_KEPT],
             "failed_lookups": sum("Failed to resolve hostname" in line for line in log_text.splitlines())}
+
+
+REPLICATION_POLL_SECONDS = 0.25
+
+
+def chains_of(links: dict[str, Optional[str]]) -> list[tuple[str, Optional[str]]]:
+    """The chains in a map pod -> the pod it replicates from (None: a master): "a -> b -> c" for
+    each replica a whose master b answers as a replica of c, with "a <-> b" when c is a (a cycle)."""
+    found = []
+    for pod, master in sorted(links.items()):
+        if master is None or links.get(master) is None:
+            continue
+        cycle = " <-> ".join(sorted((pod, master))) if links[master] == pod else None
+        found.append((f"{pod} -> {master} -> {links[master]}", cycle))
+    return found
+
+
+@dataclass
+class ReplicationWatch:
+    """Polls every redis's INFO replication in the background and records replication chains: a
+    replica whose master answers as a replica itself (a chain; both ways round, a cycle). Each
+    distinct chain is kept with how long it was seen; a node that does not answer (a restarted
+    node claiming the role, port closed) is in no chain."""
+
+    addresses: Callable[[], dict[str, str]]
+    port: int
+    password: Optional[str]
+    chains: dict[str, float] = field(default_factory=dict)
+    cycles: set[str] = field(default_factory=set)
+    _since: dict[str, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: Optional[threading.Thread] = None
+
+    def __enter__(self) -> "ReplicationWatch":
+        self._thread = threading.Thread(target=self._run, name="replication-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+    def links(self) -> dict[str, Optional[str]]:
+        """Whom each answering pod replicates from (a pod name), None for a master."""
+        links: dict[str, Optional[str]] = {}
+        for pod, ip in self.addresses().items():
+            try:
+                client = redis.Redis(ip, self.port, password=self.password, socket_timeout=CALL_TIMEOUT_SECONDS,
+                                     socket_connect_timeout=CALL_TIMEOUT_SECONDS, retry=NO_RETRY)
+                try:
+                    info = client.info("replication")
+                finally:
+                    client.close()
+            except (redis.RedisError, OSError):
+                continue
+            links[pod] = None if info.get("role") == "master" else pod_of(str(info.get("master_host", "")))
+        return links
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            now = time.monotonic()
+            seen = set()
+            for chain, cycle in chains_of(self.links()):
+                seen.add(chain)
+                if cycle:
+                    self.cycles.add(cycle)
+                self._since.setdefault(chain, now)
+                self.chains[chain] = max(self.chains.get(chain, 0.0), now - self._since[chain])
+            for chain in list(self._since):
+                if chain not in seen:
+                    del self._since[chain]
+            self._stop.wait(REPLICATION_POLL_SECONDS)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"chains": {chain: round(seconds, 2) for chain, seconds in sorted(self.chains.items())},
+                "cycles": sorted(self.cycles),
+                "longest_chain_s": round(max(self.chains.values(), default=0.0), 2)}
+
+
+def failover_aborts(sentinel_logs: dict[str, dict[str, object]]) -> dict[str, int]:
+    """`-failover-abort-*` events per reason, over every sentinel's notable lines of a trial."""
+    counts: dict[str, int] = {}
+    for notable in sentinel_logs.values():
+        for line in notable.get("events", []):  # type: ignore[union-attr]
+            for word in str(line).split():
+                if word.startswith("-failover-abort-"):
+                    reason = word.removeprefix("-failover-abort-")
+                    counts[reason] = counts.get(reason, 0) + 1
+    return counts

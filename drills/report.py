@@ -126,6 +126,22 @@ def summary_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def replication_table(results: dict[str, Any]) -> list[str]:
+    """Per scenario: trials with a replication chain or cycle (polled every 0.25 s from the host),
+    the longest chain, and Sentinel's failover aborts by reason (from its logs)."""
+    lines = [_row(["scenario", "trials", "trials with a chain", "with a cycle", "longest chain", "failover aborts"]),
+             _row(["---"] * 6)]
+    for name, scenario in results["scenarios"].items():
+        s = scenario["summary"]
+        if s.get("chain_trials") is None:
+            lines.append(_row([f"`{name}`", s["trials"], "not recorded", "", "", ""]))
+            continue
+        aborts = ", ".join(f"{reason} {n}" for reason, n in (s.get("aborts") or {}).items()) or "none"
+        lines.append(_row([f"`{name}`", s["trials"], s["chain_trials"], s["cycle_trials"],
+                           _fmt(s["longest_chain_s"], " s"), aborts]))
+    return lines
+
+
 def summarize_restored(trials: list[dict[str, Any]]) -> tuple[Optional[float], Optional[float]]:
     values = sorted(t["restored_s"] for t in trials if t.get("restored_s") is not None)
     if not values:
@@ -218,6 +234,10 @@ def render_report(results: dict[str, Any]) -> str:
         "## Results",
         "",
         *summary_table(results),
+        "",
+        "### Replication chains, cycles and failover aborts",
+        "",
+        *replication_table(results),
         "",
         *handover_lines(results),
         *READING.splitlines(),

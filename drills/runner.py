@@ -24,9 +24,9 @@ from cluster import Cluster, KubernetesCluster
 
 from .analysis import writer_metrics
 from .floor import FloorCluster
-from .observe import TiltWatch, notable_sentinel_lines
+from .observe import ReplicationWatch, TiltWatch, failover_aborts, notable_sentinel_lines
 from .scenarios import Scenario, unmet_expectations
-from .targets import GatewayTarget, Target, stack_timing
+from .targets import REDIS_PORT, GatewayTarget, Target, stack_timing
 
 READY_TIMEOUT_SECONDS = 300.0
 
@@ -128,7 +128,8 @@ def _measure(target: Target, scenario: Scenario, number: int, options: Options) 
     restarts_before = target.pod_restarts()
     prefix = f"drill:{scenario.name}:{number}:{int(time.time() * 1000)}"
     max_seconds = options.steady_seconds + 3 * bound + options.tail_seconds + 60
-    with TiltWatch(target.panel) as tilt, target.writer(prefix, options.rate, max_seconds) as writer:
+    replication = ReplicationWatch(target.pod_ips, REDIS_PORT, target.redis_password)
+    with TiltWatch(target.panel) as tilt, replication, target.writer(prefix, options.rate, max_seconds) as writer:
         writer.wait_steady(options.steady_seconds)
         fault = scenario.apply(target, old_master)
         fault_at = fault["fault_at"]
@@ -153,6 +154,8 @@ def _measure(target: Target, scenario: Scenario, number: int, options: Options) 
         "replaced_before": replaced, "restarts_before": restarts_before, "restarts_after": target.pod_restarts(),
     })
     measured["sentinel_logs"] = sentinel_logs(target, fault_at - options.steady_seconds)
+    measured.update(replication.as_dict())
+    measured["aborts"] = failover_aborts(measured["sentinel_logs"])
     if restore_error:
         measured["error"] = restore_error
     return measured

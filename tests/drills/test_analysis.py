@@ -101,3 +101,35 @@ def test_the_graceful_handover_is_split_into_phases_from_the_trials_timestamps()
     # the first +switch-master of any sentinel counts
     assert rows["+promoted-slave to the first +switch-master"]["min"] == pytest.approx(0.05)
     assert rows["first +switch-master to the first write acknowledged by the new master"]["p50"] == pytest.approx(1.0)
+
+
+def test_replication_chains_and_cycles_are_found_in_a_link_map():
+    from drills.observe import chains_of
+    assert chains_of({"r-0": None, "r-1": "r-0", "r-2": "r-0"}) == []
+    assert chains_of({"r-0": None, "r-1": "r-0", "r-2": "r-1"}) == [("r-2 -> r-1 -> r-0", None)]
+    # A master that does not answer (absent from the map: say, claiming with its port closed)
+    # makes no chain; a replica between two nodes does, answering or not at its end.
+    assert chains_of({"r-2": "r-1", "r-0": "r-1"}) == []
+    assert chains_of({"r-1": "r-0", "r-2": "r-1"}) == [("r-2 -> r-1 -> r-0", None)]
+    assert chains_of({"r-1": "r-2", "r-2": "r-1", "r-0": "r-2"}) == [
+        ("r-0 -> r-2 -> r-1", None), ("r-1 -> r-2 -> r-1", "r-1 <-> r-2"), ("r-2 -> r-1 -> r-2", "r-1 <-> r-2")]
+
+
+def test_failover_aborts_are_counted_by_reason_from_the_sentinel_logs():
+    from drills.observe import failover_aborts
+    logs = {"redis-gateway-0": {"events": ["# -failover-abort-not-elected master gateway-master r-2 6379",
+                                           "# +try-failover master gateway-master r-2 6379"]},
+            "redis-gateway-1": {"events": ["# -failover-abort-no-good-slave master gateway-master r-2 6379",
+                                           "# -failover-abort-not-elected master gateway-master r-2 6379"]}}
+    assert failover_aborts(logs) == {"not-elected": 2, "no-good-slave": 1}
+
+
+def test_the_summary_counts_chains_cycles_and_aborts_and_marks_older_results_unrecorded():
+    recorded = [{"outage_s": 1.0, "lost": 0, "chains": {"a -> b -> c": 1.5}, "cycles": [], "longest_chain_s": 1.5,
+                 "aborts": {"not-elected": 1}},
+                {"outage_s": 2.0, "lost": 0, "chains": {}, "cycles": ["a <-> b"], "longest_chain_s": 0.0, "aborts": {}}]
+    summary = summarize(recorded)
+    assert (summary["chain_trials"], summary["cycle_trials"], summary["longest_chain_s"]) == (1, 1, 1.5)
+    assert summary["aborts"] == {"not-elected": 1}
+    older = summarize([{"outage_s": 1.0, "lost": 0}])
+    assert older["chain_trials"] is None and older["aborts"] is None
