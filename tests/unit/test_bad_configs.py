@@ -437,3 +437,55 @@ def test_no_regex_in_stack_config_anchors_with_a_dollar_or_matches_a_prefix():
         assert not re.search(r"\.match\(|\.search\(", text), path.name
         for pattern in re.findall(r"re\.compile\(\s*r?f?[\"']([^\"']*)", text):
             assert not pattern.endswith("$") and not pattern.startswith("^"), (path.name, pattern)
+
+
+_LARGEST = {
+    "gateway.replicas": 9, "gateway.quorum": 8, "gateway.downAfterMilliseconds": 600000,
+    "gateway.failoverTimeoutMilliseconds": 3600000, "gateway.parallelSyncs": 8, "gateway.minReplicasToWrite": 7,
+    "gateway.minReplicasMaxLag": 3600, "gateway.terminationGracePeriodSeconds": 3600,
+    "gateway.dnsWaitSeconds": 3600, "gateway.bootPeerWaitSeconds": 3600, "gateway.proxy.replicas": 10,
+    "gateway.proxy.runAsUser": 2**31 - 1, "gateway.persistence.rdbSchedule": ["2147483647 2147483647"],
+    "gateway.resources.redis.limits.memory": "7Ei", "gateway.maxmemory": "1Ei", "gateway.replBacklogSize": "1Ei",
+    "gateway.persistence.size": "7Ei", "contextCache.maxmemoryPercentOfLimit": 90,
+    "platform.namespace": "n" * 63,
+}
+_SMALLEST = {
+    "gateway.replicas": 3, "gateway.quorum": 2, "gateway.downAfterMilliseconds": 1000,
+    "gateway.failoverTimeoutMilliseconds": 1001, "gateway.parallelSyncs": 1, "gateway.minReplicasToWrite": 0,
+    "gateway.minReplicasMaxLag": 1, "gateway.terminationGracePeriodSeconds": 16, "gateway.dnsWaitSeconds": 1,
+    "gateway.bootPeerWaitSeconds": 1, "gateway.proxy.replicas": 1, "gateway.proxy.runAsUser": 1,
+    "gateway.persistence.rdbSchedule": ["1 1"], "gateway.maxmemory": "1Mi", "gateway.replBacklogSize": "16kb",
+    "gateway.persistence.size": "2Mi", "contextCache.maxmemoryPercentOfLimit": 10,
+    "contextCache.resources.limits.memory": "32Mi", "contextCache.resources.requests.memory": "1",
+    "gateway.resources.sentinel.limits.memory": "32Mi", "gateway.resources.sentinel.requests.memory": "1",
+    "gateway.resources.redis.requests.cpu": "1m", "platform.namespace": "n", "platform.clusterDomain": "l",
+}
+
+
+@pytest.mark.parametrize("overrides", [_LARGEST, _SMALLEST], ids=["largest", "smallest"])
+def test_the_bounds_keep_every_derived_number_an_int32(program, overrides):
+    """The derived values (startup-probe threshold, grace, `pulumi up` waits, maxmemory) of the
+    extreme allowed configs stay within what Kubernetes, Go durations and Redis accept."""
+    import kubernetes_validate
+
+    from stack_config import (
+        cache_await_timeouts,
+        gateway_await_timeouts,
+        gateway_startup_budget_seconds,
+        namespace_delete_seconds,
+        proxy_await_timeouts,
+    )
+
+    from .config_mutations import assert_objects_are_sound, manifests
+    from .test_render_manifests import KUBERNETES_VERSION
+
+    cfg = load_stack_config(_raw("dev", overrides), "dev", passwords=_passwords(), config_keys=())
+    waits = [gateway_startup_budget_seconds(cfg), namespace_delete_seconds(cfg)] + [
+        seconds for derive in (gateway_await_timeouts, proxy_await_timeouts, cache_await_timeouts)
+        for seconds in vars(derive(cfg)).values()]
+    assert all(0 < seconds <= 2**31 - 1 for seconds in waits), waits
+    assert cfg.context_cache.maxmemory_bytes >= 2**20
+    objects = manifests(program("dev", overrides))
+    for obj in objects:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    assert_objects_are_sound(cfg, objects)
