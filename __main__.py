@@ -6,11 +6,13 @@ explicit Kubernetes provider and the two components. Components never read pulum
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
+from pulumi.runtime import config as runtime_config
 
 from components import (
     RedisSentinelCluster,
@@ -21,6 +23,10 @@ from components import (
 )
 from stack_config import (
     CONFIG_KEYS,
+    CONTEXT_CACHE_PASSWORD_KEY,
+    GATEWAY_REDIS_PASSWORD_KEY,
+    GATEWAY_SENTINEL_PASSWORD_KEY,
+    PASSWORD_KEYS,
     ConfigError,
     StackConfig,
     cache_endpoint,
@@ -32,9 +38,6 @@ from stack_config import (
     names,
 )
 
-GATEWAY_REDIS_PASSWORD_KEY = "gatewayRedisPassword"
-GATEWAY_SENTINEL_PASSWORD_KEY = "gatewaySentinelPassword"
-CONTEXT_CACHE_PASSWORD_KEY = "contextCachePassword"
 KUBECONFIG_KEY = "kubeconfig"
 
 
@@ -47,10 +50,31 @@ class Passwords:
     context_cache: Optional[pulumi.Output[str]]
 
 
-def read_stack_config(config: pulumi.Config, stack: str) -> StackConfig:
-    raw = {key: config.get_object(key) for key in CONFIG_KEYS}
+def stack_config_keys() -> set[str]:
+    """Every config key of the stack, of every namespace. The engine hands the program its config
+    as the JSON bag PULUMI_CONFIG; the mocks and the automation API set it in the runtime."""
+    return set(runtime_config.CONFIG.get()) | set(runtime_config.get_config_env())
+
+
+def _decoded(config: pulumi.Config, key: str) -> Any:
+    """A structured key's value; text that is not JSON stays text, for the validator to refuse
+    by key name (get_object would raise a bare JSON error)."""
+    text = config.get(key)
+    if text is None:
+        return None
     try:
-        return load_stack_config(raw, stack)
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def read_stack_config(config: pulumi.Config, stack: str) -> StackConfig:
+    """Everything is checked before anything is created: the structured keys, unknown keys of
+    the project, and the plain text of the passwords the config switches on (never shown)."""
+    raw = {key: _decoded(config, key) for key in CONFIG_KEYS}
+    passwords = {key: config.get(key) for key in PASSWORD_KEYS}
+    try:
+        return load_stack_config(raw, stack, passwords=passwords, config_keys=stack_config_keys())
     except ConfigError as err:
         raise pulumi.RunError(f"invalid configuration of stack '{stack}':\n{err}") from None
 

@@ -6,7 +6,7 @@ ones (prod requires auth): build `StackConfig` through it.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Optional
 
 from pydantic import ValidationError
 
@@ -35,6 +35,18 @@ from .derived import (
     service_fqdn,
 )
 from .errors import ConfigError, format_validation_error
+from .keys import (
+    CONFIG_KEYS,
+    CONTEXT_CACHE_PASSWORD_KEY,
+    GATEWAY_REDIS_PASSWORD_KEY,
+    GATEWAY_SENTINEL_PASSWORD_KEY,
+    KNOWN_KEYS,
+    PASSWORD_KEYS,
+    SECRET_KEYS,
+    password_keys_in_use,
+    password_problems,
+    unknown_key_problems,
+)
 from .kubeconfig import check_kubeconfig
 from .models import (
     CacheAuthConfig,
@@ -52,25 +64,36 @@ from .models import (
     StackConfig,
 )
 
-# The project config keys that hold one structured object each.
-CONFIG_KEYS = ("platform", "gateway", "contextCache")
 
-
-def load_stack_config(raw: Mapping[str, Any], stack: str) -> StackConfig:
+def load_stack_config(raw: Mapping[str, Any], stack: str, *,
+                      passwords: Optional[Mapping[str, Optional[str]]] = None,
+                      config_keys: Optional[Iterable[str]] = None) -> StackConfig:
     """Validate the decoded values of the structured config keys of stack `stack`.
 
     `raw` maps each key of CONFIG_KEYS to its JSON-decoded value; a missing or null key means
-    "all defaults". Raises ConfigError with one line per problem.
+    "all defaults". The program also passes `passwords` (each password key's plain value, None
+    when unset), checked where the config switches them on, and `config_keys`, every config key
+    of the stack (`kubernaut-redis:gateway`, `kubernetes:...`), checked for unknown keys of the
+    project. Raises ConfigError with one line per problem; a password is never shown.
     """
+    problems = unknown_key_problems(config_keys) if config_keys is not None else []
     present = {key: value for key, value in raw.items() if value is not None}
     try:
-        return StackConfig.model_validate(present, context={"stack": stack})
+        cfg = StackConfig.model_validate(present, context={"stack": stack})
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, StackConfig)) from None
+        raise ConfigError(problems + format_validation_error(err, StackConfig)) from None
+    if passwords is not None:
+        in_use = password_keys_in_use(cfg.gateway.auth.enabled, cfg.gateway.auth.sentinel,
+                                      cfg.context_cache.auth.enabled)
+        problems += password_problems(passwords, in_use, stack)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
 
 
 __all__ = [
-    "CONFIG_KEYS", "POD_SECURITY_BASELINE", "POD_SECURITY_RESTRICTED", "AwaitTimeouts", "CacheAuthConfig",
+    "CONFIG_KEYS", "CONTEXT_CACHE_PASSWORD_KEY", "GATEWAY_REDIS_PASSWORD_KEY", "GATEWAY_SENTINEL_PASSWORD_KEY",
+    "KNOWN_KEYS", "PASSWORD_KEYS", "SECRET_KEYS", "POD_SECURITY_BASELINE", "POD_SECURITY_RESTRICTED", "AwaitTimeouts", "CacheAuthConfig",
     "ConfigError", "ContainerResources", "ContextCacheConfig", "CpuMemory", "GatewayAuthConfig",
     "GatewayConfig", "GatewayResources", "ImagesConfig", "KubernetesConfig", "PersistenceConfig",
     "PlatformConfig", "ProxyConfig", "StackConfig", "cache_await_timeouts", "cache_endpoint", "check_kubeconfig",

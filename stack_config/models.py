@@ -11,10 +11,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from . import names
 from .quantities import parse_cpu, parse_memory_bytes, parse_size_bytes
 
 PROBLEMS_ERROR_TYPE = "config_problems"
@@ -32,6 +33,36 @@ GATEWAY_MAXMEMORY_MAX_FRACTION_OF_LIMIT = 0.6
 # agree on the switch in the worst case) and see the demotion before the kubelet kills the pod.
 PRESTOP_HANDOVER_MARGIN_SECONDS = 15
 
+# Every gateway pod holds a full copy of the dataset and runs a sentinel; HAProxy checks every
+# sentinel once per pod (replicas x replicas checks a second). Nine pods survive four failures;
+# more adds memory, disk and gossip, not availability.
+MAX_GATEWAY_REPLICAS = 9
+MAX_PROXY_REPLICAS = 10
+# Upper bounds of the time settings. Each stays far below what Sentinel (int milliseconds) and
+# Kubernetes (int32 probe thresholds) accept, and keeps the derived startup-probe threshold and
+# `pulumi up` waits (stack_config/derived.py) bounded: a larger value only delays noticing a
+# dead master or a crash loop.
+MAX_DOWN_AFTER_MILLISECONDS = 600_000
+MAX_FAILOVER_TIMEOUT_MILLISECONDS = 3_600_000
+MAX_WAIT_SECONDS = 3600
+MAX_MIN_REPLICAS_MAX_LAG_SECONDS = 3600
+# Kubernetes refuses a runAsUser outside 0..2^31-1; Redis reads "save" counts as a C int.
+INT32_MAX = 2**31 - 1
+# Kubernetes keeps quantities as int64 (bytes, millicores).
+INT64_MAX = 2**63 - 1
+# Below this a container limit cannot hold redis-server, redis-sentinel or HAProxy and their
+# start scripts: the kernel OOM-kills them at start.
+MIN_CONTAINER_MEMORY_LIMIT_BYTES = 32 * 2**20
+# The smallest maxmemory a Redis gets (gateway value; the cache's derived one is at least 10%
+# of the 32Mi floor): below it Redis evicts or refuses nearly every write.
+MIN_MAXMEMORY_BYTES = 2**20
+# Redis's own minimum backlog (smaller values are raised to it silently).
+MIN_REPL_BACKLOG_BYTES = 16 * 2**10
+# The replication backlog lives outside maxmemory, in the limit's headroom.
+GATEWAY_REPL_BACKLOG_MAX_FRACTION_OF_LIMIT = 0.25
+# A BGSAVE writes the new RDB file next to the previous one before it renames it.
+PERSISTENCE_SIZE_MIN_MULTIPLE_OF_MAXMEMORY = 2
+
 
 def _problems(*problems: tuple[str, Any, str]) -> None:
     """Raise one validation error that carries several (relative key path, given value, rule) lines."""
@@ -43,69 +74,126 @@ def _problems(*problems: tuple[str, Any, str]) -> None:
 
 # ---------------------------------------------------------------------------- single-value checks
 
+# Quantities are parsed strictly (stack_config/quantities.py): a stray space or newline is refused,
+# never trimmed, because the text is written into the manifests as given.
+
 def _cpu(value: str) -> str:
     try:
-        if parse_cpu(value) <= 0:
+        millicores = parse_cpu(value) * 1000
+        if not 0 < millicores <= INT64_MAX or millicores != millicores.to_integral_value():
             raise ValueError
     except ValueError:
-        raise ValueError('must be a positive CPU quantity such as "100m" or "0.5"') from None
+        raise ValueError('must be a positive CPU quantity such as "100m" or "0.5" (whole millicores, '
+                         'no spaces)') from None
     return value
 
 
 def _memory(value: str) -> str:
     try:
-        if parse_memory_bytes(value) <= 0:
+        if not 0 < parse_memory_bytes(value) <= INT64_MAX:
             raise ValueError
     except ValueError:
-        raise ValueError('must be a positive memory quantity such as "512Mi" or "1Gi"') from None
+        raise ValueError('must be a positive memory quantity such as "512Mi" or "1Gi" (no spaces)') from None
     return value
 
 
 def _redis_size(value: str) -> str:
     try:
-        if parse_size_bytes(value) <= 0:
+        if not 0 < parse_size_bytes(value) <= INT64_MAX:
             raise ValueError
     except ValueError:
-        raise ValueError('must be a positive size such as "256Mi" (Kubernetes) or "256mb" (Redis)') from None
+        raise ValueError('must be a positive size such as "256Mi" (Kubernetes) or "256mb" (Redis), '
+                         'no spaces') from None
     return value
 
 
-_IMAGE_REF = re.compile(r"^\S+$")
+# The reference grammar of the container runtimes (distribution/reference), ASCII only:
+# [registry[:port]/]path[:tag][@digest], path components in lower case.
+_IMAGE_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?"
+_IMAGE_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_REF = re.compile(
+    rf"(?:{_IMAGE_DOMAIN}/)?{_IMAGE_COMPONENT}(?:/{_IMAGE_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?",
+    re.ASCII)
+_MAX_IMAGE_REF_LENGTH = 255
 
 
 def _image(value: str) -> str:
-    if not _IMAGE_REF.match(value):
-        raise ValueError("must be a non-empty image reference without whitespace")
+    if len(value) > _MAX_IMAGE_REF_LENGTH or not _IMAGE_REF.fullmatch(value):
+        raise ValueError("must be an image reference such as docker.io/library/redis:7.0.15 "
+                         "([registry/]path[:tag][@digest], ASCII, lower-case path, no spaces)")
     return value
 
 
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS1123_LABEL = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?", re.ASCII)
 
 
 def _dns1123_label(value: str) -> str:
-    if len(value) > 63 or not _DNS1123_LABEL.match(value):
+    if len(value) > 63 or not _DNS1123_LABEL.fullmatch(value):
         raise ValueError("must be a DNS-1123 label (lower-case letters, digits, '-', at most 63 characters)")
     return value
 
 
+def _is_dns1123_subdomain(value: str) -> bool:
+    return len(value) <= 253 and all(
+        len(part) <= 63 and _DNS1123_LABEL.fullmatch(part) for part in value.split("."))
+
+
 def _dns1123_subdomain(value: str) -> str:
-    if len(value) > 253 or not all(_DNS1123_LABEL.match(part) for part in value.split(".")):
+    if not _is_dns1123_subdomain(value):
         raise ValueError("must be a DNS-1123 subdomain such as cluster.local")
     return value
 
 
-def _odd_at_least_three(value: int) -> int:
-    if value < 3 or value % 2 == 0:
-        raise ValueError("must be an odd number >= 3")
+def _storage_class(value: Optional[str]) -> Optional[str]:
+    if value is not None and not _is_dns1123_subdomain(value):
+        raise ValueError("must be the name of a StorageClass (a DNS-1123 subdomain such as fast-ssd), "
+                         "or null for the cluster's default class")
     return value
 
 
-def _at_least(minimum: int):
-    def check(value: int) -> int:
-        if value < minimum:
-            raise ValueError(f"must be >= {minimum}")
-        return value
-    return check
+def _odd_replicas(value: int) -> int:
+    if not 3 <= value <= MAX_GATEWAY_REPLICAS or value % 2 == 0:
+        raise ValueError(f"must be an odd number between 3 and {MAX_GATEWAY_REPLICAS}")
+    return value
+
+
+def _not_bool(value: Any) -> Any:
+    """YAML `true` is not a count: pydantic would read it as 1."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+_RDB_RULE = re.compile(r"([0-9]+) ([0-9]+)", re.ASCII)
+
+
+def _rdb_rule(value: str) -> str:
+    match = _RDB_RULE.fullmatch(value)
+    if not match or not all(0 < int(part) <= INT32_MAX for part in match.groups()):
+        raise ValueError(f'must be "<seconds> <changes>": two integers from 1 to {INT32_MAX} '
+                         'separated by one space, e.g. "900 1"')
+    return value
+
+
+def _printable(value: str) -> bool:
+    """No control characters (newlines, tabs) and no leading or trailing whitespace."""
+    return value == value.strip() and value.isprintable()
+
+
+def _non_empty_path(value: Optional[str]) -> Optional[str]:
+    if value is not None and (not value or not _printable(value)):
+        raise ValueError("must be a directory path without control characters or surrounding spaces, "
+                         "or null to deploy to a cluster")
+    return value
+
+
+def _context_name(value: str) -> str:
+    if not _printable(value):
+        raise ValueError("must be a kube context name without control characters or surrounding spaces, "
+                         "or empty for the kubeconfig's current context")
+    return value
 
 
 def _between(low: int, high: int):
@@ -116,17 +204,9 @@ def _between(low: int, high: int):
     return check
 
 
-def _rdb_rule(value: str) -> str:
-    parts = value.split()
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError('must be "<seconds> <changes>" with two positive integers, e.g. "900 1"')
-    return value
-
-
-def _non_empty_path(value: Optional[str]) -> Optional[str]:
-    if value is not None and not value.strip():
-        raise ValueError("must be a directory path, or null to deploy to a cluster")
-    return value
+def _int(low: int, high: int) -> Any:
+    """An integer field within [low, high]; a boolean is refused, not read as 0 or 1."""
+    return Annotated[int, BeforeValidator(_not_bool), AfterValidator(_between(low, high))]
 
 
 CpuQuantity = Annotated[str, AfterValidator(_cpu)]
@@ -159,6 +239,9 @@ class ContainerResources(_Model):
             _exceeds("requests.cpu", self.requests.cpu, parse_cpu, self.limits.cpu, "limits.cpu"),
             _exceeds("requests.memory", self.requests.memory, parse_memory_bytes,
                      self.limits.memory, "limits.memory"),
+            None if self.memory_limit_bytes >= MIN_CONTAINER_MEMORY_LIMIT_BYTES else
+            ("limits.memory", self.limits.memory,
+             "must be >= 32Mi: below that the container is OOM-killed while it starts"),
         )
         return self
 
@@ -181,7 +264,7 @@ def _resources(req_cpu: str, req_mem: str, lim_cpu: str, lim_mem: str) -> Contai
 # ---------------------------------------------------------------------------- platform
 
 class KubernetesConfig(_Model):
-    context: str = Field(
+    context: Annotated[str, AfterValidator(_context_name)] = Field(
         "", description="kube context of the explicit provider (the kubeconfig is the secret key "
         "`kubeconfig`); empty = the kubeconfig's current context")
     render_yaml_to_directory: Annotated[Optional[str], AfterValidator(_non_empty_path)] = Field(
@@ -217,8 +300,9 @@ class PlatformConfig(_Model):
 class PersistenceConfig(_Model):
     size: MemoryQuantity = Field(
         "1Gi", description="PVC size per pod; applies when a PVC is created (volumeClaimTemplates)")
-    storage_class: Optional[str] = Field(
-        None, description="StorageClass of the PVCs; null = the cluster default; applies when a PVC is created")
+    storage_class: Annotated[Optional[str], AfterValidator(_storage_class)] = Field(
+        None, description="StorageClass of the PVCs (a DNS-1123 subdomain); null = the cluster default "
+        "(an empty name would mean no class at all: the PVCs would stay Pending); applies when a PVC is created")
     rdb_schedule: tuple[RdbRule, ...] = Field(
         ("900 1", "300 10", "60 10000"),
         description='RDB "save" rules "<seconds> <changes>"; empty = no RDB snapshots')
@@ -257,44 +341,52 @@ class GatewayResources(_Model):
 
 
 class ProxyConfig(_Model):
-    replicas: Annotated[int, AfterValidator(_at_least(1))] = Field(
-        2, description="HAProxy pods behind redis-gateway-ha")
-    run_as_user: Annotated[int, AfterValidator(_at_least(1))] = Field(
-        99, description="uid of the HAProxy container (99 is the official image's haproxy user)")
+    replicas: _int(1, MAX_PROXY_REPLICAS) = Field(
+        2, description=f"HAProxy pods behind redis-gateway-ha (1..{MAX_PROXY_REPLICAS})")
+    run_as_user: _int(1, INT32_MAX) = Field(
+        99, description="uid of the HAProxy container (99 is the official image's haproxy user; "
+        f"1..{INT32_MAX}, the uids Kubernetes accepts, root excluded)")
 
 
 class GatewayConfig(_Model):
-    replicas: Annotated[int, AfterValidator(_odd_at_least_three)] = Field(
-        3, description="Redis+Sentinel pods (odd, >= 3)")
-    quorum: Optional[int] = Field(
-        None, description="sentinels that must agree a master is down; null = majority; "
-        "majority <= quorum <= replicas")
-    down_after_milliseconds: Annotated[int, AfterValidator(_at_least(1000))] = Field(
-        5000, description="sentinel down-after-milliseconds")
-    failover_timeout_milliseconds: int = Field(
-        10000, description="sentinel failover-timeout (> down-after; a failed election retries after twice this)")
-    parallel_syncs: Annotated[int, AfterValidator(_at_least(1))] = Field(
-        1, description="replicas resynced at once after a failover")
-    min_replicas_to_write: Annotated[int, AfterValidator(_at_least(0))] = Field(
-        0, description="master refuses writes with fewer healthy replicas (fencing); <= replicas-1")
-    min_replicas_max_lag: Annotated[int, AfterValidator(_at_least(1))] = Field(
-        10, description="seconds a replica may lag and still count for min-replicas-to-write")
+    replicas: Annotated[int, BeforeValidator(_not_bool), AfterValidator(_odd_replicas)] = Field(
+        3, description=f"Redis+Sentinel pods (odd, 3..{MAX_GATEWAY_REPLICAS}; each is a full copy of the "
+        "data and a sentinel)")
+    quorum: Optional[Annotated[int, BeforeValidator(_not_bool)]] = Field(
+        None, description="sentinels that must agree a master is down, and that HAProxy needs to name a "
+        "master before it admits it; null = majority; majority <= quorum <= replicas - 1")
+    down_after_milliseconds: _int(1000, MAX_DOWN_AFTER_MILLISECONDS) = Field(
+        5000, description=f"sentinel down-after-milliseconds (1000..{MAX_DOWN_AFTER_MILLISECONDS})")
+    failover_timeout_milliseconds: _int(1, MAX_FAILOVER_TIMEOUT_MILLISECONDS) = Field(
+        10000, description="sentinel failover-timeout (> down-after, <= "
+        f"{MAX_FAILOVER_TIMEOUT_MILLISECONDS}; a failed election retries after twice this)")
+    parallel_syncs: _int(1, MAX_GATEWAY_REPLICAS - 1) = Field(
+        1, description="replicas resynced at once after a failover (1..replicas - 1)")
+    min_replicas_to_write: _int(0, MAX_GATEWAY_REPLICAS - 2) = Field(
+        0, description="master refuses writes with fewer healthy replicas (fencing); 0..replicas - 2, so a "
+        "rolling update (one pod down) never blocks writes")
+    min_replicas_max_lag: _int(1, MAX_MIN_REPLICAS_MAX_LAG_SECONDS) = Field(
+        10, description="seconds a replica may lag and still count for min-replicas-to-write "
+        f"(1..{MAX_MIN_REPLICAS_MAX_LAG_SECONDS})")
     maxmemory: RedisSize = Field(
-        "256Mi", description="Redis maxmemory; <= 60% of the redis memory limit (fork and buffer headroom)")
+        "256Mi", description="Redis maxmemory; >= 1Mi and <= 60% of the redis memory limit (fork and buffer "
+        "headroom)")
     maxmemory_policy: MaxmemoryPolicy = Field("allkeys-lru", description="eviction policy")
     repl_backlog_size: RedisSize = Field(
-        "64Mi", description="replication backlog, sized so a failover or restart resyncs partially")
+        "64Mi", description="replication backlog, sized so a failover or restart resyncs partially; >= 16kb "
+        "(Redis's minimum) and <= 25% of the redis memory limit (it lives outside maxmemory)")
     persistence: PersistenceConfig = Field(default_factory=PersistenceConfig, description="PVC and RDB/AOF")
     auth: GatewayAuthConfig = Field(default_factory=GatewayAuthConfig, description="passwords")
     resources: GatewayResources = Field(default_factory=GatewayResources, description="per-container resources")
     anti_affinity: Literal["soft", "hard"] = Field(
         "soft", description="pod anti-affinity on kubernetes.io/hostname: soft = preferred, hard = required")
-    termination_grace_period_seconds: Annotated[int, AfterValidator(_at_least(1))] = Field(
-        60, description="pod grace period; bounds the master's preStop handover (>= down-after + 15 s)")
-    dns_wait_seconds: Annotated[int, AfterValidator(_at_least(1))] = Field(
-        60, description="how long a starting pod waits for its own DNS record before failing")
-    boot_peer_wait_seconds: Annotated[int, AfterValidator(_at_least(1))] = Field(
-        20, description="how long a starting pod asks peer sentinels for the master")
+    termination_grace_period_seconds: _int(1, MAX_WAIT_SECONDS) = Field(
+        60, description="pod grace period; bounds the master's preStop handover (>= down-after + 15 s, "
+        f"<= {MAX_WAIT_SECONDS})")
+    dns_wait_seconds: _int(1, MAX_WAIT_SECONDS) = Field(
+        60, description=f"how long a starting pod waits for its own DNS record before failing (1..{MAX_WAIT_SECONDS})")
+    boot_peer_wait_seconds: _int(1, MAX_WAIT_SECONDS) = Field(
+        20, description=f"how long a starting pod asks peer sentinels for the master (1..{MAX_WAIT_SECONDS})")
     proxy: ProxyConfig = Field(default_factory=ProxyConfig, description="master-only HAProxy")
 
     @property
@@ -318,16 +410,30 @@ class GatewayConfig(_Model):
         _problems(
             self._quorum_problem(),
             self._failover_timeout_problem(),
+            self._parallel_syncs_problem(),
             self._min_replicas_problem(),
             self._maxmemory_problem(),
+            self._repl_backlog_problem(),
+            self._persistence_size_problem(),
             self._grace_period_problem(),
         )
         return self
 
     def _quorum_problem(self):
-        if self.quorum is not None and not self.majority <= self.quorum <= self.replicas:
+        # HAProxy admits a master only while `quorum` sentinels name it: with quorum = replicas,
+        # one pod down (a rollout, a node drain) closes the master-only endpoint, and the
+        # master's own pod down leaves no failover. A minority quorum lets a partitioned
+        # minority call a master down.
+        if self.quorum is not None and not self.majority <= self.quorum <= self.replicas - 1:
             return ("quorum", self.quorum,
-                    f"must be between the majority ({self.majority}) and replicas ({self.replicas}), or null")
+                    f"must be between the majority ({self.majority}) and replicas - 1 ({self.replicas - 1}), "
+                    "or null for the majority: one pod down must still leave quorum sentinels")
+        return None
+
+    def _parallel_syncs_problem(self):
+        if self.parallel_syncs > self.replicas - 1:
+            return ("parallelSyncs", self.parallel_syncs,
+                    f"must be <= replicas - 1 ({self.replicas - 1}), the replicas there are to resync")
         return None
 
     def _failover_timeout_problem(self):
@@ -337,17 +443,41 @@ class GatewayConfig(_Model):
         return None
 
     def _min_replicas_problem(self):
-        if self.min_replicas_to_write > self.replicas - 1:
+        # A rolling update takes one pod down: the master then has replicas - 2 replicas left.
+        if self.min_replicas_to_write > self.replicas - 2:
             return ("minReplicasToWrite", self.min_replicas_to_write,
-                    f"must be <= replicas - 1 ({self.replicas - 1}), or the master could never accept a write")
+                    f"must be <= replicas - 2 ({self.replicas - 2}): with one pod down (a rolling update) "
+                    "the master must still accept writes")
         return None
 
     def _maxmemory_problem(self):
         limit = self.resources.redis.memory_limit_bytes
+        if self.maxmemory_bytes < MIN_MAXMEMORY_BYTES:
+            return ("maxmemory", self.maxmemory, "must be >= 1Mi (1048576 bytes)")
         if self.maxmemory_bytes > limit * GATEWAY_MAXMEMORY_MAX_FRACTION_OF_LIMIT:
             return ("maxmemory", self.maxmemory,
                     f"must be <= 60% of resources.redis.limits.memory ({self.resources.redis.limits.memory}): "
                     "fork copy-on-write and client/replication buffers need the rest")
+        return None
+
+    def _repl_backlog_problem(self):
+        limit = self.resources.redis.memory_limit_bytes
+        if self.repl_backlog_bytes < MIN_REPL_BACKLOG_BYTES:
+            return ("replBacklogSize", self.repl_backlog_size, "must be >= 16kb (16384 bytes), Redis's minimum")
+        if self.repl_backlog_bytes > limit * GATEWAY_REPL_BACKLOG_MAX_FRACTION_OF_LIMIT:
+            return ("replBacklogSize", self.repl_backlog_size,
+                    f"must be <= 25% of resources.redis.limits.memory ({self.resources.redis.limits.memory}): "
+                    "the backlog lives outside maxmemory")
+        return None
+
+    def _persistence_size_problem(self):
+        persistence = self.persistence
+        if not (persistence.rdb_schedule or persistence.appendonly):
+            return None
+        if parse_memory_bytes(persistence.size) < PERSISTENCE_SIZE_MIN_MULTIPLE_OF_MAXMEMORY * self.maxmemory_bytes:
+            return ("persistence.size", persistence.size,
+                    f"must be >= 2 x maxmemory ({self.maxmemory}) while RDB or AOF is on: a snapshot is written "
+                    "next to the previous one, and a full disk stops writes")
         return None
 
     def _grace_period_problem(self):
@@ -368,7 +498,7 @@ class CacheAuthConfig(_Model):
 
 class ContextCacheConfig(_Model):
     maxmemory_policy: MaxmemoryPolicy = Field("allkeys-lru", description="eviction policy")
-    maxmemory_percent_of_limit: Annotated[int, AfterValidator(_between(10, 90))] = Field(
+    maxmemory_percent_of_limit: _int(10, 90) = Field(
         75, description="maxmemory as a percentage of resources.limits.memory (10..90)")
     resources: ContainerResources = Field(
         default_factory=lambda: _resources("100m", "256Mi", "500m", "512Mi"),
@@ -377,12 +507,21 @@ class ContextCacheConfig(_Model):
 
     @property
     def maxmemory_bytes(self) -> int:
+        # At least 10% of the 32Mi limit floor: never 0, which Redis reads as "no limit".
         return self.resources.memory_limit_bytes * self.maxmemory_percent_of_limit // 100
 
 
 # ---------------------------------------------------------------------------- the whole stack
 
 PROD_STACK = "prod"
+# A DNS name has at most 253 characters (RFC 1123); Redis, Sentinel and HAProxy address the pods
+# by theirs.
+MAX_DNS_NAME_LENGTH = 253
+
+
+def longest_gateway_pod_fqdn(namespace: str, cluster_domain: str, replicas: int) -> str:
+    """The same spelling as derived.gateway_pod_fqdn, for the pod with the highest ordinal."""
+    return f"{names.GATEWAY}-{replicas - 1}.{names.GATEWAY_HEADLESS_SERVICE}.{namespace}.svc.{cluster_domain}"
 
 
 class StackConfig(_Model):
@@ -393,6 +532,12 @@ class StackConfig(_Model):
 
     @model_validator(mode="after")
     def _stack_rules(self, info: ValidationInfo) -> "StackConfig":
+        fqdn = longest_gateway_pod_fqdn(self.platform.namespace, self.platform.cluster_domain, self.gateway.replicas)
+        if len(fqdn) > MAX_DNS_NAME_LENGTH:
+            room = MAX_DNS_NAME_LENGTH - (len(fqdn) - len(self.platform.cluster_domain))
+            _problems(("platform.clusterDomain", self.platform.cluster_domain,
+                       f"must have at most {room} characters with namespace {self.platform.namespace!r}: "
+                       f"the pods' DNS names would have {len(fqdn)}, more than {MAX_DNS_NAME_LENGTH}"))
         stack = (info.context or {}).get("stack")
         if stack == PROD_STACK:
             _problems(

@@ -34,6 +34,15 @@ from stack_config.derived import (
     STARTUP_PROBE_PERIOD_SECONDS,
 )
 
+from stack_config.keys import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH
+from stack_config.models import (
+    INT32_MAX,
+    MAX_DOWN_AFTER_MILLISECONDS,
+    MAX_FAILOVER_TIMEOUT_MILLISECONDS,
+    MAX_GATEWAY_REPLICAS,
+    MAX_WAIT_SECONDS,
+)
+
 from .pulumi_mock_run import stack_file_config
 
 STACKS = ("dev", "prod", "lab")
@@ -47,14 +56,17 @@ HEADER = """\
 One structured key per component in `Pulumi.<stack>.yaml` (`kubernaut-redis:platform`,
 `kubernaut-redis:gateway`, `kubernaut-redis:contextCache`), validated by `stack_config` before
 anything is created: an invalid value stops the program with one line per problem
-(`gateway.replicas: got 4; must be an odd number >= 3`). Unknown keys are rejected.
+(`gateway.replicas: got 4; must be an odd number between 3 and 9`). Unknown keys are rejected:
+a field inside a key, and any key `kubernaut-redis:<name>` other than these three and the secret
+keys below (`kubernaut-redis:gatway` is an error, not ignored); keys of other namespaces
+(`kubernetes:`, `pulumi:`) are left to their owners.
 Override any field with `pulumi config set --path 'gateway.replicas' 5 -s <stack>`;
 `python -m tools.render_manifests --set gateway.replicas=5` takes the same paths.
 The stack columns show each stack's effective value (its file, else the default); `lab` is
 applied to the lab's single-node Kubernetes.
 """
 
-SECRETS = """\
+SECRETS = f"""\
 ## Secret keys
 
 Never stored in the stack files; set with `pulumi config set --secret KEY VALUE -s <stack>`.
@@ -69,6 +81,13 @@ Sentinel `auth-pass`, HAProxy checks |
 | `contextCachePassword` | `contextCache.auth.enabled` | `requirepass` of the Context-API cache |
 | `kubeconfig` | `platform.kubernetes.renderYamlToDirectory` is null | kubeconfig of the explicit provider, \
 self-contained (see below) |
+
+**Passwords**: each password the config switches on must be set, and be {PASSWORD_MIN_LENGTH} to \
+{PASSWORD_MAX_LENGTH} printable ASCII characters without spaces, quotes (`"` `'`) or backslashes (the \
+configs hold it in double quotes, HAProxy sends it inline in `AUTH`, and the pod scripts refuse \
+whitespace, quotes, backslashes and control characters). `head -c 24 /dev/urandom | base64` gives \
+such a password. The preview stops on a missing, empty, short or refused password with one line \
+naming the key, never the value.
 
 The `kubeconfig` secret must carry its credentials inline: the provider runs wherever `pulumi up`
 runs (a CI runner, a colleague's machine), where the files of the machine it came from do not
@@ -85,16 +104,46 @@ kubectl config view --flatten --minify | pulumi config set --secret kubeconfig -
 ```
 """
 
-NOTES = """\
+NOTES = f"""\
 ## Notes
 
-- **Rules across keys**: `majority <= quorum <= replicas`; `failoverTimeoutMilliseconds >
-  downAfterMilliseconds`; `minReplicasToWrite <= replicas - 1`; `maxmemory <= 60%` of
+- **Replicas and quorum**: `gateway.replicas` is odd, 3 to {MAX_GATEWAY_REPLICAS}: every pod is a full
+  copy of the data (memory and a PVC) and a sentinel, and HAProxy checks every sentinel once per
+  pod; nine pods survive four failures, more add cost, not availability. One pod has no failover
+  and no quorum the rule below allows. `majority <= quorum <= replicas - 1` (null = the
+  majority): HAProxy admits a master only while `quorum` sentinels name it, so one pod down (a
+  rolling update, a drain, the master's own pod) must still leave that many; a minority quorum
+  would let a partitioned minority declare the master down. With 3 pods the quorum is 2; with 5,
+  3 or 4.
+- **Rules across keys**: `failoverTimeoutMilliseconds > downAfterMilliseconds`;
+  `parallelSyncs <= replicas - 1`; `minReplicasToWrite <= replicas - 2` (a rolling update takes
+  one pod down, and the master must still accept writes); `1Mi <= maxmemory <= 60%` of
   `resources.redis.limits.memory` (a BGSAVE fork copies changed pages, and client and replication
-  buffers live outside maxmemory); `terminationGracePeriodSeconds >= downAfterMilliseconds/1000 +
-  15` (the master's preStop waits for a replica, fails over and waits for its demotion);
-  `requests <= limits`; `auth.sentinel` needs `auth.enabled`; the `prod` stack requires
-  `gateway.auth.enabled` and `gateway.auth.sentinel`.
+  buffers live outside maxmemory); `16kb <= replBacklogSize <= 25%` of that limit (the backlog
+  lives outside maxmemory); `persistence.size >= 2 x maxmemory` while RDB or AOF is on (a
+  snapshot is written next to the previous one; a full disk stops writes);
+  `terminationGracePeriodSeconds >= downAfterMilliseconds/1000 + 15` (the master's preStop waits
+  for a replica, fails over and waits for its demotion); `requests <= limits`; every memory limit
+  `>= 32Mi` (the cache's maxmemory, a percentage of its limit, is then at least 3.2Mi, never 0,
+  which Redis reads as "no limit"); the pods' DNS names
+  (`redis-gateway-<i>.redis-gateway-headless.<namespace>.svc.<clusterDomain>`) fit 253 characters;
+  `auth.sentinel` needs `auth.enabled`; the `prod` stack requires `gateway.auth.enabled` and
+  `gateway.auth.sentinel`.
+- **Integers** have the bounds in the table (booleans are refused, not read as 0 or 1). The time
+  settings stay far below what Sentinel (milliseconds as a C int) and Kubernetes (int32 probe
+  thresholds) accept, so the derived startup-probe threshold and `pulumi up` waits stay bounded
+  too: `downAfterMilliseconds` up to {MAX_DOWN_AFTER_MILLISECONDS} (10 minutes),
+  `failoverTimeoutMilliseconds` up to {MAX_FAILOVER_TIMEOUT_MILLISECONDS}, the waits and the grace period up to
+  {MAX_WAIT_SECONDS} s; `proxy.runAsUser` up to {INT32_MAX} (Kubernetes' limit); the two numbers of an
+  `rdbSchedule` rule up to {INT32_MAX} (Redis reads them as C ints).
+- **Quantities and strings**: CPU as Kubernetes writes it (`"100m"`, `"0.5"`, `"2"`; whole
+  millicores), memory as `"512Mi"`, `"1Gi"`, `"1G"` or bytes (`"m"` is refused: milli-bytes);
+  `maxmemory` and `replBacklogSize` also take Redis sizes (`"256mb"`). Text is never trimmed: a
+  value with a space, a tab or a newline anywhere (`" 2Gi"`, `"500m "`) is refused, as is
+  non-ASCII text in a name. `namespace` is a DNS-1123 label, `clusterDomain` and `storageClass`
+  DNS-1123 subdomains (`storageClass: ""` is refused: null means the cluster's default class, an
+  empty name means none and the PVCs stay Pending); images follow the reference grammar
+  (`[registry[:port]/]path[:tag][@digest]`, lower-case path, ASCII).
 - **Sentinel CPU limit 250m** (the previous deployment used 100m): CPU throttling delays
   Sentinel's timer, which then enters TILT mode and does not fail over; TILT was reported at a
   50m limit and never at 200m.

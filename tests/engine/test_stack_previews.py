@@ -125,3 +125,21 @@ def test_preview_fails_on_a_program_error(sandbox, unreachable_kubeconfig):
     result = sandbox.run_pulumi("preview", "--stack", "dev", cwd=project)
     assert result.returncode != 0
     assert "gateway.replicas" in result.stdout + result.stderr
+
+
+def test_preview_fails_on_an_unknown_project_key_and_a_refused_password(sandbox, unreachable_kubeconfig):
+    """Through the real engine, which hands the program its config in PULUMI_CONFIG: a typo of a
+    key and a password the pods would refuse stop the preview, each named, the password unshown."""
+    project = sandbox.copy_project(REPO)
+    sandbox.pulumi("stack", "init", "dev", cwd=project)
+    sandbox.set_secret(project, "dev", "kubeconfig", unreachable_kubeconfig)
+    refused_password = "has a space " + sandbox.new_secret()
+    sandbox.set_secret(project, "dev", "gatewayRedisPassword", refused_password)
+    sandbox.set_secret(project, "dev", "gatewaySentinelPassword", sandbox.new_secret())
+    sandbox.pulumi("config", "set", "gatway", '{"replicas": 5}', "--stack", "dev", cwd=project)
+    result = sandbox.run_pulumi("preview", "--stack", "dev", cwd=project)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "kubernaut-redis:gatway: unknown key; allowed keys of kubernaut-redis: " in output
+    assert "gatewayRedisPassword: got a value that breaks the rule (a secret, not shown)" in output
+    assert refused_password not in output and "has a space" not in output

@@ -80,7 +80,7 @@ def test_invalid_config_stops_before_any_resource(program):
     message = str(caught.value)
     assert message.splitlines() == [
         "invalid configuration of stack 'prod':",
-        "gateway.replicas: got 4; must be an odd number >= 3",
+        "gateway.replicas: got 4; must be an odd number between 3 and 9",
     ]
 
 

@@ -143,7 +143,7 @@ def test_accepts_the_ignored_render_directory():
 
 def test_command_line_reports_invalid_config(tmp_path, capsys):
     assert render_manifests.main(["--stack", "dev", "--out", str(tmp_path), "--set", "gateway.replicas=4"]) == 2
-    assert "gateway.replicas: got 4; must be an odd number >= 3" in capsys.readouterr().err
+    assert "gateway.replicas: got 4; must be an odd number between 3 and 9" in capsys.readouterr().err
 
 
 def test_command_line_writes_and_lists_files(tmp_path, capsys, monkeypatch):

@@ -31,7 +31,7 @@ CLAIM_TEMPLATE_NAME = "data"
 NON_REPLACING_CHANGES = [
     {"gateway.maxmemory": "128Mi"},
     {"gateway.maxmemoryPolicy": "volatile-lru"},
-    {"gateway.quorum": 3},
+    {"gateway.replicas": 5, "gateway.quorum": 4},
     {"gateway.downAfterMilliseconds": 8000, "gateway.failoverTimeoutMilliseconds": 20000},
     {"gateway.resources.redis.limits.memory": "1Gi", "gateway.resources.redis.requests.cpu": "200m"},
     {"gateway.resources.sentinel.limits.cpu": "500m"},

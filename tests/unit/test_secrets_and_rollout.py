@@ -86,7 +86,7 @@ def test_password_change_does_not_change_any_checksum(program, stack):
 @pytest.mark.parametrize("overrides", [
     {"gateway.maxmemory": "200Mi"},
     {"gateway.downAfterMilliseconds": 6000},
-    {"gateway.quorum": 3},
+    {"gateway.parallelSyncs": 2},
     {"gateway.minReplicasToWrite": 1},
 ])
 def test_gateway_config_text_change_rolls_the_gateway_pods(program, overrides):

@@ -50,44 +50,50 @@ def _problems(raw: dict, stack: str = "dev") -> list[str]:
 
 # (stack, overrides as dotted path -> value, the exact line expected among the problems)
 INVALID = [
-    ("dev", {"gateway.replicas": 4}, "gateway.replicas: got 4; must be an odd number >= 3"),
-    ("dev", {"gateway.replicas": 1}, "gateway.replicas: got 1; must be an odd number >= 3"),
+    ("dev", {"gateway.replicas": 4}, "gateway.replicas: got 4; must be an odd number between 3 and 9"),
+    ("dev", {"gateway.replicas": 1}, "gateway.replicas: got 1; must be an odd number between 3 and 9"),
     ("dev", {"gateway.replicas": "three"},
      'gateway.replicas: got "three"; must be a valid integer, unable to parse string as an integer'),
     ("dev", {"gateway.quorum": 1},
-     "gateway.quorum: got 1; must be between the majority (2) and replicas (3), or null"),
+     "gateway.quorum: got 1; must be between the majority (2) and replicas - 1 (2), or null for the majority: "
+     "one pod down must still leave quorum sentinels"),
     ("dev", {"gateway.quorum": 4},
-     "gateway.quorum: got 4; must be between the majority (2) and replicas (3), or null"),
-    ("dev", {"gateway.downAfterMilliseconds": 999}, "gateway.downAfterMilliseconds: got 999; must be >= 1000"),
+     "gateway.quorum: got 4; must be between the majority (2) and replicas - 1 (2), or null for the majority: "
+     "one pod down must still leave quorum sentinels"),
+    ("dev", {"gateway.downAfterMilliseconds": 999}, "gateway.downAfterMilliseconds: got 999; must be between 1000 and 600000"),
     ("dev", {"gateway.failoverTimeoutMilliseconds": 5000},
      "gateway.failoverTimeoutMilliseconds: got 5000; must be > downAfterMilliseconds (5000)"),
-    ("dev", {"gateway.parallelSyncs": 0}, "gateway.parallelSyncs: got 0; must be >= 1"),
+    ("dev", {"gateway.parallelSyncs": 0}, "gateway.parallelSyncs: got 0; must be between 1 and 8"),
     ("prod", {"gateway.minReplicasToWrite": 3},
-     "gateway.minReplicasToWrite: got 3; must be <= replicas - 1 (2), or the master could never accept a write"),
-    ("dev", {"gateway.minReplicasToWrite": -1}, "gateway.minReplicasToWrite: got -1; must be >= 0"),
-    ("dev", {"gateway.minReplicasMaxLag": 0}, "gateway.minReplicasMaxLag: got 0; must be >= 1"),
+     "gateway.minReplicasToWrite: got 3; must be <= replicas - 2 (1): with one pod down (a rolling update) "
+     "the master must still accept writes"),
+    ("dev", {"gateway.minReplicasToWrite": -1}, "gateway.minReplicasToWrite: got -1; must be between 0 and 7"),
+    ("dev", {"gateway.minReplicasMaxLag": 0}, "gateway.minReplicasMaxLag: got 0; must be between 1 and 3600"),
     ("dev", {"gateway.maxmemory": "400Mi"},
      'gateway.maxmemory: got "400Mi"; must be <= 60% of resources.redis.limits.memory (512Mi): '
      "fork copy-on-write and client/replication buffers need the rest"),
     ("dev", {"gateway.maxmemory": "lots"},
-     'gateway.maxmemory: got "lots"; must be a positive size such as "256Mi" (Kubernetes) or "256mb" (Redis)'),
+     'gateway.maxmemory: got "lots"; must be a positive size such as "256Mi" (Kubernetes) or "256mb" (Redis), '
+     'no spaces'),
     ("dev", {"gateway.maxmemoryPolicy": "lru"},
      "gateway.maxmemoryPolicy: got \"lru\"; must be 'volatile-lru', 'allkeys-lru', 'volatile-lfu', "
      "'allkeys-lfu', 'volatile-random', 'allkeys-random', 'volatile-ttl' or 'noeviction'"),
     ("dev", {"gateway.antiAffinity": "strict"}, "gateway.antiAffinity: got \"strict\"; must be 'soft' or 'hard'"),
     ("dev", {"gateway.persistence.rdbSchedule": ["900 1", "300"]},
-     'gateway.persistence.rdbSchedule[1]: got "300"; must be "<seconds> <changes>" with two positive '
-     'integers, e.g. "900 1"'),
+     'gateway.persistence.rdbSchedule[1]: got "300"; must be "<seconds> <changes>": two integers from 1 '
+     'to 2147483647 separated by one space, e.g. "900 1"'),
     ("dev", {"gateway.persistence.rdbSchedule": ["0 1"]},
-     'gateway.persistence.rdbSchedule[0]: got "0 1"; must be "<seconds> <changes>" with two positive '
-     'integers, e.g. "900 1"'),
+     'gateway.persistence.rdbSchedule[0]: got "0 1"; must be "<seconds> <changes>": two integers from 1 '
+     'to 2147483647 separated by one space, e.g. "900 1"'),
     ("dev", {"gateway.persistence.size": "1GB"},
-     'gateway.persistence.size: got "1GB"; must be a positive memory quantity such as "512Mi" or "1Gi"'),
+     'gateway.persistence.size: got "1GB"; must be a positive memory quantity such as "512Mi" or "1Gi" '
+     '(no spaces)'),
     ("dev", {"gateway.resources.redis.requests.cpu": "fast"},
-     'gateway.resources.redis.requests.cpu: got "fast"; must be a positive CPU quantity such as "100m" or "0.5"'),
+     'gateway.resources.redis.requests.cpu: got "fast"; must be a positive CPU quantity such as "100m" or '
+     '"0.5" (whole millicores, no spaces)'),
     ("dev", {"gateway.resources.sentinel.limits.memory": "128m"},
      'gateway.resources.sentinel.limits.memory: got "128m"; must be a positive memory quantity such as '
-     '"512Mi" or "1Gi"'),
+     '"512Mi" or "1Gi" (no spaces)'),
     ("dev", {"gateway.resources.redis.requests.cpu": "1"},
      'gateway.resources.redis.requests.cpu: got "1"; must be <= limits.cpu (500m)'),
     ("dev", {"gateway.resources.haproxy.requests.memory": "128Mi"},
@@ -95,8 +101,8 @@ INVALID = [
     ("dev", {"gateway.terminationGracePeriodSeconds": 19},
      "gateway.terminationGracePeriodSeconds: got 19; must be >= 20 (downAfterMilliseconds/1000 + 15 s) "
      "so the master's preStop can hand over before the kubelet kills it"),
-    ("dev", {"gateway.dnsWaitSeconds": 0}, "gateway.dnsWaitSeconds: got 0; must be >= 1"),
-    ("dev", {"gateway.proxy.replicas": 0}, "gateway.proxy.replicas: got 0; must be >= 1"),
+    ("dev", {"gateway.dnsWaitSeconds": 0}, "gateway.dnsWaitSeconds: got 0; must be between 1 and 3600"),
+    ("dev", {"gateway.proxy.replicas": 0}, "gateway.proxy.replicas: got 0; must be between 1 and 10"),
     ("dev", {"gateway.auth.enabled": False, "gateway.auth.sentinel": True},
      "gateway.auth.sentinel: got true; must be false when auth.enabled is false"),
     ("prod", {"gateway.auth.enabled": False, "gateway.auth.sentinel": False},
@@ -115,13 +121,16 @@ INVALID = [
     ("dev", {"platform.clusterDomain": "cluster..local"},
      'platform.clusterDomain: got "cluster..local"; must be a DNS-1123 subdomain such as cluster.local'),
     ("dev", {"platform.images.redis": "redis: 7"},
-     'platform.images.redis: got "redis: 7"; must be a non-empty image reference without whitespace'),
+     'platform.images.redis: got "redis: 7"; must be an image reference such as '
+     'docker.io/library/redis:7.0.15 ([registry/]path[:tag][@digest], ASCII, lower-case path, no spaces)'),
     ("dev", {"platform.images.haproxy": ""},
-     'platform.images.haproxy: got ""; must be a non-empty image reference without whitespace'),
+     'platform.images.haproxy: got ""; must be an image reference such as '
+     'docker.io/library/redis:7.0.15 ([registry/]path[:tag][@digest], ASCII, lower-case path, no spaces)'),
     ("dev", {"platform.images.pullPolicy": "Sometimes"},
      "platform.images.pullPolicy: got \"Sometimes\"; must be 'Always', 'IfNotPresent' or 'Never'"),
     ("dev", {"platform.kubernetes.renderYamlToDirectory": " "},
-     'platform.kubernetes.renderYamlToDirectory: got " "; must be a directory path, or null to deploy to a cluster'),
+     'platform.kubernetes.renderYamlToDirectory: got " "; must be a directory path without control '
+     'characters or surrounding spaces, or null to deploy to a cluster'),
     ("dev", {"platform.createNamespace": "perhaps"},
      'platform.createNamespace: got "perhaps"; must be a valid boolean, unable to interpret input'),
     ("dev", {"contextCache.maxmemoryPercentOfLimit": 95},
@@ -305,7 +314,7 @@ def test_config_is_frozen():
 
 def test_quorum_defaults_to_majority_and_accepts_the_range():
     assert load_stack_config({"gateway": {"replicas": 5}}, "dev").gateway.effective_quorum == 3
-    assert load_stack_config({"gateway": {"replicas": 5, "quorum": 5}}, "dev").gateway.effective_quorum == 5
+    assert load_stack_config({"gateway": {"replicas": 5, "quorum": 4}}, "dev").gateway.effective_quorum == 4
 
 
 def test_snake_case_names_are_accepted_too():

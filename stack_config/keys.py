@@ -1,0 +1,71 @@
+"""The project's config keys as a whole: no unknown key, and passwords the pods accept.
+
+A key of the project's namespace that the program does not read (`kubernaut-redis:gatway`, a
+typo) would otherwise be ignored, and the stack deployed with defaults. Passwords are checked
+here, at preview, with the rule the pod scripts apply at start (pod_scripts/common.sh,
+`check_password`) plus a minimum length: a password the pods refuse crash-loops every gateway
+pod, and an empty one runs Redis without `requirepass`.
+
+The passwords are secrets: no message here ever quotes one, nor tells its length or characters.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Mapping, Optional
+
+from .kubeconfig import KUBECONFIG_KEY
+from .names import PROJECT
+
+# The structured keys, one object each (validated by StackConfig).
+CONFIG_KEYS = ("platform", "gateway", "contextCache")
+GATEWAY_REDIS_PASSWORD_KEY = "gatewayRedisPassword"
+GATEWAY_SENTINEL_PASSWORD_KEY = "gatewaySentinelPassword"
+CONTEXT_CACHE_PASSWORD_KEY = "contextCachePassword"
+PASSWORD_KEYS = (GATEWAY_REDIS_PASSWORD_KEY, GATEWAY_SENTINEL_PASSWORD_KEY, CONTEXT_CACHE_PASSWORD_KEY)
+SECRET_KEYS = (*PASSWORD_KEYS, KUBECONFIG_KEY)
+KNOWN_KEYS = (*CONFIG_KEYS, *SECRET_KEYS)
+
+PASSWORD_MIN_LENGTH = 16
+PASSWORD_MAX_LENGTH = 256
+# Printable ASCII without space, '"', "'" and '\': redis.conf and sentinel.conf hold the password
+# in double quotes, HAProxy's health checks send `AUTH <password>` inline, and the start scripts
+# refuse whitespace, quotes, backslashes and control characters.
+_PASSWORD = re.compile(r"[!#-&(-\[\]-~]+", re.ASCII)
+PASSWORD_RULE = (f"must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} printable ASCII characters without "
+                 "spaces, quotes (\" ') or backslashes, e.g. `head -c 24 /dev/urandom | base64`")
+
+
+def unknown_key_problems(config_keys: Iterable[str]) -> list[str]:
+    """One line per key `kubernaut-redis:<name>` the program does not know; keys of other
+    namespaces (`kubernetes:`, `pulumi:`) belong to others."""
+    prefix = f"{PROJECT}:"
+    unknown = sorted({key for key in config_keys
+                      if key.startswith(prefix) and key.removeprefix(prefix) not in KNOWN_KEYS})
+    allowed = ", ".join(KNOWN_KEYS)
+    return [f"{key}: unknown key; allowed keys of {PROJECT}: {allowed}" for key in unknown]
+
+
+def password_keys_in_use(gateway_auth: bool, sentinel_auth: bool, cache_auth: bool) -> dict[str, str]:
+    """The password keys the config switches on, each with the switch that needs it."""
+    switches = {GATEWAY_REDIS_PASSWORD_KEY: ("gateway.auth.enabled", gateway_auth),
+                GATEWAY_SENTINEL_PASSWORD_KEY: ("gateway.auth.sentinel", sentinel_auth),
+                CONTEXT_CACHE_PASSWORD_KEY: ("contextCache.auth.enabled", cache_auth)}
+    return {key: switch for key, (switch, on) in switches.items() if on}
+
+
+def valid_password(value: str) -> bool:
+    return PASSWORD_MIN_LENGTH <= len(value) <= PASSWORD_MAX_LENGTH and bool(_PASSWORD.fullmatch(value))
+
+
+def password_problems(passwords: Mapping[str, Optional[str]], in_use: Mapping[str, str], stack: str) -> list[str]:
+    """One line per password the config switches on that is missing or that the pods would refuse."""
+    problems = []
+    for key, switch in in_use.items():
+        value = passwords.get(key)
+        if value is None:
+            problems.append(f"{key}: missing; this secret key is required while {switch} is true "
+                            f"(`pulumi config set --secret {key} -s {stack} <password-file`)")
+        elif not valid_password(value):
+            problems.append(f"{key}: got a value that breaks the rule (a secret, not shown); {PASSWORD_RULE}")
+    return problems
