@@ -15,6 +15,7 @@ import pulumi_kubernetes as k8s
 from pulumi.runtime import config as runtime_config
 
 from components import (
+    Monitoring,
     RedisSentinelCluster,
     RedisSentinelClusterArgs,
     SingleRedisCache,
@@ -148,6 +149,10 @@ def main() -> None:
         SingleRedisCacheArgs(config=cfg, namespace=cfg.platform.namespace, password=passwords.context_cache),
         opts=component_opts,
     )
+
+    if cfg.monitoring.enabled:
+        # Depends on the namespace only: without the Prometheus Operator's CRDs only its own objects fail.
+        Monitoring("monitoring", cfg, cfg.platform.namespace, opts=component_opts)
 
     pulumi.export("namespace", cfg.platform.namespace)
     pulumi.export("gateway", {

@@ -1,10 +1,11 @@
 """Pulumi components of kubernaut-redis; they take validated args and never read pulumi.Config."""
 
+from .monitoring import Monitoring
 from .namespace import ensure_namespace
 from .redis_sentinel_cluster import RedisSentinelCluster, RedisSentinelClusterArgs
 from .single_redis_cache import SingleRedisCache, SingleRedisCacheArgs
 
 __all__ = [
-    "RedisSentinelCluster", "RedisSentinelClusterArgs", "SingleRedisCache", "SingleRedisCacheArgs",
+    "Monitoring", "RedisSentinelCluster", "RedisSentinelClusterArgs", "SingleRedisCache", "SingleRedisCacheArgs",
     "ensure_namespace",
 ]

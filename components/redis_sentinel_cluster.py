@@ -29,6 +29,7 @@ from stack_config.derived import READINESS_PROBE_PERIOD_SECONDS, STARTUP_PROBE_P
 
 from .checksum import config_checksum
 from .labels import object_labels, selector_labels
+from .monitoring import gateway_exporter_containers
 from .pod_spec import (
     config_map_volume,
     container_security_context,
@@ -277,7 +278,8 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             dns_config=short_dns_timeouts(),
             affinity=hostname_anti_affinity(gateway.anti_affinity, selector),
             init_containers=self._init_containers(),
-            containers=[self._redis_container(), self._sentinel_container()],
+            containers=[self._redis_container(), self._sentinel_container(),
+                        *gateway_exporter_containers(self._cfg)],
             volumes=[
                 config_map_volume(CONF_VOLUME, names.GATEWAY_CONFIG_MAP, READ_ONLY_MODE),
                 config_map_volume(SCRIPTS_VOLUME, names.GATEWAY_SCRIPTS_CONFIG_MAP, EXECUTABLE_MODE),

@@ -19,6 +19,7 @@ from stack_config.derived import READINESS_PROBE_PERIOD_SECONDS
 
 from .checksum import config_checksum
 from .labels import object_labels, selector_labels
+from .monitoring import cache_exporter_containers
 from .pod_spec import (
     container_security_context,
     exec_probe,
@@ -153,7 +154,7 @@ class SingleRedisCache(pulumi.ComponentResource):
                         automount_service_account_token=False,
                         enable_service_links=False,
                         security_context=pod_security_context(names.REDIS_UID),
-                        containers=[self._container(files)],
+                        containers=[self._container(files), *cache_exporter_containers(self._cfg)],
                         volumes=self._volumes(files),
                     ),
                 ),

@@ -511,6 +511,62 @@ class ContextCacheConfig(_Model):
         return self.resources.memory_limit_bytes * self.maxmemory_percent_of_limit // 100
 
 
+# ---------------------------------------------------------------------------- monitoring
+
+# The scrape interval bounds: below 10 s the exporters' INFO calls add load for no gain (Sentinel
+# decisions take seconds anyway); above 5 minutes Prometheus treats series as stale between scrapes.
+MIN_SCRAPE_INTERVAL_SECONDS = 10
+MAX_SCRAPE_INTERVAL_SECONDS = 240
+_ABSOLUTE_PATH = re.compile(r"/[A-Za-z0-9._/-]+", re.ASCII)
+
+
+def _binary_path(value: str) -> str:
+    if not _ABSOLUTE_PATH.fullmatch(value) or "/../" in f"{value}/":
+        raise ValueError("must be the absolute path of the exporter binary in exporterImage, e.g. "
+                         "/redis_exporter (letters, digits, '.', '_', '-', '/'; no spaces)")
+    return value
+
+
+class MonitoringConfig(_Model):
+    enabled: bool = Field(
+        False, description="a redis_exporter container per Redis and per Sentinel (each gateway pod, the cache "
+        "pod) and the metrics Services `redis-gateway-metrics` and `redis-metrics`")
+    prometheus_operator: bool = Field(
+        False, description="ServiceMonitors and the PrometheusRule `kubernaut-redis` (needs `enabled`); the "
+        "Prometheus Operator's CRDs (monitoring.coreos.com/v1) must exist in the cluster: the preview cannot "
+        "check them, and `pulumi up` fails on these objects without them")
+    grafana_dashboard: bool = Field(
+        False, description="the ConfigMap `kubernaut-redis-dashboard` labelled `grafana_dashboard: \"1\"` for "
+        "Grafana's dashboard sidecar (needs `enabled`)")
+    exporter_image: ImageRef = Field(
+        "docker.io/oliver006/redis_exporter:v1.45.0",
+        description="image of the exporter containers (redis_exporter 1.45: the alert rules use its metric names)")
+    exporter_binary: Annotated[str, AfterValidator(_binary_path)] = Field(
+        "/redis_exporter", description="path of the exporter binary in exporterImage (upstream: /redis_exporter; "
+        "Debian's package: /usr/bin/prometheus-redis-exporter)")
+    resources: ContainerResources = Field(
+        default_factory=lambda: _resources("10m", "32Mi", "100m", "64Mi"),
+        description="each exporter container (two per gateway pod, one in the cache pod)")
+    scrape_interval_seconds: _int(MIN_SCRAPE_INTERVAL_SECONDS, MAX_SCRAPE_INTERVAL_SECONDS) = Field(
+        15, description="scrape interval of the ServiceMonitors and evaluation interval of the rules; the "
+        f"alerts' `for:` durations include two of it ({MIN_SCRAPE_INTERVAL_SECONDS}..{MAX_SCRAPE_INTERVAL_SECONDS})")
+    flapping_failovers_per_hour: _int(1, 60) = Field(
+        3, description="alert RedisGatewayFailoverFlapping when more failovers than this happen within an hour (1..60)")
+    memory_warning_percent: _int(50, 99) = Field(
+        90, description="alert RedisGatewayMemoryNearMaxmemory above this share of maxmemory (50..99)")
+
+    @model_validator(mode="after")
+    def _switches_need_exporters(self) -> "MonitoringConfig":
+        if not self.enabled:
+            _problems(
+                ("prometheusOperator", True, "must be false while enabled is false: its ServiceMonitors "
+                 "would scrape exporters that do not exist") if self.prometheus_operator else None,
+                ("grafanaDashboard", True, "must be false while enabled is false: the dashboard's queries "
+                 "need the exporters") if self.grafana_dashboard else None,
+            )
+        return self
+
+
 # ---------------------------------------------------------------------------- the whole stack
 
 PROD_STACK = "prod"
@@ -529,6 +585,8 @@ class StackConfig(_Model):
     gateway: GatewayConfig = Field(default_factory=GatewayConfig, description="the Gateway's Sentinel cluster")
     context_cache: ContextCacheConfig = Field(
         default_factory=ContextCacheConfig, description="the Context-API's single cache")
+    monitoring: MonitoringConfig = Field(
+        default_factory=MonitoringConfig, description="exporters, metrics Services, alert rules and dashboard")
 
     @model_validator(mode="after")
     def _stack_rules(self, info: ValidationInfo) -> "StackConfig":

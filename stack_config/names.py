@@ -62,3 +62,22 @@ CHECKSUM_ANNOTATION = "kubernaut.io/config-checksum"
 
 # The official redis image's user; the lab image gives the same uid a name.
 REDIS_UID = 999
+
+# Monitoring (stack key `monitoring`): the exporters' ports, the metrics Services, the job labels
+# the alert rules select on (the ServiceMonitors set them; a plain Prometheus sets them with the
+# relabelling of docs/monitoring.md), and the objects for the Prometheus Operator and Grafana.
+REDIS_EXPORTER_CONTAINER = "redis-exporter"
+SENTINEL_EXPORTER_CONTAINER = "sentinel-exporter"
+REDIS_EXPORTER_PORT = 9121
+SENTINEL_EXPORTER_PORT = 9355
+METRICS_PORT_NAME = "metrics"
+SENTINEL_METRICS_PORT_NAME = "sentinel-metrics"
+GATEWAY_METRICS_SERVICE = "redis-gateway-metrics"
+CACHE_METRICS_SERVICE = "redis-metrics"
+JOB_GATEWAY_REDIS = "redis-gateway"
+JOB_GATEWAY_SENTINEL = "redis-gateway-sentinel"
+JOB_CACHE = "redis"
+PROMETHEUS_RULE = "kubernaut-redis"
+DASHBOARD_CONFIG_MAP = "kubernaut-redis-dashboard"
+DASHBOARD_FILE = "kubernaut-redis.json"
+GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"

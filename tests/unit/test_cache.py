@@ -12,7 +12,8 @@ def _deployment(run):
 
 
 def _container(run):
-    (container,) = _deployment(run)["spec"]["template"]["spec"]["containers"]
+    """The cache's Redis; the exporter (monitoring) is tested in test_monitoring.py."""
+    (container,) = [c for c in _deployment(run)["spec"]["template"]["spec"]["containers"] if c["name"] == "redis"]
     return container
 
 

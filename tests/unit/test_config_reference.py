@@ -16,7 +16,8 @@ def test_committed_reference_is_current():
 
 def test_reference_lists_every_key_with_a_description():
     text = render_reference()
-    for attribute, section in (("platform", "platform"), ("gateway", "gateway"), ("context_cache", "contextCache")):
+    for attribute, section in (("platform", "platform"), ("gateway", "gateway"), ("context_cache", "contextCache"),
+                               ("monitoring", "monitoring")):
         for path, field in _leaves(StackConfig.model_fields[attribute].annotation, (section,)):
             assert f"| `{'.'.join(path)}` |" in text
             assert field.description, f"{'.'.join(path)} has no description"

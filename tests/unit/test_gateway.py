@@ -39,6 +39,16 @@ def _pod(run):
     return _statefulset(run)["spec"]["template"]["spec"]
 
 
+# The Redis and Sentinel servers' containers; the exporters (monitoring) are tested in test_monitoring.py.
+SERVER_CONTAINERS = ("redis", "sentinel")
+
+
+def _servers(pod_spec):
+    containers = [c for c in pod_spec["containers"] if c["name"] in SERVER_CONTAINERS]
+    assert [c["name"] for c in containers] == list(SERVER_CONTAINERS)
+    return containers
+
+
 def _container(pod_spec, name):
     (container,) = [c for c in pod_spec["containers"] if c["name"] == name]
     return container
@@ -59,6 +69,8 @@ def test_objects_and_names(run, gateway_auth):
     }
     if gateway_auth:
         expected.add(("Secret", "redis-gateway-auth"))
+    # The Monitoring component's objects about the gateway (every stack file switches them on).
+    expected |= {("Service", "redis-gateway-metrics"), ("ConfigMap", "kubernaut-redis-dashboard")}
     assert kinds == expected
     assert all(o["metadata"]["namespace"] == "kubernaut-system" for o in run.kubernetes_objects()
                if o["kind"] != "Namespace")
@@ -141,7 +153,7 @@ def test_containers_commands_ports_and_probes(run):
 
 def test_startup_probe_covers_the_boot_waits(run):
     """Liveness must not kill a pod that is still waiting for DNS or its peers."""
-    for container in _pod(run)["containers"]:
+    for container in _servers(_pod(run)):
         startup = container["startupProbe"]
         assert startup["periodSeconds"] * startup["failureThreshold"] >= 60 + 20 + 60
 
@@ -149,7 +161,7 @@ def test_startup_probe_covers_the_boot_waits(run):
 def test_scripts_the_pod_spec_names_are_shipped(run):
     shipped = set(run.object("ConfigMap", names.GATEWAY_SCRIPTS_CONFIG_MAP)["data"])
     used = set()
-    for container in _pod(run)["containers"]:
+    for container in _servers(_pod(run)):
         used.add(container["command"][1])
         for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
             used.add(container[probe]["exec"]["command"][1])
@@ -160,7 +172,7 @@ def test_scripts_the_pod_spec_names_are_shipped(run):
 
 def test_environment(run, gateway_auth):
     auth = gateway_auth
-    for container in _pod(run)["containers"]:
+    for container in _servers(_pod(run)):
         env = _env(container)
         assert env["POD_NAME"]["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.name"}}
         literal = {name: item["value"] for name, item in env.items() if "value" in item}
@@ -184,7 +196,7 @@ CLI_PASSWORD_KEY = {"redis": "redis-password", "sentinel": "sentinel-password"}
 
 
 def test_redis_cli_password_of_each_container_comes_from_the_secret(run, gateway_auth):
-    for container in _pod(run)["containers"]:
+    for container in _servers(_pod(run)):
         env = _env(container)
         if not gateway_auth:
             assert "REDISCLI_AUTH" not in env
@@ -208,7 +220,7 @@ def test_mounts_and_volumes(run):
     assert volumes["conf"]["configMap"] == {"name": "redis-gateway-config", "defaultMode": 0o444}
     assert volumes["scripts"]["configMap"] == {"name": "redis-gateway-scripts", "defaultMode": 0o555}
     assert "emptyDir" in volumes["tmp"]
-    for container in pod["containers"]:
+    for container in _servers(pod):
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
         assert mounts == {
             "/etc/kubernaut-redis/conf": {"name": "conf", "mountPath": "/etc/kubernaut-redis/conf", "readOnly": True},
@@ -301,7 +313,7 @@ def test_haproxy_deployment(run, gateway_auth):
 
 def test_images_and_pull_policy(run):
     expected = "localhost/kubernaut-redis-lab:7.0.15" if run.stack == "lab" else "docker.io/library/redis:7.0.15"
-    for container in _pod(run)["containers"]:
+    for container in _servers(_pod(run)):
         assert container["image"] == expected
         assert container["imagePullPolicy"] == "IfNotPresent"
 
@@ -326,7 +338,7 @@ def test_sentinel_password_can_be_left_out_in_dev(program):
     """auth.sentinel off alone: the Secret keeps the Redis password only."""
     run = program("dev", {"gateway.auth.sentinel": False})
     assert set(run.object("Secret", names.GATEWAY_AUTH_SECRET)["stringData"]["value"]) == {"redis-password"}
-    for container in _pod(run)["containers"]:
+    for container in _servers(_pod(run)):
         env = _env(container)
         assert "REDIS_PASSWORD" in env and "SENTINEL_PASSWORD" not in env
     # Sentinel then has no password: its container gets no REDISCLI_AUTH (an AUTH to a server
@@ -368,7 +380,8 @@ AWAITED = {  # the kinds the provider waits for, with the operations it waits on
 @pytest.mark.parametrize("stack_name", STACKS)
 def test_everything_the_provider_awaits_has_derived_timeouts(program, resource_options, stack_name):
     run = program(stack_name)
-    headless = {names.GATEWAY_HEADLESS_SERVICE}  # the provider does not wait for a headless Service's pods
+    # the provider does not wait for a headless Service's pods
+    headless = {names.GATEWAY_HEADLESS_SERVICE, names.GATEWAY_METRICS_SERVICE, names.CACHE_METRICS_SERVICE}
     checked = 0
     for reg in run.registrations:
         if reg.typ not in AWAITED or reg.inputs["metadata"]["name"] in headless:
@@ -394,7 +407,7 @@ def test_timeouts_follow_the_config(program, resource_options):
 
 def test_startup_probe_budget_is_the_derived_one(program):
     """The startup probes and the StatefulSet's await time come from the same numbers."""
-    for container in _pod(program("dev", {"gateway.dnsWaitSeconds": 33}))["containers"]:
+    for container in _servers(_pod(program("dev", {"gateway.dnsWaitSeconds": 33}))):
         startup = container["startupProbe"]
         assert startup["periodSeconds"] == 5
         assert startup["failureThreshold"] == -(-(33 + 20 + 60) // 5)

@@ -145,7 +145,7 @@ INVALID = [
     ("dev", {"contextCache.resources.requests": {"cpu": "100m"}},
      "contextCache.resources.requests.memory: missing; this key is required"),
     ("dev", {"gateway": 3}, "gateway: got 3; must be a mapping of keys"),
-    ("dev", {"unknownSection": {}}, "unknownSection: unknown key; allowed keys: platform, gateway, contextCache"),
+    ("dev", {"unknownSection": {}}, "unknownSection: unknown key; allowed keys: platform, gateway, contextCache, monitoring"),
 ]
 
 
@@ -233,13 +233,16 @@ def test_volume_permissions_only_where_a_volume_ignores_fs_group():
     assert load_stack_config({}, "dev").gateway.persistence.volume_permissions is False
 
 
-# The only keys in which the lab may differ from dev: the image (the lab builds its own), the
+# The only keys in which the lab may differ from dev: the images (the lab builds its own; the
+# exporter's binary has another path in Debian's package), the
 # namespace's creation (not part of any pod spec) and the volume-permissions init container (the
 # lab cluster's hostPath provisioner ignores fsGroup). So the lab plays the dev stack's pods.
 LAB_ONLY_KEYS = (
     ("kubernaut-redis:platform", "images"),
     ("kubernaut-redis:platform", "createNamespace"),
     ("kubernaut-redis:gateway", "persistence", "volumePermissions"),
+    ("kubernaut-redis:monitoring", "exporterImage"),
+    ("kubernaut-redis:monitoring", "exporterBinary"),
 )
 
 

@@ -1,0 +1,11 @@
+"""Pure renderers of the monitoring files: the Prometheus alert rules and the Grafana dashboard.
+
+Like redis_files, they take a validated StackConfig and return text; the components ship the
+text in Kubernetes objects, and `python -m tools.monitoring_files` writes the prod stack's files
+under monitoring/generated/ for Prometheus installations without the Operator.
+"""
+
+from .dashboard import dashboard_json
+from .rules import ALERTS, Alert, alert_rules, rules_document, rules_yaml
+
+__all__ = ["ALERTS", "Alert", "alert_rules", "dashboard_json", "rules_document", "rules_yaml"]
