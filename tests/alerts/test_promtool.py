@@ -104,3 +104,9 @@ def test_promtool_unit_tests_can_fail(tmp_path, rules_file):
         check["exp_alerts"] = []
     result = run_promtool_tests(cases, tmp_path)
     assert result.returncode != 0 and "RedisGatewayNoMaster" in result.stdout + result.stderr
+
+
+def test_docs_list_every_alert():
+    text = (HERE.parents[1] / "docs" / "monitoring.md").read_text()
+    for alert in ALERTS:
+        assert f"| {alert.name} | {alert.severity}" in text, alert.name
