@@ -41,6 +41,8 @@ PAUSE_IMAGE = "localhost/kubernaut-lab/pause:catatonit"
 COREDNS_IMAGE = "localhost/kubernaut-lab/coredns:1.14.6"
 # Images of the project, built by lab/images/build-images into podman's storage and imported.
 PROJECT_IMAGES = ("localhost/kubernaut-redis-lab:7.0.15", "localhost/kubernaut-redis-client:7.0.15")
+# The exporter of the lab stack's monitoring (monitoring.exporterImage of Pulumi.lab.yaml).
+PROJECT_IMAGES += ("localhost/kubernaut-redis-exporter:1.45.0",)
 
 # Kernel settings: the kubelet refuses to start unless these hold (protectKernelDefaults), the
 # pod network needs forwarding and bridged traffic through iptables (kube-proxy's rules).

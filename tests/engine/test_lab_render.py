@@ -30,6 +30,10 @@ LAB_OBJECTS = {
     ("Deployment", "redis"),
     ("Service", "redis"),
     ("ConfigMap", "redis-config"),
+    # monitoring (every stack file switches the exporters and the dashboard on)
+    ("Service", "redis-gateway-metrics"),
+    ("Service", "redis-metrics"),
+    ("ConfigMap", "kubernaut-redis-dashboard"),
 }
 
 
@@ -77,7 +81,8 @@ def test_rendered_statefulset_is_the_gateway_of_the_lab_stack(rendered):
     assert spec["replicas"] == 3
     assert [c["metadata"]["name"] for c in spec["volumeClaimTemplates"]] == ["data"]
     containers = {c["name"]: c for c in spec["template"]["spec"]["containers"]}
-    assert set(containers) == {"redis", "sentinel"}
+    assert set(containers) == {"redis", "sentinel", "redis-exporter", "sentinel-exporter"}
+    assert containers["redis-exporter"]["image"] == "localhost/kubernaut-redis-exporter:1.45.0"
     assert containers["redis"]["image"] == "localhost/kubernaut-redis-lab:7.0.15"
     env_names = {e["name"] for e in containers["redis"]["env"]}
     assert {"REDIS_PASSWORD", "SENTINEL_PASSWORD", "POD_NAME", "MASTER_SET"} <= env_names

@@ -32,6 +32,10 @@ COMMON_OBJECTS = {
     ("Deployment", "redis"),
     ("Service", "redis"),
     ("ConfigMap", "redis-config"),
+    # monitoring (every stack file switches the exporters and the dashboard on)
+    ("Service", "redis-gateway-metrics"),
+    ("Service", "redis-metrics"),
+    ("ConfigMap", "kubernaut-redis-dashboard"),
 }
 
 
