@@ -7,7 +7,7 @@
 #    asked for up to BOOT_PEER_WAIT_SECONDS), else the master the sentinel.conf persisted on this
 #    pod's volume names, else a master some peer runs; pod 0 becomes master only on a genuine
 #    first bootstrap (no data here, no state, no peer master).
-# 3. Writes /data/conf/redis.conf (the template plus per-pod lines) and execs redis-server.
+# 3. Writes /data/conf/redis.conf (the template plus per-pod lines) and execs the server.
 #
 # When the answer names this pod itself, it restarted while still the recorded master, and its
 # data may be older than a replica's (an RDB written minutes ago, or none). Taking the master
@@ -263,7 +263,7 @@ main() {
         log "starting as master"
         write_redis_conf ""
     fi
-    exec redis-server "$REDIS_CONF"
+    exec_server "$REDIS_CONF"
 }
 
 main "$@"
