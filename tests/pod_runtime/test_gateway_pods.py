@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from gateway_pods import NETWORK, PREFIX, GatewayPods, podman, start_writer, wait_for, writer_result
+from gateway_pods import CLIENT_IMAGE, NETWORK, PREFIX, GatewayPods, podman, start_writer, wait_for, writer_result
 from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, require_lab_images, stack_config
-from stack_config import names
+from stack_config import engine_binaries, names
 
 CFG = stack_config("prod")
 DOWN_AFTER_S = CFG.gateway.down_after_milliseconds / 1000
@@ -35,13 +35,16 @@ FAILOVER_BOUND_S = DOWN_AFTER_S + 2 * FAILOVER_TIMEOUT_S + 5
 # redis-prestop.sh gives the whole handover down-after + 10 s.
 HANDOVER_BUDGET_S = DOWN_AFTER_S + 10
 IP_HOLDER = f"{PREFIX}ip-holder"
-LAB_IMAGE = "localhost/kubernaut-redis-lab:7.0.15"
+# Every test of this module runs on each engine of the matrix (conftest.py).
+pytestmark = pytest.mark.every_engine
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory) -> GatewayPods:
-    require_lab_images()
-    pods = GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway"), REDIS_PASSWORD, SENTINEL_PASSWORD)
+def gateway(tmp_path_factory, lab_engine) -> GatewayPods:
+    """One gateway per engine (conftest.py: `lab_engine`)."""
+    require_lab_images(lab_engine)
+    pods = GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway"), REDIS_PASSWORD, SENTINEL_PASSWORD,
+                       engine=lab_engine)
     try:
         pods.start()
         yield pods
@@ -263,7 +266,7 @@ def test_restarted_master_with_stale_data_does_not_stay_master(gateway: GatewayP
 def hold_ip(ip: str) -> None:
     """Occupies `ip` on the test network, so that a recreated pod gets a new address."""
     podman("rm", "-f", "-t", "0", IP_HOLDER, check=False)
-    podman("run", "-d", "--name", IP_HOLDER, "--network", NETWORK, "--ip", ip, LAB_IMAGE, "sleep", "600")
+    podman("run", "-d", "--name", IP_HOLDER, "--network", NETWORK, "--ip", ip, CLIENT_IMAGE, "sleep", "600")
 
 
 def test_hard_killed_master_is_replaced_and_returns_as_replica(gateway: GatewayPods, healthy: int):
@@ -447,14 +450,14 @@ def test_scale_up_and_down_leaves_the_right_peers(gateway: GatewayPods, healthy:
 def test_operator_redis_cli_commands_work_as_written(gateway: GatewayPods, healthy: int):
     """The previous deployment's documented commands, on pods with auth on: REDISCLI_AUTH in each
     container's environment (the Secret's, in Kubernetes) authenticates them."""
-    pod = 0
-    sentinel = gateway.exec(pod, "sentinel", "redis-cli", "-p", str(names.SENTINEL_PORT),
+    pod, cli = 0, engine_binaries(gateway.engine.engine).cli
+    sentinel = gateway.exec(pod, "sentinel", cli, "-p", str(names.SENTINEL_PORT),
                             "sentinel", "master", names.MASTER_SET)
     assert sentinel.returncode == 0 and "NOAUTH" not in sentinel.stdout, sentinel.stdout + sentinel.stderr
     lines = sentinel.stdout.splitlines()
     assert lines[lines.index("name") + 1] == names.MASTER_SET
     assert lines[lines.index("ip") + 1] == gateway.fqdn(healthy)
-    redis_info = gateway.exec(pod, "redis", "redis-cli", "info", "replication")
+    redis_info = gateway.exec(pod, "redis", cli, "info", "replication")
     assert redis_info.returncode == 0 and "NOAUTH" not in redis_info.stdout, redis_info.stdout + redis_info.stderr
     assert f"role:{'master' if pod == healthy else 'slave'}" in redis_info.stdout
     for result in (sentinel, redis_info):
@@ -470,7 +473,8 @@ def test_no_password_in_process_lists_or_logs(gateway: GatewayPods, healthy: int
     for ordinal in sorted(gateway.started_pods):
         for role in ("redis", "sentinel"):
             cmdlines = gateway.exec(ordinal, role, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
-            assert "redis-server" in cmdlines or "redis-sentinel" in cmdlines
+            binaries = engine_binaries(gateway.engine.engine)
+            assert binaries.server in cmdlines or binaries.sentinel in cmdlines
             for password in (REDIS_PASSWORD, SENTINEL_PASSWORD):
                 assert password not in cmdlines
                 assert password not in gateway.logs(ordinal, role)

@@ -20,9 +20,9 @@ BOUND_S = CFG.gateway.boot_peer_wait_seconds + CFG.gateway.down_after_millisecon
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory) -> GatewayPods:
-    require_lab_images()
-    pods = GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway-no-auth"), None, None)
+def gateway(tmp_path_factory, lab_engine) -> GatewayPods:
+    require_lab_images(lab_engine)
+    pods = GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway-no-auth"), None, None, engine=lab_engine)
     try:
         pods.start()
         yield pods
@@ -30,6 +30,7 @@ def gateway(tmp_path_factory) -> GatewayPods:
         pods.teardown()
 
 
+@pytest.mark.every_engine
 def test_forms_serves_and_hands_over_without_passwords(gateway: GatewayPods):
     master = gateway.wait_healthy(BOUND_S)
     for ordinal in range(3):
