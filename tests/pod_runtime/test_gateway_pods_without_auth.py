@@ -2,7 +2,7 @@
 haproxy.cfg's paths without passwords.
 
 A smaller run than test_gateway_pods.py: formation, the master-only proxy, and one graceful
-handover. Same `krt-` names; that module's cluster is gone before this one starts.
+handover, on the default engine only (the auth paths of each engine are test_gateway_pods.py's). Same `krt-` names; that module's cluster is gone before this one starts.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ def gateway(tmp_path_factory, lab_engine) -> GatewayPods:
         pods.teardown()
 
 
-@pytest.mark.every_engine
 def test_forms_serves_and_hands_over_without_passwords(gateway: GatewayPods):
     master = gateway.wait_healthy(BOUND_S)
     for ordinal in range(3):
