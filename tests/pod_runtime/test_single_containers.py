@@ -155,3 +155,25 @@ def test_haproxy_of_the_engine_image_accepts_the_rendered_config(lab_engine, tmp
     assert done.returncode == 0, done.stdout + done.stderr
     # haproxy names a deprecated or ignored keyword in a warning, and -c still passes
     assert "WARNING" not in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("script, variable", [
+    (names.REDIS_START_SCRIPT, "ENGINE_SERVER"), (names.SENTINEL_START_SCRIPT, "ENGINE_SENTINEL"),
+    (names.REDIS_START_SCRIPT, "ENGINE_CLI"), ("cache-start.sh", "ENGINE_SERVER"),
+])
+def test_start_names_a_missing_engine_binary_variable(lab_engine, solo_network: str, tmp_path: Path, script: str,
+                                                      variable: str):
+    """A pod spec without the engine's binaries (a hand-made manifest, say) stops at once, naming
+    the variable, instead of running whatever `redis-server` the image may have."""
+    if script == "cache-start.sh":
+        cfg = stack_config("dev")
+        conf = read_only_dir(tmp_path / "conf", {names.REDIS_CONF: redis_files.cache_redis_conf(cfg)}, 0o444)
+        scripts = read_only_dir(tmp_path / "bin", redis_files.cache_scripts(), 0o555)
+        mounts, env = [(conf, names.CONF_DIR + ":ro"), (scripts, names.SCRIPTS_DIR + ":ro")], {}
+    else:
+        mounts, env = gateway_files(tmp_path), gateway_env(30)
+    run_solo(lab_engine, "no-engine", solo_network, mounts, {**env, variable: ""}, {},
+             ["sh", f"{names.SCRIPTS_DIR}/{script}"])
+    assert exit_code("no-engine", timeout=30) != 0
+    logs = podman("logs", f"{SOLO}-no-engine").stderr
+    assert f"environment variable {variable} is not set" in logs, logs
