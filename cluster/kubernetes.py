@@ -12,12 +12,11 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
-from labcluster.layout import CONTAINERD_NAMESPACE
+from labcluster.layout import CLIENT_IMAGE, CONTAINERD_NAMESPACE
 
 from .interface import ClientSpec, Event, Fault, NodeInfo, Pod
 
 REPO = Path(__file__).resolve().parents[1]
-CLIENT_IMAGE = "localhost/kubernaut-redis-client:7.0.15"
 CLIENT_SOURCE_DIR = "/opt/kubernaut-redis/src"
 CLIENT_CONTAINER = "client"
 CUT_TABLE = "kubernaut_cut"

@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 import redis_files
 from stack_config import (
     StackConfig,
+    engine_binaries,
     gateway_await_timeouts,
     gateway_startup_budget_seconds,
     names,
@@ -317,6 +318,8 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             "SENTINEL_PORT": names.SENTINEL_PORT,
             "DNS_WAIT_SECONDS": gateway.dns_wait_seconds,
             "BOOT_PEER_WAIT_SECONDS": gateway.boot_peer_wait_seconds,
+            # The binaries of platform.engine (stack_config.engines), which common.sh runs.
+            **engine_binaries(cfg.platform.engine).env(),
         })
         if gateway.auth.enabled:
             env.append(secret_env("REDIS_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD))

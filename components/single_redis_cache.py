@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 import redis_files
-from stack_config import StackConfig, cache_await_timeouts, names
+from stack_config import StackConfig, cache_await_timeouts, engine_binaries, names
 from stack_config.derived import READINESS_PROBE_PERIOD_SECONDS
 
 from .checksum import config_checksum
@@ -23,6 +23,7 @@ from .monitoring import cache_exporter_containers
 from .pod_spec import (
     container_security_context,
     exec_probe,
+    literal_env,
     pod_security_context,
     resource_requirements,
     secret_env,
@@ -39,7 +40,7 @@ SCRIPTS_VOLUME = "scripts"
 DATA_VOLUME = "data"
 READ_ONLY_MODE = 0o444
 EXECUTABLE_MODE = 0o555
-# Runs redis-server with the password from REDIS_PASSWORD added to the config on stdin: Redis
+# Runs the engine's server with the password from REDIS_PASSWORD added to the config on stdin: Redis
 # cannot read a password from the environment, and the command line is visible to `ps`.
 CACHE_START_SCRIPT = "cache-start.sh"
 
@@ -187,15 +188,17 @@ class SingleRedisCache(pulumi.ComponentResource):
 
     def _container(self, files: CacheFiles) -> k8s.core.v1.ContainerArgs:
         cfg, cache = self._cfg, self._cfg.context_cache
+        binaries = engine_binaries(cfg.platform.engine)
         if CACHE_START_SCRIPT in files.scripts:
             command = ["sh", f"{names.SCRIPTS_DIR}/{CACHE_START_SCRIPT}"]
         else:
-            command = ["redis-server", f"{names.CONF_DIR}/{names.REDIS_CONF}"]
-        env = None
+            command = [binaries.server, f"{names.CONF_DIR}/{names.REDIS_CONF}"]
+        # cache-start.sh execs the engine's server (stack_config.engines names it).
+        env = literal_env({"ENGINE_SERVER": binaries.server})
         if cache.auth.enabled:
-            env = [
+            env += [
                 secret_env("REDIS_PASSWORD", names.CACHE_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD),
-                # lets the readiness probe's redis-cli authenticate without `-a`
+                # lets the readiness probe's CLI authenticate without `-a` (valkey-cli reads it too)
                 secret_env("REDISCLI_AUTH", names.CACHE_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD),
             ]
         return k8s.core.v1.ContainerArgs(
@@ -209,7 +212,7 @@ class SingleRedisCache(pulumi.ComponentResource):
             volume_mounts=self._mounts(files),
             security_context=container_security_context(),
             # `-e`: exit non-zero on an error reply (NOAUTH, LOADING), which a bare ping does not.
-            readiness_probe=exec_probe(["redis-cli", "-e", "-p", str(names.REDIS_PORT), "ping"],
+            readiness_probe=exec_probe([binaries.cli, "-e", "-p", str(names.REDIS_PORT), "ping"],
                                        period=READINESS_PROBE_PERIOD_SECONDS, timeout=3, failures=2),
             liveness_probe=tcp_probe(names.REDIS_PORT, period=10, timeout=3, failures=3),
         )

@@ -76,12 +76,16 @@ def machine_facts(cluster) -> dict[str, Any]:
 
 
 def redis_version(target) -> str:
-    """redis_version of a running node of the cluster, as its INFO reports it."""
+    """The server version of a running node of the cluster, as its INFO reports it: Valkey also
+    reports redis_version (7.2.4, for clients' sake), so its own valkey_version comes first."""
     import redis
     for pod, ip in sorted(target.pod_ips().items()):
         try:
             client = redis.Redis(ip, 6379, password=getattr(target, "redis_password", None), socket_timeout=2)
-            return str(client.info("server").get("redis_version"))
+            server = client.info("server")
+            if "valkey_version" in server:
+                return f"valkey {server['valkey_version']}"
+            return str(server.get("redis_version"))
         except redis.RedisError:
             continue
     return "unknown"

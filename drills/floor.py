@@ -18,6 +18,7 @@ import hashlib
 from typing import Any
 
 from cluster import ClientSpec, Cluster
+from labcluster.layout import LAB_ENGINE_IMAGES
 from smoke import Address, Targets
 
 from .health import Timing
@@ -28,7 +29,9 @@ STATEFULSET = "floor"
 HEADLESS = "floor-headless"
 CONFIG_MAP = "floor-config"
 MASTER_SET = "floor-master"
-IMAGE = "localhost/kubernaut-redis-lab:7.0.15"
+# The lab stack's image (a Redis one: the floor runs redis-server and redis-sentinel by name), so
+# that the floor and the gateway it is compared with run the same server.
+IMAGE = LAB_ENGINE_IMAGES[0].image
 REDIS_UID = 999
 REPLICAS = 3
 LABELS = {"app.kubernetes.io/name": "kubernaut-floor"}

@@ -19,13 +19,12 @@ from typing import Any, Mapping, Optional
 from cluster import KubernetesCluster
 from labcluster import ClusterError
 from labcluster.cluster import LabCluster
-from labcluster.layout import PROJECT_IMAGES
+from labcluster.layout import CLIENT_IMAGE
 from smoke.job import JOB_NAME, smoke_job
 from stack_config import names
 
 from .stack import LabStack, StackError
 
-CLIENT_IMAGE = PROJECT_IMAGES[1]
 ROLLOUT_TIMEOUT_SECONDS = 300
 SMOKE_TIMEOUT_SECONDS = 300
 

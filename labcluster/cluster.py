@@ -106,6 +106,11 @@ class LabCluster:
         self._check_host()
         bin_dir = self.bin
         if self.healthy():
+            # A reused cluster still gets the project images built since it came up (another
+            # engine's, say); those it has are left alone.
+            added = images.import_all(self.layout, bin_dir, self.layout.root.parent / "images")
+            if added:
+                echo(f"lab cluster: imported {', '.join(added)}")
             echo(f"lab cluster: already up and healthy (kubeconfig {self.kubeconfig})")
             return time.monotonic() - started
         if self.layout.root.exists():

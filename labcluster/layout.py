@@ -39,10 +39,27 @@ STORAGE_CLASS = "standard"
 
 PAUSE_IMAGE = "localhost/kubernaut-lab/pause:catatonit"
 COREDNS_IMAGE = "localhost/kubernaut-lab/coredns:1.14.6"
+# The engine matrix: one image per engine line, built by lab/images/build-images from Debian's
+# packages (no registry is reachable here), each with the server, Sentinel, the CLI and haproxy.
+# The first is the lab stack's (Pulumi.lab.yaml): the major line of the production default.
+@dataclass(frozen=True)
+class LabEngineImage:
+    name: str      # pytest id and drill label
+    engine: str    # platform.engine
+    image: str     # platform.images.redis and platform.images.haproxy
+    debian: str    # the Debian release it is built from
+
+
+LAB_ENGINE_IMAGES = (
+    LabEngineImage("redis-8.0", "redis", "localhost/kubernaut-redis-lab:8.0.2", "13 (trixie)"),
+    LabEngineImage("redis-7.0", "redis", "localhost/kubernaut-redis-lab:7.0.15", "12 (bookworm)"),
+    LabEngineImage("valkey-8.1", "valkey", "localhost/kubernaut-valkey-lab:8.1.1", "13 (trixie)"),
+)
+CLIENT_IMAGE = "localhost/kubernaut-redis-client:7.0.15"
 # Images of the project, built by lab/images/build-images into podman's storage and imported.
-PROJECT_IMAGES = ("localhost/kubernaut-redis-lab:7.0.15", "localhost/kubernaut-redis-client:7.0.15")
 # The exporter of the lab stack's monitoring (monitoring.exporterImage of Pulumi.lab.yaml).
-PROJECT_IMAGES += ("localhost/kubernaut-redis-exporter:1.45.0",)
+EXPORTER_IMAGE = "localhost/kubernaut-redis-exporter:1.45.0"
+PROJECT_IMAGES = (CLIENT_IMAGE, *(engine.image for engine in LAB_ENGINE_IMAGES), EXPORTER_IMAGE)
 
 # Kernel settings: the kubelet refuses to start unless these hold (protectKernelDefaults), the
 # pod network needs forwarding and bridged traffic through iptables (kube-proxy's rules).

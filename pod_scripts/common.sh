@@ -3,11 +3,13 @@
 #
 # Environment (docs/architecture.md, "Inside a gateway pod"): POD_NAME, POD_NAMESPACE,
 # STATEFULSET_NAME, HEADLESS_SERVICE, CLUSTER_DOMAIN, REPLICAS, MASTER_SET, REDIS_PORT,
-# SENTINEL_PORT, DNS_WAIT_SECONDS, BOOT_PEER_WAIT_SECONDS; REDIS_PASSWORD and SENTINEL_PASSWORD
-# only when auth is on. Passwords reach redis-cli through REDISCLI_AUTH and files through the
-# printf builtin: never through argv, where `ps` would show them. The containers also carry a
-# REDISCLI_AUTH of their own (for operators' `kubectl exec ... redis-cli`): every call below sets
-# it, or clears it, for the server it talks to.
+# SENTINEL_PORT, DNS_WAIT_SECONDS, BOOT_PEER_WAIT_SECONDS; ENGINE_SERVER, ENGINE_SENTINEL and
+# ENGINE_CLI, the binaries of the engine (redis-* or valkey-*, named in stack_config/engines.py);
+# REDIS_PASSWORD and SENTINEL_PASSWORD only when auth is on. Passwords reach the CLI through
+# REDISCLI_AUTH (redis-cli and valkey-cli 8 both read it) and files through the printf builtin:
+# never through argv, where `ps` would show them. The containers also carry a REDISCLI_AUTH of
+# their own (for operators' `kubectl exec ... redis-cli`): every call below sets it, or clears it,
+# for the server it talks to.
 
 # shellcheck disable=SC2034 # read by the scripts that source this file
 {
@@ -58,7 +60,8 @@ require_number() {
 # Sets MY_ORDINAL and MY_FQDN from the environment, after checking it.
 load_pod_identity() {
     require_env POD_NAME POD_NAMESPACE STATEFULSET_NAME HEADLESS_SERVICE CLUSTER_DOMAIN \
-        REPLICAS MASTER_SET REDIS_PORT SENTINEL_PORT DNS_WAIT_SECONDS BOOT_PEER_WAIT_SECONDS
+        REPLICAS MASTER_SET REDIS_PORT SENTINEL_PORT DNS_WAIT_SECONDS BOOT_PEER_WAIT_SECONDS \
+        ENGINE_SERVER ENGINE_SENTINEL ENGINE_CLI
     require_number REPLICAS "$REPLICAS"
     require_number REDIS_PORT "$REDIS_PORT"
     require_number SENTINEL_PORT "$SENTINEL_PORT"
@@ -147,13 +150,28 @@ check_password() {
     esac
 }
 
-# ------------------------------------------------------------------ redis-cli
+# ------------------------------------------------------------------ the engine's binaries
+# redis-* or valkey-*: ENGINE_SERVER, ENGINE_SENTINEL and ENGINE_CLI come from the pod spec
+# (stack_config/engines.py). Every script runs with `set -u`, so an unset one fails by name.
+
+# Replaces the shell with the engine's server (redis-server or valkey-server): exec_server <conf>
+exec_server() {
+    exec "$ENGINE_SERVER" "$1"
+}
+
+# Replaces the shell with the engine's Sentinel (redis-sentinel or valkey-sentinel):
+# exec_sentinel <conf>
+exec_sentinel() {
+    exec "$ENGINE_SENTINEL" "$1"
+}
+
+# ------------------------------------------------------------------ the CLI
 
 # A server without a password gets no REDISCLI_AUTH (unset in a subshell): an inherited one, say
 # the redis container's own while it asks a sentinel that has none, makes redis-cli send AUTH
 # and print "AUTH failed" on stderr, which spoils every reply read with 2>&1.
 
-# redis-cli against a redis server: redis_cli <host or socket path> <args...>
+# The engine's CLI against a redis server: redis_cli <host or socket path> <args...>
 redis_cli() {
     case $1 in
         /*) set -- -s "$@" ;;
@@ -161,22 +179,22 @@ redis_cli() {
     esac
     if [ -n "${REDIS_PASSWORD:-}" ]; then
         REDISCLI_AUTH=$REDIS_PASSWORD timeout "$PEER_CALL_TIMEOUT_SECONDS" \
-            redis-cli --no-auth-warning "$@"
+            "$ENGINE_CLI" --no-auth-warning "$@"
     else
-        (unset REDISCLI_AUTH; timeout "$PEER_CALL_TIMEOUT_SECONDS" redis-cli "$@")
+        (unset REDISCLI_AUTH; timeout "$PEER_CALL_TIMEOUT_SECONDS" "$ENGINE_CLI" "$@")
     fi
 }
 
-# redis-cli against a sentinel: sentinel_cli <host> <args...>
+# The engine's CLI against a sentinel: sentinel_cli <host> <args...>
 sentinel_cli() {
     sentinel_cli_host=$1
     shift
     if [ -n "${SENTINEL_PASSWORD:-}" ]; then
         REDISCLI_AUTH=$SENTINEL_PASSWORD timeout "$PEER_CALL_TIMEOUT_SECONDS" \
-            redis-cli --no-auth-warning -h "$sentinel_cli_host" -p "$SENTINEL_PORT" "$@"
+            "$ENGINE_CLI" --no-auth-warning -h "$sentinel_cli_host" -p "$SENTINEL_PORT" "$@"
     else
         (unset REDISCLI_AUTH; timeout "$PEER_CALL_TIMEOUT_SECONDS" \
-            redis-cli -h "$sentinel_cli_host" -p "$SENTINEL_PORT" "$@")
+            "$ENGINE_CLI" -h "$sentinel_cli_host" -p "$SENTINEL_PORT" "$@")
     fi
 }
 

@@ -7,7 +7,7 @@
 #    asked for up to BOOT_PEER_WAIT_SECONDS), else the master the sentinel.conf persisted on this
 #    pod's volume names, else a master some peer runs. A pod that would be master itself (the
 #    recorded master, restarted; or pod 0 at what looks like a first bootstrap) claims the role.
-# 3. Writes /data/conf/redis.conf (the template plus per-pod lines) and execs redis-server.
+# 3. Writes /data/conf/redis.conf (the template plus per-pod lines) and execs the server.
 #
 # The claim. A restarted recorded master's data may be older than a replica's (an RDB written
 # minutes ago, or none); pod 0 with an empty volume may face peers that hold a whole dataset but
@@ -258,7 +258,7 @@ main() {
         log "starting as a replica of $FOLLOW"
         write_redis_conf "$FOLLOW"
     fi
-    exec redis-server "$REDIS_CONF"
+    exec_server "$REDIS_CONF"
 }
 
 main "$@"

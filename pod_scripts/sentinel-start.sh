@@ -120,7 +120,7 @@ main() {
     decide_master
     wait_until_resolvable "$MASTER" "$DNS_WAIT_SECONDS"
     write_sentinel_conf
-    exec redis-sentinel "$SENTINEL_CONF"
+    exec_sentinel "$SENTINEL_CONF"
 }
 
 main "$@"

@@ -34,6 +34,7 @@ from .derived import (
     sentinel_id,
     service_fqdn,
 )
+from .engines import ENGINES, Engine, EngineBinaries, engine_binaries, image_engine
 from .errors import ConfigError, format_validation_error
 from .keys import (
     CONFIG_KEYS,
@@ -95,7 +96,8 @@ def load_stack_config(raw: Mapping[str, Any], stack: str, *,
 __all__ = [
     "CONFIG_KEYS", "CONTEXT_CACHE_PASSWORD_KEY", "GATEWAY_REDIS_PASSWORD_KEY", "GATEWAY_SENTINEL_PASSWORD_KEY",
     "KNOWN_KEYS", "PASSWORD_KEYS", "SECRET_KEYS", "POD_SECURITY_BASELINE", "POD_SECURITY_RESTRICTED", "AwaitTimeouts", "CacheAuthConfig",
-    "ConfigError", "ContainerResources", "ContextCacheConfig", "CpuMemory", "GatewayAuthConfig",
+    "ConfigError", "ContainerResources", "ENGINES", "Engine", "EngineBinaries", "engine_binaries",
+    "image_engine", "ContextCacheConfig", "CpuMemory", "GatewayAuthConfig",
     "GatewayConfig", "GatewayResources", "ImagesConfig", "KubernetesConfig", "MonitoringConfig", "PersistenceConfig",
     "PlatformConfig", "ProxyConfig", "StackConfig", "cache_await_timeouts", "cache_endpoint", "check_kubeconfig",
     "gateway_await_timeouts", "gateway_ha_fqdn", "gateway_headless_fqdn", "gateway_master_endpoint",

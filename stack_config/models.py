@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from . import names
+from .engines import Engine, image_engine
 from .quantities import parse_cpu, parse_memory_bytes, parse_size_bytes
 
 PROBLEMS_ERROR_TYPE = "config_problems"
@@ -274,10 +275,10 @@ class KubernetesConfig(_Model):
 
 class ImagesConfig(_Model):
     redis: ImageRef = Field(
-        "docker.io/library/redis:7.0.15",
-        description="image of the redis and sentinel containers (needs redis-server, redis-sentinel, "
-        "redis-cli, sh, getent)")
-    haproxy: ImageRef = Field("docker.io/library/haproxy:2.6.12", description="image of the master-only proxy")
+        "docker.io/library/redis:8.10.2",
+        description="image of the redis and sentinel containers and of the cache (needs the "
+        "`platform.engine`'s server, sentinel and CLI, sh, getent)")
+    haproxy: ImageRef = Field("docker.io/library/haproxy:3.0.27", description="image of the master-only proxy")
     pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
         "IfNotPresent", description="imagePullPolicy of every container")
 
@@ -292,7 +293,19 @@ class PlatformConfig(_Model):
     cluster_domain: Annotated[str, AfterValidator(_dns1123_subdomain)] = Field(
         "cluster.local", description="cluster DNS domain used in pod and service FQDNs")
     kubernetes: KubernetesConfig = Field(default_factory=KubernetesConfig, description="the explicit provider")
+    engine: Engine = Field(
+        "redis", description="server engine in `images.redis`: `redis` (redis-server, redis-sentinel, "
+        "redis-cli) or `valkey` (valkey-server, valkey-sentinel, valkey-cli); picks the binaries the "
+        "pods run")
     images: ImagesConfig = Field(default_factory=ImagesConfig, description="container images")
+
+    @model_validator(mode="after")
+    def _engine_matches_image(self) -> "PlatformConfig":
+        named = image_engine(self.images.redis)
+        if named is not None and named != self.engine:
+            _problems(("engine", self.engine,
+                       f"must be {named}: images.redis ({self.images.redis}) is a {named} image"))
+        return self
 
 
 # ---------------------------------------------------------------------------- gateway

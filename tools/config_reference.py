@@ -145,6 +145,20 @@ NOTES = f"""\
   DNS-1123 subdomains (`storageClass: ""` is refused: null means the cluster's default class, an
   empty name means none and the PVCs stay Pending); images follow the reference grammar
   (`[registry[:port]/]path[:tag][@digest]`, lower-case path, ASCII).
+- **`platform.engine` is a key of its own, not read from the image**: an image reference does not
+  reliably say what it holds (a mirror such as `registry.example/kv:1`, a digest, a company
+  build), and the pod spec must name the binaries the pods run when it is rendered. Where the
+  repository's last path segment does name an engine (`.../redis:8.10.2`,
+  `.../kubernaut-valkey-lab:8.1.1`), the two must agree, or the preview stops with
+  `platform.engine: got "redis"; must be valkey: ...`. The engine only picks the binaries
+  (`redis-server`, `redis-sentinel`, `redis-cli` or `valkey-server`, `valkey-sentinel`,
+  `valkey-cli`; `stack_config/engines.py` names them and the pods get them as `ENGINE_SERVER`,
+  `ENGINE_SENTINEL`, `ENGINE_CLI`): the config templates, scripts and HAProxy checks are the same
+  for Redis 7.0, Redis 8 and Valkey 8.1, which the pod-runtime tests run on (docs/lab.md).
+- **Default images**: `redis:8.10.2` and `haproxy:3.0.27` (README, "Which Redis"). Switching
+  the engine, or going back a version, is not a rolling update: a server cannot load an RDB file
+  of a newer format (Redis 8 writes one that Redis 7.0 and Valkey 8.1 refuse), so it needs a new
+  data set (a new stack, or the keys copied by a client).
 - **Sentinel CPU limit 250m** (the previous deployment used 100m): CPU throttling delays
   Sentinel's timer, which then enters TILT mode and does not fail over; TILT was reported at a
   50m limit and never at 200m.

@@ -14,6 +14,7 @@ die() {
     exit 1
 }
 
+[ -n "${ENGINE_SERVER:-}" ] || die "environment variable ENGINE_SERVER is not set"
 [ -r "$TEMPLATE" ] || die "cannot read $TEMPLATE"
 case ${REDIS_PASSWORD:-} in
     *[[:space:]\"\'\\]* | *[[:cntrl:]]*)
@@ -28,4 +29,5 @@ umask 077
     fi
 } >"$EFFECTIVE_CONF.tmp" || die "cannot write $EFFECTIVE_CONF.tmp"
 mv -f "$EFFECTIVE_CONF.tmp" "$EFFECTIVE_CONF"
-exec redis-server "$EFFECTIVE_CONF"
+# redis-server or valkey-server (ENGINE_SERVER from the pod spec: stack_config/engines.py).
+exec "$ENGINE_SERVER" "$EFFECTIVE_CONF"

@@ -83,9 +83,9 @@ def test_rendered_statefulset_is_the_gateway_of_the_lab_stack(rendered):
     containers = {c["name"]: c for c in spec["template"]["spec"]["containers"]}
     assert set(containers) == {"redis", "sentinel", "redis-exporter", "sentinel-exporter"}
     assert containers["redis-exporter"]["image"] == "localhost/kubernaut-redis-exporter:1.45.0"
-    assert containers["redis"]["image"] == "localhost/kubernaut-redis-lab:7.0.15"
+    assert containers["redis"]["image"] == "localhost/kubernaut-redis-lab:8.0.2"
     env_names = {e["name"] for e in containers["redis"]["env"]}
-    assert {"REDIS_PASSWORD", "SENTINEL_PASSWORD", "POD_NAME", "MASTER_SET"} <= env_names
+    assert {"REDIS_PASSWORD", "SENTINEL_PASSWORD", "POD_NAME", "MASTER_SET", "ENGINE_SERVER"} <= env_names
 
 
 def test_rendered_secret_holds_throwaway_passwords_never_printed(rendered):

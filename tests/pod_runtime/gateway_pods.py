@@ -27,13 +27,15 @@ from typing import Callable, Optional, TypeVar
 import redis
 
 import redis_files
-from stack_config import StackConfig, gateway_pod_fqdn, names, sentinel_id
+from labcluster.layout import CLIENT_IMAGE as LAB_CLIENT_IMAGE
+from labcluster.layout import LAB_ENGINE_IMAGES, LabEngineImage
+from stack_config import StackConfig, engine_binaries, gateway_pod_fqdn, names, sentinel_id
 
 # KUBERNAUT_POD_RUNTIME_PREFIX lets two checkouts run these tests side by side on one podman.
 PREFIX = os.environ.get("KUBERNAUT_POD_RUNTIME_PREFIX", "krt") + "-"
 NETWORK = f"{PREFIX}net"
-IMAGE = "localhost/kubernaut-redis-lab:7.0.15"
-CLIENT_IMAGE = "localhost/kubernaut-redis-client:7.0.15"
+# The writer's image; the pods' comes from the engine (GatewayPods.engine).
+CLIENT_IMAGE = LAB_CLIENT_IMAGE
 HAPROXY_CONTAINER = f"{PREFIX}haproxy"
 # In a pod's own network namespace (GatewayPods.silence_pod).
 SILENCE_TABLE = "kubernaut_silence"
@@ -92,6 +94,9 @@ class GatewayPods:
     redis_password: Optional[str]
     sentinel_password: Optional[str]
     replicas: int = 0
+    # The image of every container (server, Sentinel and haproxy alike, as in the lab stack) and
+    # the engine whose binaries the scripts run.
+    engine: LabEngineImage = LAB_ENGINE_IMAGES[0]
     started_pods: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
@@ -185,6 +190,7 @@ class GatewayPods:
             "SENTINEL_PORT": str(names.SENTINEL_PORT),
             "DNS_WAIT_SECONDS": str(gateway.dns_wait_seconds),
             "BOOT_PEER_WAIT_SECONDS": str(gateway.boot_peer_wait_seconds),
+            **engine_binaries(self.engine.engine).env(),
         }
 
     def _env_args(self, literal: dict[str, str], secret: Optional[dict[str, str]] = None) -> list[str]:
@@ -219,7 +225,7 @@ class GatewayPods:
                "-v", f"{self.conf_dir}:{names.CONF_DIR}:ro",
                "-v", f"{self.data_dir(ordinal)}:{names.DATA_DIR}",
                *self._env_args(self.pod_env(ordinal), secret),
-               IMAGE, "sh", f"{names.SCRIPTS_DIR}/{script}", env=secret)
+               self.engine.image, "sh", f"{names.SCRIPTS_DIR}/{script}", env=secret)
 
     def remove_pod(self, ordinal: int, stop_timeout: int = 0) -> None:
         podman("pod", "rm", "-f", "-t", str(stop_timeout), self.pod_name(ordinal), check=False)
@@ -253,7 +259,7 @@ class GatewayPods:
                "--user", f"{UID}:{UID}", "--read-only", "--tmpfs", "/tmp",
                "-v", f"{self.haproxy_dir}:{names.HAPROXY_CONF_DIR}:ro",
                *self._env_args({}),
-               IMAGE, "haproxy", "-W", "-db", "-f", f"{names.HAPROXY_CONF_DIR}/{names.HAPROXY_CFG}",
+               self.engine.image, "haproxy", "-W", "-db", "-f", f"{names.HAPROXY_CONF_DIR}/{names.HAPROXY_CFG}",
                env=self.secret_env())
 
     def start(self) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from labcluster.layout import CLIENT_IMAGE, LAB_ENGINE_IMAGES, LabEngineImage
 from stack_config import CONFIG_KEYS, StackConfig, load_stack_config, names
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,7 +21,11 @@ STACKS = ("dev", "prod", "lab")
 # Distinctive, so that a leak is found by a plain substring search anywhere.
 REDIS_PASSWORD = "krt-redis-pw-3b9e71c0d4"
 SENTINEL_PASSWORD = "krt-sentinel-pw-c58a2f91e6"
-LAB_IMAGES = ("localhost/kubernaut-redis-lab:7.0.15", "localhost/kubernaut-redis-client:7.0.15")
+# The engine matrix (labcluster/layout.py): Redis 8.0 (Debian 13, the production default's major
+# line), Redis 7.0 (Debian 12), Valkey 8.1 (Debian 13). Tests marked `every_engine` run on each;
+# the others on the first (conftest.py).
+ENGINES = LAB_ENGINE_IMAGES
+DEFAULT_ENGINE = LAB_ENGINE_IMAGES[0]
 
 
 def stack_config(stack: str, gateway_overrides: dict | None = None) -> StackConfig:
@@ -40,9 +45,9 @@ def require_tools(*tools: str) -> None:
         pytest.fail(f"missing on PATH: {', '.join(missing)}; install them with scripts/setup-host", pytrace=False)
 
 
-def require_lab_images() -> None:
+def require_lab_images(engine: LabEngineImage = DEFAULT_ENGINE) -> None:
     require_tools("podman")
-    missing = [image for image in LAB_IMAGES
+    missing = [image for image in (engine.image, CLIENT_IMAGE)
                if subprocess.run(["podman", "image", "exists", image]).returncode != 0]
     if missing:
         pytest.fail(f"missing podman images {', '.join(missing)}; build them with lab/images/build-images",

@@ -24,6 +24,7 @@ import pytest
 import redis
 
 from runtime_support import REDIS_PASSWORD, REPO, SENTINEL_PASSWORD, require_tools
+from stack_config import engine_binaries
 
 COMMON_SH = REPO / "pod_scripts" / "common.sh"
 START_TIMEOUT_SECONDS = 10
@@ -67,7 +68,8 @@ def call(function: str, port: int, env: dict[str, str]) -> subprocess.CompletedP
             if key not in ("REDISCLI_AUTH", "REDIS_PASSWORD", "SENTINEL_PASSWORD")}
     script = f'. "{COMMON_SH}"; reply=$({function} 127.0.0.1 PING 2>&1); printf "%s" "$reply"'
     return subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30,
-                          env={**base, "REDIS_PORT": str(port), "SENTINEL_PORT": str(port), **env})
+                          env={**base, "REDIS_PORT": str(port), "SENTINEL_PORT": str(port),
+                               **engine_binaries("redis").env(), **env})
 
 
 def test_sentinel_without_password_from_the_redis_container(tmp_path: Path):

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from gateway_pods import NETWORK, PREFIX, GatewayPods, podman, start_writer, wait_for, writer_result
+from gateway_pods import CLIENT_IMAGE, NETWORK, PREFIX, GatewayPods, podman, start_writer, wait_for, writer_result
 from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, require_lab_images, stack_config
-from stack_config import names
+from stack_config import engine_binaries, names
 
 CFG = stack_config("prod")
 DOWN_AFTER_S = CFG.gateway.down_after_milliseconds / 1000
@@ -35,13 +35,17 @@ FAILOVER_BOUND_S = DOWN_AFTER_S + 2 * FAILOVER_TIMEOUT_S + 5
 # redis-prestop.sh gives the whole handover down-after + 10 s.
 HANDOVER_BUDGET_S = DOWN_AFTER_S + 10
 IP_HOLDER = f"{PREFIX}ip-holder"
-LAB_IMAGE = "localhost/kubernaut-redis-lab:7.0.15"
+# Every test but scaling runs on each engine of the matrix (conftest.py); scaling (33-91 s per
+# engine) exercises the scripts' peer lists, which do not depend on the engine, and runs on the
+# default engine only, so that the matrix stays within CI's budget (docs/lab.md).
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory) -> GatewayPods:
-    require_lab_images()
-    pods = GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway"), REDIS_PASSWORD, SENTINEL_PASSWORD)
+def gateway(tmp_path_factory, lab_engine) -> GatewayPods:
+    """One gateway per engine (conftest.py: `lab_engine`)."""
+    require_lab_images(lab_engine)
+    pods = GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway"), REDIS_PASSWORD, SENTINEL_PASSWORD,
+                       engine=lab_engine)
     try:
         pods.start()
         yield pods
@@ -86,6 +90,7 @@ def masters_now(gateway: GatewayPods) -> list[int]:
 # ---------------------------------------------------------------------------- formation
 
 
+@pytest.mark.every_engine
 def test_first_bootstrap_forms_one_cluster(gateway: GatewayPods):
     started = time.monotonic()
     master = gateway.wait_healthy(FIRST_BOOT_BOUND_S)
@@ -101,6 +106,7 @@ def test_first_bootstrap_forms_one_cluster(gateway: GatewayPods):
         assert "+tilt" not in gateway.logs(ordinal, "sentinel")
 
 
+@pytest.mark.every_engine
 def test_auth_is_enforced(gateway: GatewayPods, healthy: int):
     with gateway.redis(healthy, authenticated=False) as anonymous, pytest.raises(redis.AuthenticationError):
         anonymous.set("anonymous", "1")
@@ -117,6 +123,7 @@ def test_auth_is_enforced(gateway: GatewayPods, healthy: int):
 # ---------------------------------------------------------------------------- probes
 
 
+@pytest.mark.every_engine
 def test_probe_scripts_on_master_and_replicas(gateway: GatewayPods, healthy: int):
     for ordinal in range(3):
         assert script_rc(gateway, ordinal, "redis", names.REDIS_READINESS_SCRIPT) == 0
@@ -128,6 +135,7 @@ def test_probe_scripts_on_master_and_replicas(gateway: GatewayPods, healthy: int
     assert script_rc(gateway, healthy, "sentinel", names.SENTINEL_PROBE_SCRIPT, wrong_sentinel) != 0
 
 
+@pytest.mark.every_engine
 def test_replica_with_its_link_down_is_not_ready(gateway: GatewayPods, healthy: int):
     replica = replicas_of(gateway, healthy)[0]
     with gateway.redis(replica) as client:
@@ -144,6 +152,7 @@ def test_replica_with_its_link_down_is_not_ready(gateway: GatewayPods, healthy: 
              lambda: script_rc(gateway, replica, "redis", names.REDIS_READINESS_SCRIPT) == 0, 30, interval=0.5)
 
 
+@pytest.mark.every_engine
 def test_syncing_replica_is_not_ready(gateway: GatewayPods, healthy: int):
     replica = replicas_of(gateway, healthy)[-1]
     with gateway.redis(healthy) as master, gateway.redis(replica) as client:
@@ -169,6 +178,7 @@ def test_syncing_replica_is_not_ready(gateway: GatewayPods, healthy: int):
 # ---------------------------------------------------------------------------- the master-only proxy
 
 
+@pytest.mark.every_engine
 def test_haproxy_reaches_only_the_master(gateway: GatewayPods, healthy: int):
     with gateway.redis(healthy) as master:
         master_run_id = master.info("server")["run_id"]
@@ -186,6 +196,7 @@ def test_haproxy_reaches_only_the_master(gateway: GatewayPods, healthy: int):
 # ---------------------------------------------------------------------------- sentinel restarts
 
 
+@pytest.mark.every_engine
 def test_restarted_sentinels_keep_their_peers(gateway: GatewayPods, healthy: int):
     restarts = [replicas_of(gateway, healthy)[0]] * 3 + [healthy]
     for ordinal in restarts:
@@ -206,6 +217,7 @@ def replace_template(gateway: GatewayPods, name: str, text: str) -> None:
     gateway.conf_dir.chmod(0o555)
 
 
+@pytest.mark.every_engine
 def test_restarted_sentinel_takes_the_template_and_keeps_its_state(gateway: GatewayPods, healthy: int):
     ordinal = replicas_of(gateway, healthy)[0]
     template = (gateway.conf_dir / names.SENTINEL_CONF).read_text()
@@ -235,6 +247,7 @@ def test_restarted_sentinel_takes_the_template_and_keeps_its_state(gateway: Gate
 # ---------------------------------------------------------------------------- failures
 
 
+@pytest.mark.every_engine
 def test_restarted_master_with_stale_data_does_not_stay_master(gateway: GatewayPods, healthy: int):
     stale = healthy
     with gateway.redis(stale) as master:
@@ -322,9 +335,10 @@ def test_an_empty_pod_never_takes_the_master_role_while_its_peers_are_silent(gat
 def hold_ip(ip: str) -> None:
     """Occupies `ip` on the test network, so that a recreated pod gets a new address."""
     podman("rm", "-f", "-t", "0", IP_HOLDER, check=False)
-    podman("run", "-d", "--name", IP_HOLDER, "--network", NETWORK, "--ip", ip, LAB_IMAGE, "sleep", "600")
+    podman("run", "-d", "--name", IP_HOLDER, "--network", NETWORK, "--ip", ip, CLIENT_IMAGE, "sleep", "600")
 
 
+@pytest.mark.every_engine
 def test_hard_killed_master_is_replaced_and_returns_as_replica(gateway: GatewayPods, healthy: int):
     old = healthy
     old_ip = gateway.ip(old)
@@ -386,6 +400,7 @@ def write_gaps(acked: list[list[float]], start: float, end: float) -> float:
     return max(inside, default=end - start)
 
 
+@pytest.mark.every_engine
 def test_graceful_stops_of_the_master_lose_no_acknowledged_write(gateway: GatewayPods, healthy: int,
                                                                  tmp_path: Path):
     rounds = 2
@@ -421,6 +436,7 @@ def test_graceful_stops_of_the_master_lose_no_acknowledged_write(gateway: Gatewa
         assert gap <= HANDOVER_BUDGET_S
 
 
+@pytest.mark.every_engine
 def test_restart_of_every_pod_at_once_elects_the_most_advanced_node(gateway: GatewayPods, healthy: int):
     laggard = replicas_of(gateway, healthy)[0]
     with gateway.redis(laggard) as client:
@@ -503,17 +519,18 @@ def test_scale_up_and_down_leaves_the_right_peers(gateway: GatewayPods, healthy:
 # ---------------------------------------------------------------------------- operator commands
 
 
+@pytest.mark.every_engine
 def test_operator_redis_cli_commands_work_as_written(gateway: GatewayPods, healthy: int):
     """The previous deployment's documented commands, on pods with auth on: REDISCLI_AUTH in each
     container's environment (the Secret's, in Kubernetes) authenticates them."""
-    pod = 0
-    sentinel = gateway.exec(pod, "sentinel", "redis-cli", "-p", str(names.SENTINEL_PORT),
+    pod, cli = 0, engine_binaries(gateway.engine.engine).cli
+    sentinel = gateway.exec(pod, "sentinel", cli, "-p", str(names.SENTINEL_PORT),
                             "sentinel", "master", names.MASTER_SET)
     assert sentinel.returncode == 0 and "NOAUTH" not in sentinel.stdout, sentinel.stdout + sentinel.stderr
     lines = sentinel.stdout.splitlines()
     assert lines[lines.index("name") + 1] == names.MASTER_SET
     assert lines[lines.index("ip") + 1] == gateway.fqdn(healthy)
-    redis_info = gateway.exec(pod, "redis", "redis-cli", "info", "replication")
+    redis_info = gateway.exec(pod, "redis", cli, "info", "replication")
     assert redis_info.returncode == 0 and "NOAUTH" not in redis_info.stdout, redis_info.stdout + redis_info.stderr
     assert f"role:{'master' if pod == healthy else 'slave'}" in redis_info.stdout
     for result in (sentinel, redis_info):
@@ -523,13 +540,15 @@ def test_operator_redis_cli_commands_work_as_written(gateway: GatewayPods, healt
 # ---------------------------------------------------------------------------- secrets
 
 
+@pytest.mark.every_engine
 def test_no_password_in_process_lists_or_logs(gateway: GatewayPods, healthy: int):
     # a hook running while the command lines are read
     gateway.run_script(replicas_of(gateway, healthy)[0], "redis", names.REDIS_PRESTOP_SCRIPT)
     for ordinal in sorted(gateway.started_pods):
         for role in ("redis", "sentinel"):
             cmdlines = gateway.exec(ordinal, role, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
-            assert "redis-server" in cmdlines or "redis-sentinel" in cmdlines
+            binaries = engine_binaries(gateway.engine.engine)
+            assert binaries.server in cmdlines or binaries.sentinel in cmdlines
             for password in (REDIS_PASSWORD, SENTINEL_PASSWORD):
                 assert password not in cmdlines
                 assert password not in gateway.logs(ordinal, role)

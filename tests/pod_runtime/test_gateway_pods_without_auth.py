@@ -2,7 +2,7 @@
 haproxy.cfg's paths without passwords.
 
 A smaller run than test_gateway_pods.py: formation, the master-only proxy, and one graceful
-handover. Same `krt-` names; that module's cluster is gone before this one starts.
+handover, on the default engine only (the auth paths of each engine are test_gateway_pods.py's). Same `krt-` names; that module's cluster is gone before this one starts.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ BOUND_S = CFG.gateway.boot_peer_wait_seconds + CFG.gateway.down_after_millisecon
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory) -> GatewayPods:
-    require_lab_images()
-    pods = GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway-no-auth"), None, None)
+def gateway(tmp_path_factory, lab_engine) -> GatewayPods:
+    require_lab_images(lab_engine)
+    pods = GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway-no-auth"), None, None, engine=lab_engine)
     try:
         pods.start()
         yield pods

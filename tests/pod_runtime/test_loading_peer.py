@@ -16,6 +16,7 @@ from pathlib import Path
 import redis
 
 from runtime_support import REPO, require_tools
+from stack_config import engine_binaries
 from test_cli_auth import free_port
 
 COMMON_SH = REPO / "pod_scripts" / "common.sh"
@@ -28,7 +29,7 @@ def offset_of(port: int, target: str = "127.0.0.1") -> str:
     base = {key: value for key, value in os.environ.items() if key not in ("REDISCLI_AUTH", "REDIS_PASSWORD")}
     script = f'. "{COMMON_SH}"; replication_offset_of {target}'
     done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30,
-                          env={**base, "REDIS_PORT": str(port)})
+                          env={**base, "REDIS_PORT": str(port), **engine_binaries("redis").env()})
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 

@@ -1,5 +1,7 @@
 """Start scripts in single containers: the cache's, and the gateway's refusals (no DNS record
-for the pod, a password HAProxy could not send). Containers and the network are `krt-solo-*`."""
+for the pod, a password HAProxy could not send), on every engine of the matrix; and the rendered
+haproxy.cfg of every stack checked by each engine image's haproxy (2.6 in Debian 12, 3.0 in
+Debian 13). Containers and the network are `krt-solo-*`."""
 
 from __future__ import annotations
 
@@ -10,9 +12,11 @@ import pytest
 import redis
 
 import redis_files
-from gateway_pods import IMAGE, PREFIX, podman, wait_for
-from runtime_support import REDIS_PASSWORD, require_lab_images, stack_config
-from stack_config import names
+from gateway_pods import PREFIX, podman, wait_for
+from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, STACKS, require_lab_images, stack_config
+from stack_config import engine_binaries, names
+
+pytestmark = pytest.mark.every_engine
 
 SOLO = f"{PREFIX}solo"
 SOLO_NETWORK = f"{SOLO}-net"
@@ -27,8 +31,8 @@ def remove_solo_leftovers() -> None:
 
 
 @pytest.fixture
-def solo_network():
-    require_lab_images()
+def solo_network(lab_engine):
+    require_lab_images(lab_engine)
     remove_solo_leftovers()
     podman("network", "create", SOLO_NETWORK)
     try:
@@ -46,8 +50,11 @@ def read_only_dir(path: Path, files: dict[str, str], mode: int) -> Path:
     return path
 
 
-def run_solo(name: str, network: str, mounts: list[tuple[Path, str]], env: dict[str, str],
+def run_solo(engine, name: str, network: str, mounts: list[tuple[Path, str]], env: dict[str, str],
              secret_env: dict[str, str], command: list[str]) -> None:
+    """Runs `command` in `engine`'s image with the engine's binaries in ENGINE_*, as the pod spec
+    gives them."""
+    env = {**engine_binaries(engine.engine).env(), **env}
     args = ["run", "-d", "--name", f"{SOLO}-{name}", "--network", network, "--user", "999:999",
             "--read-only", "--tmpfs", "/tmp"]
     for host, target in mounts:
@@ -56,7 +63,7 @@ def run_solo(name: str, network: str, mounts: list[tuple[Path, str]], env: dict[
         args += ["-e", f"{key}={value}"]
     for key in secret_env:
         args += ["-e", key]  # value from podman's environment, never on a command line
-    podman(*args, IMAGE, *command, env=secret_env)
+    podman(*args, engine.image, *command, env=secret_env)
 
 
 def container_ip(name: str, network: str) -> str:
@@ -69,14 +76,14 @@ def exit_code(name: str, timeout: float) -> int:
 
 
 @pytest.mark.parametrize("auth", [False, True], ids=["no-auth", "auth"])
-def test_cache_start(solo_network: str, tmp_path: Path, auth: bool):
+def test_cache_start(lab_engine, solo_network: str, tmp_path: Path, auth: bool):
     cfg = stack_config("dev")
     conf = read_only_dir(tmp_path / "conf", {names.REDIS_CONF: redis_files.cache_redis_conf(cfg)}, 0o444)
     scripts = read_only_dir(tmp_path / "bin", redis_files.cache_scripts(), 0o555)
     data = tmp_path / "data"
     data.mkdir(mode=0o777)
     secrets = {"REDIS_PASSWORD": REDIS_PASSWORD} if auth else {}
-    run_solo("cache", solo_network, [(conf, names.CONF_DIR + ":ro"), (scripts, names.SCRIPTS_DIR + ":ro"),
+    run_solo(lab_engine, "cache", solo_network, [(conf, names.CONF_DIR + ":ro"), (scripts, names.SCRIPTS_DIR + ":ro"),
                                      (data, names.DATA_DIR)], {}, secrets,
              ["sh", f"{names.SCRIPTS_DIR}/cache-start.sh"])
     client = redis.Redis(host=container_ip("cache", solo_network), port=names.REDIS_PORT,
@@ -89,7 +96,7 @@ def test_cache_start(solo_network: str, tmp_path: Path, auth: bool):
         with pytest.raises(redis.AuthenticationError):
             anonymous.get("context:key")
     cmdlines = podman("exec", f"{SOLO}-cache", "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
-    assert "redis-server" in cmdlines and REDIS_PASSWORD not in cmdlines
+    assert engine_binaries(lab_engine.engine).server in cmdlines and REDIS_PASSWORD not in cmdlines
     mode = podman("exec", f"{SOLO}-cache", "stat", "-c", "%a", "/tmp/redis.conf").stdout.strip()
     assert mode == "600"
 
@@ -113,11 +120,12 @@ def gateway_env(dns_wait: int) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("script", [names.REDIS_START_SCRIPT, names.SENTINEL_START_SCRIPT])
-def test_start_fails_clearly_when_the_pod_name_never_resolves(solo_network: str, tmp_path: Path, script: str):
+def test_start_fails_clearly_when_the_pod_name_never_resolves(lab_engine, solo_network: str, tmp_path: Path,
+                                                              script: str):
     dns_wait = 3
     started = time.monotonic()
     # no network alias: the pod's FQDN has no record
-    run_solo("no-dns", solo_network, gateway_files(tmp_path), gateway_env(dns_wait), {},
+    run_solo(lab_engine, "no-dns", solo_network, gateway_files(tmp_path), gateway_env(dns_wait), {},
              ["sh", f"{names.SCRIPTS_DIR}/{script}"])
     assert exit_code("no-dns", timeout=dns_wait + 30) != 0
     elapsed = time.monotonic() - started
@@ -127,10 +135,45 @@ def test_start_fails_clearly_when_the_pod_name_never_resolves(solo_network: str,
 
 
 @pytest.mark.parametrize("password", ["with space", 'with"quote', "with\\backslash"])
-def test_start_refuses_passwords_haproxy_cannot_send(solo_network: str, tmp_path: Path, password: str):
-    run_solo("bad-password", solo_network, gateway_files(tmp_path), gateway_env(30),
+def test_start_refuses_passwords_haproxy_cannot_send(lab_engine, solo_network: str, tmp_path: Path, password: str):
+    run_solo(lab_engine, "bad-password", solo_network, gateway_files(tmp_path), gateway_env(30),
              {"REDIS_PASSWORD": password}, ["sh", f"{names.SCRIPTS_DIR}/{names.REDIS_START_SCRIPT}"])
     assert exit_code("bad-password", timeout=30) != 0
     logs = podman("logs", f"{SOLO}-bad-password").stderr
     assert "REDIS_PASSWORD must not contain whitespace" in logs, logs
     assert password not in logs
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_haproxy_of_the_engine_image_accepts_the_rendered_config(lab_engine, tmp_path: Path, stack: str):
+    require_lab_images(lab_engine)
+    conf = read_only_dir(tmp_path / "haproxy", {names.HAPROXY_CFG: redis_files.haproxy_cfg(stack_config(stack))}, 0o444)
+    secrets = {"REDIS_PASSWORD": REDIS_PASSWORD, "SENTINEL_PASSWORD": SENTINEL_PASSWORD}
+    done = podman("run", "--rm", "--user", "999:999", "--read-only", "-v", f"{conf}:{names.HAPROXY_CONF_DIR}:ro",
+                  "-e", "REDIS_PASSWORD", "-e", "SENTINEL_PASSWORD", lab_engine.image,
+                  "haproxy", "-c", "-f", f"{names.HAPROXY_CONF_DIR}/{names.HAPROXY_CFG}", env=secrets, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # haproxy names a deprecated or ignored keyword in a warning, and -c still passes
+    assert "WARNING" not in done.stdout + done.stderr, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("script, variable", [
+    (names.REDIS_START_SCRIPT, "ENGINE_SERVER"), (names.SENTINEL_START_SCRIPT, "ENGINE_SENTINEL"),
+    (names.REDIS_START_SCRIPT, "ENGINE_CLI"), ("cache-start.sh", "ENGINE_SERVER"),
+])
+def test_start_names_a_missing_engine_binary_variable(lab_engine, solo_network: str, tmp_path: Path, script: str,
+                                                      variable: str):
+    """A pod spec without the engine's binaries (a hand-made manifest, say) stops at once, naming
+    the variable, instead of running whatever `redis-server` the image may have."""
+    if script == "cache-start.sh":
+        cfg = stack_config("dev")
+        conf = read_only_dir(tmp_path / "conf", {names.REDIS_CONF: redis_files.cache_redis_conf(cfg)}, 0o444)
+        scripts = read_only_dir(tmp_path / "bin", redis_files.cache_scripts(), 0o555)
+        mounts, env = [(conf, names.CONF_DIR + ":ro"), (scripts, names.SCRIPTS_DIR + ":ro")], {}
+    else:
+        mounts, env = gateway_files(tmp_path), gateway_env(30)
+    run_solo(lab_engine, "no-engine", solo_network, mounts, {**env, variable: ""}, {},
+             ["sh", f"{names.SCRIPTS_DIR}/{script}"])
+    assert exit_code("no-engine", timeout=30) != 0
+    logs = podman("logs", f"{SOLO}-no-engine").stderr
+    assert f"environment variable {variable} is not set" in logs, logs

@@ -378,17 +378,20 @@ def _documented_overrides() -> list[tuple[str, str, Any]]:
         text = path.read_text()
         for key, value, stack in _CONFIG_SET.findall(text):
             for each in (STACKS if stack == "<stack>" else (stack,)):
-                found.append((each, key, yaml.safe_load(value)))
-        for key, value in _RENDER_SET.findall(text):
-            found.append(("dev", key, yaml.safe_load(value.rstrip("`"))))
+                found.append((each, {key: yaml.safe_load(value)}))
+        # The --set options of one command line (continuations joined) apply together.
+        for line in text.replace("\\\n", " ").splitlines():
+            sets = {key: yaml.safe_load(value.rstrip("`")) for key, value in _RENDER_SET.findall(line)}
+            if sets:
+                found.append(("dev", sets))
     return found
 
 
 def test_the_docs_examples_still_pass():
     examples = _documented_overrides()
     assert len(examples) >= 6
-    for stack, key, value in examples:
-        load_stack_config(_raw(stack, {key: value}), stack, passwords=_passwords(), config_keys=())
+    for stack, overrides in examples:
+        load_stack_config(_raw(stack, overrides), stack, passwords=_passwords(), config_keys=())
 
 
 def test_the_docs_error_example_is_the_real_line():

@@ -57,7 +57,8 @@ def test_security_and_no_persistence(program):
 def test_auth_off_by_default_no_secret(program):
     run = program("prod")
     assert not [o for o in run.kubernetes_objects() if o["metadata"]["name"] == names.CACHE_AUTH_SECRET]
-    assert "env" not in _container(run)
+    env = _container(run)["env"]
+    assert env == [{"name": "ENGINE_SERVER", "value": "redis-server"}], "no secret without auth"
 
 
 def test_auth_on_uses_the_secret_and_the_start_script(program):
@@ -65,7 +66,7 @@ def test_auth_on_uses_the_secret_and_the_start_script(program):
     secret = run.object("Secret", names.CACHE_AUTH_SECRET)
     assert set(secret["stringData"]["value"]) == {"redis-password"}
     container = _container(run)
-    env = {item["name"]: item["valueFrom"]["secretKeyRef"] for item in container["env"]}
+    env = {item["name"]: item["valueFrom"]["secretKeyRef"] for item in container["env"] if "valueFrom" in item}
     assert env == {"REDIS_PASSWORD": {"name": "redis-auth", "key": "redis-password"},
                    "REDISCLI_AUTH": {"name": "redis-auth", "key": "redis-password"}}
     assert container["command"] == ["sh", "/opt/kubernaut-redis/bin/cache-start.sh"]
@@ -75,3 +76,14 @@ def test_readiness_fails_on_error_replies(program):
     probe = _container(program("dev"))["readinessProbe"]["exec"]["command"]
     assert probe[:2] == ["redis-cli", "-e"]
     assert "-a" not in probe
+
+
+@pytest.mark.parametrize("engine, image, server, cli", [
+    ("redis", "docker.io/library/redis:8.10.2", "redis-server", "redis-cli"),
+    ("valkey", "docker.io/valkey/valkey:8.1.4", "valkey-server", "valkey-cli"),
+])
+def test_the_engine_picks_the_cache_binaries(program, engine, image, server, cli):
+    container = _container(program("dev", {"platform.engine": engine, "platform.images.redis": image}))
+    assert container["image"] == image
+    assert {"name": "ENGINE_SERVER", "value": server} in container["env"]
+    assert container["readinessProbe"]["exec"]["command"][0] == cli

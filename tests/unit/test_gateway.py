@@ -181,6 +181,7 @@ def test_environment(run, gateway_auth):
             "HEADLESS_SERVICE": "redis-gateway-headless", "CLUSTER_DOMAIN": "cluster.local", "REPLICAS": "3",
             "MASTER_SET": "gateway-master", "REDIS_PORT": "6379", "SENTINEL_PORT": "26379",
             "DNS_WAIT_SECONDS": "60", "BOOT_PEER_WAIT_SECONDS": "20",
+            "ENGINE_SERVER": "redis-server", "ENGINE_SENTINEL": "redis-sentinel", "ENGINE_CLI": "redis-cli",
         }
         assert ("REDIS_PASSWORD" in env) is auth and ("SENTINEL_PASSWORD" in env) is auth
         assert ("REDISCLI_AUTH" in env) is auth
@@ -295,8 +296,8 @@ def test_haproxy_deployment(run, gateway_auth):
     assert deployment["replicas"] == {"dev": 1, "lab": 1, "prod": 2}[run.stack]
     (container,) = deployment["template"]["spec"]["containers"]
     assert container["command"] == ["haproxy", "-W", "-db", "-f", "/usr/local/etc/haproxy/haproxy.cfg"]
-    assert container["image"] == ("localhost/kubernaut-redis-lab:7.0.15" if run.stack == "lab"
-                                  else "docker.io/library/haproxy:2.6.12")
+    assert container["image"] == ("localhost/kubernaut-redis-lab:8.0.2" if run.stack == "lab"
+                                  else "docker.io/library/haproxy:3.0.27")
     assert container["readinessProbe"]["tcpSocket"] == {"port": 6379}
     assert container["resources"] == {
         "requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "250m", "memory": "64Mi"}}
@@ -312,10 +313,19 @@ def test_haproxy_deployment(run, gateway_auth):
 
 
 def test_images_and_pull_policy(run):
-    expected = "localhost/kubernaut-redis-lab:7.0.15" if run.stack == "lab" else "docker.io/library/redis:7.0.15"
+    expected = "localhost/kubernaut-redis-lab:8.0.2" if run.stack == "lab" else "docker.io/library/redis:8.10.2"
     for container in _servers(_pod(run)):
         assert container["image"] == expected
         assert container["imagePullPolicy"] == "IfNotPresent"
+
+
+def test_valkey_pods_run_the_valkey_binaries(program):
+    run = program("dev", {"platform.engine": "valkey", "platform.images.redis": "docker.io/valkey/valkey:8.1.4"})
+    for container in _servers(_pod(run)):
+        literal = {name: item["value"] for name, item in _env(container).items() if "value" in item}
+        assert (literal["ENGINE_SERVER"], literal["ENGINE_SENTINEL"], literal["ENGINE_CLI"]) == (
+            "valkey-server", "valkey-sentinel", "valkey-cli")
+        assert container["image"] == "docker.io/valkey/valkey:8.1.4"
 
 
 @pytest.mark.parametrize("stack_name", ["dev", "prod"])

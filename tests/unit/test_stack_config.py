@@ -22,6 +22,7 @@ from stack_config import (
     gateway_pod_start_seconds,
     gateway_sentinel_addresses,
     gateway_startup_budget_seconds,
+    image_engine,
     load_stack_config,
     namespace_delete_seconds,
     pod_security_level,
@@ -128,6 +129,12 @@ INVALID = [
      'docker.io/library/redis:7.0.15 ([registry/]path[:tag][@digest], ASCII, lower-case path, no spaces)'),
     ("dev", {"platform.images.pullPolicy": "Sometimes"},
      "platform.images.pullPolicy: got \"Sometimes\"; must be 'Always', 'IfNotPresent' or 'Never'"),
+    ("dev", {"platform.engine": "keydb"}, "platform.engine: got \"keydb\"; must be 'redis' or 'valkey'"),
+    ("dev", {"platform.engine": "valkey"},
+     'platform.engine: got "valkey"; must be redis: images.redis (docker.io/library/redis:8.10.2) is a redis image'),
+    ("lab", {"platform.images.redis": "localhost/kubernaut-valkey-lab:8.1.1"},
+     'platform.engine: got "redis"; must be valkey: images.redis (localhost/kubernaut-valkey-lab:8.1.1) '
+     "is a valkey image"),
     ("dev", {"platform.kubernetes.renderYamlToDirectory": " "},
      'platform.kubernetes.renderYamlToDirectory: got " "; must be a directory path without control '
      'characters or surrounding spaces, or null to deploy to a cluster'),
@@ -217,10 +224,39 @@ def test_dev_and_prod_differ_where_they_should():
     assert dev.platform.create_namespace is prod.platform.create_namespace is False
 
 
+def _major(image: str) -> str:
+    return image.rsplit(":", 1)[1].split(".", 1)[0]
+
+
+def test_dev_runs_the_production_images_and_the_lab_the_same_major_line():
+    """dev mirrors prod's images; the lab, which cannot pull them, runs the lab-built image of the
+    same engine and major line (docs/lab.md, "The engine matrix")."""
+    dev, prod, lab = (load_stack_config(stack_file_config(s), s).platform for s in ("dev", "prod", "lab"))
+    assert dev.images == prod.images and dev.engine == prod.engine
+    assert lab.engine == prod.engine
+    assert _major(lab.images.redis) == _major(prod.images.redis)
+    assert load_stack_config({}, "dev").platform.images == prod.images, "the defaults are the production images"
+
+
+@pytest.mark.parametrize("image, engine", [
+    ("docker.io/library/redis:8.10.2", "redis"), ("redis", "redis"), ("registry:5000/team/redis@sha256:ab", "redis"),
+    ("localhost/kubernaut-valkey-lab:8.1.1", "valkey"), ("docker.io/valkey/valkey:8.1.4", "valkey"),
+    ("registry.example/cache/server:1", None), ("example/redis-to-valkey:1", None),
+])
+def test_image_engine_reads_the_repository_name(image, engine):
+    assert image_engine(image) == engine
+
+
+def test_an_image_that_names_no_engine_takes_the_configured_one():
+    for engine in ("redis", "valkey"):
+        cfg = load_stack_config({"platform": {"engine": engine, "images": {"redis": "registry.example/kv:1"}}}, "dev")
+        assert cfg.platform.engine == engine
+
+
 def test_lab_has_the_lab_image_its_own_namespace_auth_and_volume_permissions():
     lab = stack_file_config("lab")
     assert lab["platform"]["images"]["redis"] == lab["platform"]["images"]["haproxy"] == \
-        "localhost/kubernaut-redis-lab:7.0.15"
+        "localhost/kubernaut-redis-lab:8.0.2"
     assert lab["platform"]["createNamespace"] is True
     assert lab["gateway"]["auth"] == {"enabled": True, "sentinel": True}
     assert lab["platform"]["kubernetes"]["renderYamlToDirectory"] is None
