@@ -11,11 +11,11 @@ import urllib.request
 import pytest
 
 from components.monitoring import exporter_command
-from gateway_pods import IMAGE, PREFIX, podman, wait_for
-from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, require_lab_images, stack_config
+from gateway_pods import PREFIX, podman, wait_for
+from labcluster.layout import EXPORTER_IMAGE
+from runtime_support import DEFAULT_ENGINE, REDIS_PASSWORD, SENTINEL_PASSWORD, require_lab_images, stack_config
 from stack_config import names
 
-EXPORTER_IMAGE = "localhost/kubernaut-redis-exporter:1.45.0"
 POD = f"{PREFIX}exporter"
 NETWORK = f"{POD}-net"
 # An exporter without the password: redis_up must then be 0 (the checks below can fail).
@@ -70,12 +70,12 @@ def sample(text: str, pattern: str) -> float | None:
 def test_exporters_read_redis_and_sentinel_with_the_password_from_the_environment(exporter_pod):
     cfg = stack_config("lab")
     assert cfg.monitoring.exporter_image == EXPORTER_IMAGE
-    run_in_pod("redis", IMAGE, ["sh", "-c", 'printf "port 6379\\nrequirepass %s\\n" "$REDIS_PASSWORD" | '
+    run_in_pod("redis", DEFAULT_ENGINE.image, ["sh", "-c", 'printf "port 6379\\nrequirepass %s\\n" "$REDIS_PASSWORD" | '
                                 "redis-server -"], {"REDIS_PASSWORD": REDIS_PASSWORD})
     sentinel_conf = ('printf "port 26379\\nsentinel monitor %s 127.0.0.1 6379 1\\nsentinel auth-pass %s %s\\n'
                      'requirepass %s\\n" "$MASTER_SET" "$MASTER_SET" "$REDIS_PASSWORD" "$SENTINEL_PASSWORD" '
                      '> /tmp/sentinel.conf && exec redis-sentinel /tmp/sentinel.conf')
-    run_in_pod("sentinel", IMAGE, ["sh", "-c", sentinel_conf.replace("$MASTER_SET", names.MASTER_SET)],
+    run_in_pod("sentinel", DEFAULT_ENGINE.image, ["sh", "-c", sentinel_conf.replace("$MASTER_SET", names.MASTER_SET)],
                {"REDIS_PASSWORD": REDIS_PASSWORD, "SENTINEL_PASSWORD": SENTINEL_PASSWORD})
     run_in_pod("redis-exporter", EXPORTER_IMAGE,
                exporter_command(cfg, names.REDIS_PORT, names.REDIS_EXPORTER_PORT), {"REDIS_PASSWORD": REDIS_PASSWORD})
