@@ -71,7 +71,8 @@ SENTINEL_EXPORTER_CONTAINER = "sentinel-exporter"
 REDIS_EXPORTER_PORT = 9121
 SENTINEL_EXPORTER_PORT = 9355
 METRICS_PORT_NAME = "metrics"
-SENTINEL_METRICS_PORT_NAME = "sentinel-metrics"
+# Port names are IANA service names: at most 15 characters (the API server refuses longer ones).
+SENTINEL_METRICS_PORT_NAME = "sentinel-prom"
 GATEWAY_METRICS_SERVICE = "redis-gateway-metrics"
 CACHE_METRICS_SERVICE = "redis-metrics"
 JOB_GATEWAY_REDIS = "redis-gateway"

@@ -58,7 +58,7 @@ def test_exporters_address_their_own_server_with_the_configured_binary(program, 
         (gateway["redis-exporter"]["command"][1], gateway["redis-exporter"]["ports"][0]["name"]):
             ("-redis.addr=redis://localhost:6379", "metrics"),
         (gateway["sentinel-exporter"]["command"][1], gateway["sentinel-exporter"]["ports"][0]["name"]):
-            ("-redis.addr=redis://localhost:26379", "sentinel-metrics"),
+            ("-redis.addr=redis://localhost:26379", "sentinel-prom"),
     }
     assert {key: key for key in expected} == expected
     assert gateway["redis-exporter"]["ports"][0]["containerPort"] == 9121
@@ -129,7 +129,7 @@ def test_metrics_services_select_every_pod_of_their_component(program):
     assert gateway["selector"] == run.object("StatefulSet", names.GATEWAY)["spec"]["selector"]["matchLabels"]
     assert gateway["publishNotReadyAddresses"] is True
     assert [(p["name"], p["port"], p["targetPort"]) for p in gateway["ports"]] == [
-        ("metrics", 9121, "metrics"), ("sentinel-metrics", 9355, "sentinel-metrics")]
+        ("metrics", 9121, "metrics"), ("sentinel-prom", 9355, "sentinel-prom")]
     cache = run.object("Service", names.CACHE_METRICS_SERVICE)["spec"]
     assert cache["selector"] == run.object("Deployment", names.CACHE)["spec"]["selector"]["matchLabels"]
     assert [(p["name"], p["port"]) for p in cache["ports"]] == [("metrics", 9121)]
@@ -142,7 +142,7 @@ def test_operator_switch_creates_service_monitors_and_the_rule(program, resource
     endpoints = gateway_monitor["spec"]["endpoints"]
     assert [(e["port"], e["interval"], e["relabelings"]) for e in endpoints] == [
         ("metrics", "15s", [{"targetLabel": "job", "replacement": "redis-gateway"}]),
-        ("sentinel-metrics", "15s", [{"targetLabel": "job", "replacement": "redis-gateway-sentinel"}])]
+        ("sentinel-prom", "15s", [{"targetLabel": "job", "replacement": "redis-gateway-sentinel"}])]
     assert gateway_monitor["spec"]["namespaceSelector"] == {"matchNames": ["kubernaut-system"]}
     cache_monitor = run.object("ServiceMonitor", names.CACHE_METRICS_SERVICE)
     assert cache_monitor["spec"]["endpoints"][0]["relabelings"] == [{"targetLabel": "job", "replacement": "redis"}]
