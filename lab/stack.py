@@ -9,6 +9,7 @@ never edits a committed file. Secrets reach pulumi on stdin, never argv.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -20,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 STACK = "lab"
@@ -118,10 +121,31 @@ class LabStack:
 
     # ------------------------------------------------------------------ project copy and config
 
+    def cluster_id(self) -> str:
+        """The cluster the kubeconfig points at, by its CA: a new lab cluster has a new CA."""
+        config = yaml.safe_load(self.kubeconfig.read_text()) or {}
+        authorities = sorted(str((c.get("cluster") or {}).get("certificate-authority-data", ""))
+                             for c in config.get("clusters") or [])
+        return hashlib.sha256("\n".join(authorities).encode()).hexdigest()
+
+    def _forget_state_of_another_cluster(self) -> None:
+        """The state lists the objects of the cluster it was applied to. When the lab cluster was
+        made anew since (a new CA), those objects are gone with it, and the provider could not
+        even reach them to delete them: the state is forgotten, the passwords are kept."""
+        id_file = self.root / "cluster-id"
+        current = self.cluster_id()
+        recorded = id_file.read_text().strip() if id_file.exists() else None
+        if recorded is not None and recorded != current and (self.root / "state").exists():
+            self.echo("lab stack: the lab cluster was made anew since the last run; forgetting the state of the old one")
+            shutil.rmtree(self.root / "state")
+            (self.root / "encryptionsalt").unlink(missing_ok=True)
+        id_file.write_text(current + "\n")
+
     def prepare(self, overrides: Sequence[str] = ()) -> None:
         """Fresh copy of the program, the stack selected, its secrets and overrides set."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)
+        self._forget_state_of_another_cluster()
         (self.root / "state").mkdir(exist_ok=True)
         salt_file = self.root / "encryptionsalt"
         if self.project.exists():

@@ -28,7 +28,7 @@ from tests.unit.config_mutations import (
 from tests.unit.support import PASSWORDS
 
 NAMESPACE = "kubernaut-validation-test"
-EXAMPLES = 25
+EXAMPLES = 40
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,9 @@ def test_generated_configs_are_refused_by_key_or_accepted_by_the_api_server(kube
         seen["accepted"] += 1
 
     run()
-    assert seen["accepted"] >= EXAMPLES // 2, seen
+    # Most mutations are refused at preview (each mutated key has more bad values than good ones);
+    # enough must be accepted for the API server to judge.
+    assert seen["accepted"] >= EXAMPLES // 4, seen
 
 
 def test_the_dry_run_refuses_a_broken_object(kubectl, dry_run_namespace):

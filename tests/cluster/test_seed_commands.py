@@ -27,7 +27,8 @@ def test_check_all_redis_pods(deployed, operator_env):
     assert done.returncode == 0, done.stderr
     rows = done.stdout.strip().splitlines()[1:]
     assert sorted(r.split()[0] for r in rows) == ["redis-gateway-0", "redis-gateway-1", "redis-gateway-2"]
-    assert all(r.split()[1] == "2/2" and r.split()[2] == "Running" for r in rows), done.stdout
+    # redis and sentinel, and with monitoring (on in the lab stack) their two exporters: all ready.
+    assert all(r.split()[1] == "4/4" and r.split()[2] == "Running" for r in rows), done.stdout
 
 
 def test_check_sentinel_status(deployed, operator_env):
