@@ -11,6 +11,8 @@ Sentinel config, not from performance targets.
 
 from __future__ import annotations
 
+import json
+
 import time
 
 import pytest
@@ -86,9 +88,10 @@ def test_the_pods_run_the_engine_they_were_given(engine_gateway, access):
     """The drill above ran on the engine's own server: its image, and its binaries by name."""
     engine, gateway = engine_gateway
     server = f"{engine.engine}-server"
-    statefulset = access.kubectl("-n", gateway.namespace, "get", "statefulset", "redis-gateway", "-o",
-                                 "jsonpath={.spec.template.spec.containers[*].image}").stdout.split()
-    assert set(statefulset) == {engine.image}
+    template = json.loads(access.kubectl("-n", gateway.namespace, "get", "statefulset", "redis-gateway", "-o",
+                                         "json").stdout)["spec"]["template"]["spec"]
+    images = {c["name"]: c["image"] for c in template["containers"]}
+    assert images["redis"] == images["sentinel"] == engine.image, images
     processes = access.kubectl("-n", gateway.namespace, "exec", "redis-gateway-0", "-c", "redis", "--",
                                "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '").stdout
     assert processes.startswith(server), processes
