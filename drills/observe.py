@@ -158,15 +158,18 @@ def notable_sentinel_lines(log_text: str) -> dict[str, object]:
 REPLICATION_POLL_SECONDS = 0.25
 
 
+UNLINKED = ""
+
+
 def chains_of(links: dict[str, Optional[str]]) -> list[tuple[str, Optional[str]]]:
     """The chains in a map pod -> the pod it replicates from (None: a master): "a -> b -> c" for
     each replica a whose master b answers as a replica of c, with "a <-> b" when c is a (a cycle)."""
     found = []
     for pod, master in sorted(links.items()):
-        if master is None or links.get(master) is None:
+        if not master or links.get(master) is None:
             continue
         cycle = " <-> ".join(sorted((pod, master))) if links[master] == pod else None
-        found.append((f"{pod} -> {master} -> {links[master]}", cycle))
+        found.append((f"{pod} -> {master} -> {links[master] or '(its link down)'}", cycle))
     return found
 
 
@@ -197,7 +200,9 @@ class ReplicationWatch:
             self._thread.join(timeout=10)
 
     def links(self) -> dict[str, Optional[str]]:
-        """Whom each answering pod replicates from (a pod name), None for a master."""
+        """Whom each answering pod replicates from (a pod name, its link up), None for a master,
+        UNLINKED for a replica whose link is down: it is in no chain itself, but a node that
+        replicates from it is."""
         links: dict[str, Optional[str]] = {}
         for pod, ip in self.addresses().items():
             try:
@@ -209,7 +214,12 @@ class ReplicationWatch:
                     client.close()
             except (redis.RedisError, OSError):
                 continue
-            links[pod] = None if info.get("role") == "master" else pod_of(str(info.get("master_host", "")))
+            if info.get("role") == "master":
+                links[pod] = None
+            elif info.get("master_link_status") == "up":
+                links[pod] = pod_of(str(info.get("master_host", "")))
+            else:  # a replica that replicates nothing now (its master's name may be stale)
+                links[pod] = UNLINKED
         return links
 
     def _run(self) -> None:

@@ -111,6 +111,10 @@ def test_replication_chains_and_cycles_are_found_in_a_link_map():
     # makes no chain; a replica between two nodes does, answering or not at its end.
     assert chains_of({"r-2": "r-1", "r-0": "r-1"}) == []
     assert chains_of({"r-1": "r-0", "r-2": "r-1"}) == [("r-2 -> r-1 -> r-0", None)]
+    # A replica whose link is down (its master's name stale until Sentinel reconfigures it)
+    # replicates nothing: no chain through it from its side; one that follows it is in a chain.
+    assert chains_of({"r-0": None, "r-2": "r-0", "r-1": ""}) == []
+    assert chains_of({"r-0": None, "r-1": "", "r-2": "r-1"}) == [("r-2 -> r-1 -> (its link down)", None)]
     assert chains_of({"r-1": "r-2", "r-2": "r-1", "r-0": "r-2"}) == [
         ("r-0 -> r-2 -> r-1", None), ("r-1 -> r-2 -> r-1", "r-1 <-> r-2"), ("r-2 -> r-1 -> r-2", "r-1 <-> r-2")]
 
