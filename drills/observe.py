@@ -101,26 +101,31 @@ class SentinelPanel:
                            + "; ".join(f"{v.pod}: {v.master_pod or v.error}" for v in self.views()))
 
 
+class BackgroundPoll:
+    """Runs `_run` in a daemon thread from `with` to its end; `_run` loops until `_stop` is set."""
+
+    def __enter__(self):
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
 @dataclass
-class TiltWatch:
+class TiltWatch(BackgroundPoll):
     """Polls every sentinel's INFO sentinel in the background and remembers who was in TILT and
     when. TILT lasts 30 s once entered, so a half-second poll does not miss it."""
 
     panel: SentinelPanel
     seen: dict[str, list[float]] = field(default_factory=dict)
     unanswered: dict[str, int] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: Optional[threading.Thread] = None
-
-    def __enter__(self) -> "TiltWatch":
-        self._thread = threading.Thread(target=self._run, name="tilt-watch", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -174,7 +179,7 @@ def chains_of(links: dict[str, Optional[str]]) -> list[tuple[str, Optional[str]]
 
 
 @dataclass
-class ReplicationWatch:
+class ReplicationWatch(BackgroundPoll):
     """Polls every redis's INFO replication in the background and records replication chains: a
     replica whose master answers as a replica itself (a chain; both ways round, a cycle). Each
     distinct chain is kept with how long it was seen; a node that does not answer (a restarted
@@ -186,18 +191,6 @@ class ReplicationWatch:
     chains: dict[str, float] = field(default_factory=dict)
     cycles: set[str] = field(default_factory=set)
     _since: dict[str, float] = field(default_factory=dict)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: Optional[threading.Thread] = None
-
-    def __enter__(self) -> "ReplicationWatch":
-        self._thread = threading.Thread(target=self._run, name="replication-watch", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=10)
 
     def links(self) -> dict[str, Optional[str]]:
         """Whom each answering pod replicates from (a pod name, its link up), None for a master,
