@@ -16,7 +16,8 @@
 # sentinels and the peers it is down, exactly as after a crash, so Sentinel fails over after
 # down-after whatever happens here, and no node can replicate from it (no chain, no cycle). In
 # the background it then:
-# - follows a peer that runs as master (a failover happened, or is finishing), opening the port;
+# - follows a peer that runs as master (a failover happened, or is finishing), opening the port
+#   once no other replica still names this node as its master;
 # - waits while a peer with newer data exists (asking a peer sentinel to fail over, which only
 #   speeds up what down-after brings anyway);
 # - takes the role (opens the port as master) only when every peer answered and none is newer,
@@ -147,12 +148,49 @@ take_master_role() {
     log "taking the master role ($1): port $REDIS_PORT open"
 }
 
+# Peers that may still replicate from this pod, one per line as "<ordinal> <state>": "follows"
+# (its redis names this pod as its master) or "silent" (its name resolves, so its pod exists,
+# but its redis does not answer: it may name this pod and reconnect once it answers).
+peers_on_me() {
+    for peer in $(peer_ordinals); do
+        peer_host=$(pod_fqdn "$peer")
+        if peer_info=$(redis_cli "$peer_host" INFO replication 2>/dev/null) && [ -n "$peer_info" ]; then
+            [ "$(printf '%s\n' "$peer_info" | info_field master_host)" != "$MY_FQDN" ] || printf '%s follows\n' "$peer"
+        elif resolves "$peer_host"; then
+            printf '%s silent\n' "$peer"
+        fi
+    done
+}
+
 # Follows <master>, then opens the port: a node that reports the replica role never accepts a
-# write, so clients and HAProxy may reach it from now on.
+# write, so clients and HAProxy may reach it from now on. Not while another replica still names
+# this pod as its master, though: it would reconnect the moment the port opens and replicate
+# through a replica (a chain) until the failover's leader reconfigures it. Such a peer is handed
+# over to <master> here (the REPLICAOF the leader sends it anyway); a silent peer is waited for.
+# Bounded by failover-timeout, the time Sentinel gives its own reconfiguration: past it the
+# port opens, and Sentinel's fix of a replica with a wrong master takes over.
 follow_and_open() {
     reply=$(redis_cli "$LOCAL_SOCKET" REPLICAOF "$1" "$REDIS_PORT" 2>&1) || true
+    log "$2: replica of $1 ($reply)"
+    leave_deadline=$(($(now_seconds) + failover_timeout_seconds))
+    said_on_me=
+    while on_me=$(peers_on_me) && [ -n "$on_me" ]; do
+        for peer in $(printf '%s\n' "$on_me" | sed -n 's/ follows$//p'); do
+            handed=$(redis_cli "$(pod_fqdn "$peer")" REPLICAOF "$1" "$REDIS_PORT" 2>&1) || true
+            log "pod $peer still named this pod as its master: handed over to $1 ($handed)"
+        done
+        if [ "$(now_seconds)" -ge "$leave_deadline" ]; then
+            log "WARNING: after $failover_timeout_seconds s, peers may still replicate from this pod ($(printf '%s' "$on_me" | tr '\n' ',')): opening the port anyway"
+            break
+        fi
+        if [ "$on_me" != "$said_on_me" ]; then
+            log "port stays closed while peers may replicate from this pod: $(printf '%s' "$on_me" | tr '\n' ',')"
+            said_on_me=$on_me
+        fi
+        sleep 1
+    done
     open_port
-    log "$2: replica of $1 ($reply), port $REDIS_PORT open"
+    log "port $REDIS_PORT open (replica of $1)"
 }
 
 # Another node that is master or about to become it, so that this one must not take the role:

@@ -39,6 +39,9 @@ CONF_DIR = "/etc/kubernaut-redis/conf"
 SCRIPTS_DIR = "/opt/kubernaut-redis/bin"
 DATA_DIR = "/data"
 TMP_DIR = "/tmp"
+# The redis container's unix socket (pod_scripts/common.sh: LOCAL_SOCKET): open while the TCP
+# port is closed during a claim of the master role; probes and tests inside the pod use it.
+REDIS_SOCKET = "/tmp/redis.sock"
 HAPROXY_CONF_DIR = "/usr/local/etc/haproxy"
 
 REDIS_START_SCRIPT = "redis-start.sh"

@@ -371,7 +371,7 @@ class GatewayPods:
         try:
             with self.sentinel(ordinal) as client:
                 named = client.execute_command("SENTINEL", "get-master-addr-by-name", names.MASTER_SET)
-                state = _pairs(client.execute_command("SENTINEL", "MASTER", names.MASTER_SET))
+                state = reply_pairs(client.execute_command("SENTINEL", "MASTER", names.MASTER_SET))
                 ckquorum = client.execute_command("SENTINEL", "CKQUORUM", names.MASTER_SET)
                 tilt = client.info("sentinel").get("sentinel_tilt")
         except redis.RedisError as err:
@@ -425,7 +425,7 @@ class GatewayPods:
         return masters[0]
 
 
-def _pairs(reply) -> dict[str, str]:
+def reply_pairs(reply) -> dict[str, str]:
     """SENTINEL MASTER as a dict (redis-py parses it already; a flat list otherwise)."""
     if isinstance(reply, dict):
         return reply

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from pathlib import Path
 
 import pytest
 import redis
 
-from gateway_pods import CLIENT_IMAGE, NETWORK, PREFIX, GatewayPods, podman, start_writer, wait_for, writer_result
+from gateway_pods import (CLIENT_IMAGE, NETWORK, PREFIX, GatewayPods, podman, reply_pairs, start_writer, wait_for,
+                          writer_result)
 from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, require_lab_images, stack_config
 from stack_config import engine_binaries, names
 
@@ -288,6 +290,81 @@ def test_restarted_master_with_stale_data_does_not_stay_master(gateway: GatewayP
     print(f"writable master after {writable_after[0]:.1f} s")
     assert writable_after[0] <= DOWN_AFTER_S + 2 + SLACK_S
     assert "has newer data" in gateway.logs(stale, "redis")
+
+
+def _local_replication(gateway: GatewayPods, ordinal: int) -> dict[str, str]:
+    """INFO replication of pod <ordinal>'s redis read through its unix socket (inside the pod),
+    which answers while the pod's TCP port is silenced or closed."""
+    cli = engine_binaries(gateway.engine.engine).cli
+    out = gateway.exec(ordinal, "redis", cli, "-s", names.REDIS_SOCKET, "info", "replication", timeout=10).stdout
+    return dict(line.split(":", 1) for line in out.replace("\r", "").splitlines() if ":" in line)
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.every_engine
+def test_a_restarted_master_opens_its_port_only_once_no_replica_names_it(gateway: GatewayPods, healthy: int):
+    """The restarted master (older data) follows the promoted replica, while the third pod,
+    unreachable during the failover, still names the old master and retries it every second.
+    Opening the port then would make that pod replicate through a replica (a chain) until
+    Sentinel fixes it. The restarted node keeps its port closed while that pod may still name
+    it, hands it over to the new master once it answers, and only then opens the port."""
+    stale = healthy
+    lagging, promoted = [o for o in sorted(gateway.started_pods) if o != stale][:2]
+    with gateway.redis(stale) as master:
+        master.mset({f"krt:handover:old:{i}": i for i in range(100)})
+        master.save()
+        master.mset({f"krt:handover:new:{i}": i for i in range(100)})
+        assert master.wait(2, 5000) == 2
+    stale_fqdn = gateway.fqdn(stale)
+    chain_seen: list[dict[str, str]] = []
+
+    def watch_lagging() -> dict[str, str]:
+        info = _local_replication(gateway, lagging)
+        if info.get("master_host") == stale_fqdn and info.get("master_link_status") == "up" \
+                and _local_replication(gateway, stale).get("role") == "slave":
+            chain_seen.append(info)
+        return info
+
+    gateway.silence_pod(lagging)
+    try:
+        # The sentinels must judge the silenced pod down before the failover picks a replica.
+        def lagging_down() -> bool:
+            with gateway.sentinel(promoted) as sentinel:
+                replicas = sentinel.execute_command("SENTINEL", "REPLICAS", names.MASTER_SET)
+            return any(reply_pairs(r).get("name", "").startswith(gateway.fqdn(lagging))
+                       and "s_down" in reply_pairs(r).get("flags", "") for r in replicas)
+
+        wait_for("the sentinels to judge the silenced pod down", lagging_down, DOWN_AFTER_S + SLACK_S)
+        podman("kill", "-s", "KILL", gateway.container(stale, "redis"))
+        podman("start", gateway.container(stale, "redis"))
+        wait_for("the restarted master to follow the promoted replica",
+                 lambda: _local_replication(gateway, stale).get("master_host") == gateway.fqdn(promoted),
+                 FAILOVER_BOUND_S + SLACK_S, interval=0.5)
+        # While the third pod answers nobody, it may still name the old master: the port stays shut.
+        for _ in range(6):
+            assert watch_lagging().get("master_host") == stale_fqdn, "the silenced pod was reconfigured"
+            assert not _port_open(gateway.ip(stale), names.REDIS_PORT), "port opened while a peer may name it"
+            time.sleep(0.5)
+    finally:
+        gateway.unsilence_pod(lagging)
+
+    def settled() -> bool:
+        watch_lagging()
+        return _port_open(gateway.ip(stale), names.REDIS_PORT) and not gateway.invariant_problems()
+
+    wait_for("the cluster to settle", settled, FAILOVER_TIMEOUT_S + SLACK_S, interval=0.3)
+    assert not chain_seen, f"pod {lagging} replicated through pod {stale}, a replica: {chain_seen[0]}"
+    assert gateway.master_ordinal() == promoted
+    with gateway.redis(promoted) as client:
+        assert sum(client.exists(f"krt:handover:new:{i}") for i in range(100)) == 100
+    assert f"pod {lagging} still named this pod as its master: handed over" in gateway.logs(stale, "redis")
 
 
 def test_an_empty_pod_never_takes_the_master_role_while_its_peers_are_silent(gateway: GatewayPods, healthy: int):
