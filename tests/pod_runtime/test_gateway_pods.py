@@ -14,6 +14,7 @@ import os
 import socket
 import time
 from pathlib import Path
+from typing import Optional
 
 import pytest
 import redis
@@ -458,6 +459,95 @@ def test_hard_killed_master_is_replaced_and_returns_as_replica(gateway: GatewayP
         podman("rm", "-f", "-t", "0", IP_HOLDER, check=False)
     assert "master" not in roles_seen, f"the recreated old master reported role master: {roles_seen}"
     assert gateway.master_ordinal() == promoted
+
+
+def _endpoint_refuses_writes(gateway: GatewayPods) -> bool:
+    try:
+        with gateway.through_haproxy(password=REDIS_PASSWORD, timeout=1.0) as proxied:
+            proxied.set("krt:endpoint-probe", "1")
+    except redis.RedisError:
+        return True
+    return False
+
+
+def _hold_without_master(gateway: GatewayPods, seconds: float) -> None:
+    """For <seconds>: no pod reports role master (the pods promote nobody on their own) and the
+    master-only endpoint accepts no write."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert not masters_now(gateway), f"a pod became master: {gateway.roles()}"
+        assert _endpoint_refuses_writes(gateway), "the master-only endpoint accepted a write without a master"
+        time.sleep(1)
+
+
+def test_without_a_sentinel_quorum_nothing_is_promoted_until_a_sentinel_returns(gateway: GatewayPods,
+                                                                                  healthy: int):
+    """The master's node is lost while a second sentinel is down: the lone sentinel left cannot reach
+    quorum (ODOWN needs `quorum` sentinels). The pods do not promote anyone themselves (a lone
+    sentinel cannot tell a dead master from its own partition), no node accepts a write, the
+    master-only endpoint refuses. Once the stopped sentinel runs again, Sentinel fails over
+    within its own bound, with every acknowledged key."""
+    master = healthy
+    lone, stopped = replicas_of(gateway, master)
+    with gateway.redis(master) as client:
+        client.mset({f"krt:noquorum:{i}": i for i in range(100)})
+        assert client.wait(2, 5000) == 2
+    podman("stop", "-t", "0", gateway.container(stopped, "sentinel"))
+    # The master's node is lost: nothing of the pod runs, its object and its name remain (a
+    # removed pod's name stops resolving, and a sentinel that starts meanwhile cannot monitor it).
+    for role in ("redis", "sentinel"):
+        podman("kill", "-s", "KILL", gateway.container(master, role))
+    _hold_without_master(gateway, FAILOVER_BOUND_S)
+    assert "+odown" not in gateway.logs(lone, "sentinel").split("+sdown master")[-1]
+    returned = time.monotonic()
+    podman("start", gateway.container(stopped, "sentinel"))
+
+    def promoted() -> Optional[int]:
+        masters = masters_now(gateway)
+        return masters[0] if len(masters) == 1 else None
+
+    new_master = wait_for("a failover once a second sentinel is back", promoted, FAILOVER_BOUND_S + SLACK_S)
+    print(f"no quorum: new master {new_master} {time.monotonic() - returned:.1f} s after the sentinel returned")
+    with gateway.redis(new_master) as client:
+        assert sum(client.exists(f"krt:noquorum:{i}") for i in range(100)) == 100
+    for role in ("redis", "sentinel"):
+        podman("start", gateway.container(master, role))
+
+
+def test_with_no_good_replica_nothing_is_promoted_and_the_restarted_master_takes_its_role_back(
+        gateway: GatewayPods, healthy: int):
+    """Both replicas' redis are down (their sentinels run) when the master's redis dies: the
+    sentinels agree it is down but have no replica to promote (`-failover-abort-no-good-slave`).
+    The pods promote nobody and the endpoint refuses writes. The master's redis, restarted as
+    the kubelet restarts a container, claims: its peers are silent and it has data, so it takes
+    the role back after bootPeerWaitSeconds; the replicas, started again, follow it. Every
+    acknowledged key is there (prod's min-replicas-to-write 1: a master without replicas
+    acknowledges nothing new once min-replicas-max-lag has passed)."""
+    master = healthy
+    replicas = replicas_of(gateway, master)
+    with gateway.redis(master) as client:
+        client.mset({f"krt:nogood:{i}": i for i in range(100)})
+        assert client.wait(2, 5000) == 2
+        client.save()
+    for ordinal in replicas:
+        podman("stop", "-t", "0", gateway.container(ordinal, "redis"))
+    podman("kill", "-s", "KILL", gateway.container(master, "redis"))
+    killed = time.monotonic()
+    wait_for("Sentinel to give up for lack of a good replica",
+             lambda: any("-failover-abort-no-good-slave" in gateway.logs(o, "sentinel") for o in gateway.started_pods),
+             FAILOVER_BOUND_S + SLACK_S, interval=1.0)
+    _hold_without_master(gateway, 3)
+    podman("start", gateway.container(master, "redis"))
+    wait_for("the restarted master to take its role back", lambda: masters_now(gateway) == [master],
+             BOOT_PEER_WAIT_S + SLACK_S, interval=0.5)
+    print(f"no good replica: master back {time.monotonic() - killed:.1f} s after the kill")
+    assert "peer(s) silent for" in gateway.logs(master, "redis")
+    for ordinal in replicas:
+        podman("start", gateway.container(ordinal, "redis"))
+    assert gateway.wait_healthy(RECOVERY_BOUND_S) == master
+    for ordinal in replicas:
+        with gateway.redis(ordinal) as client:
+            assert sum(client.exists(f"krt:nogood:{i}") for i in range(100)) == 100
 
 
 def graceful_stop(gateway: GatewayPods, ordinal: int) -> tuple[float, str]:
