@@ -12,7 +12,6 @@ Sentinel config, not from performance targets.
 from __future__ import annotations
 
 import json
-
 import time
 
 import pytest
