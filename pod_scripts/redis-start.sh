@@ -282,6 +282,86 @@ claim_master_role() {
     done
 }
 
+# ------------------------------------------------------------------ fencing
+
+# The quorum of the master set, from the sentinel.conf template's monitor line.
+monitor_quorum() {
+    awk -v set="$MASTER_SET" '$1 == "sentinel" && $2 == "monitor" && $3 == set { print $6 }' \
+        "$TEMPLATE_DIR/sentinel.conf"
+}
+
+# How many sentinels (this pod's and the peers') name this node as master now. The sentinels are
+# asked at once, each bounded by a second, so that silent peers cost one second, not three each.
+sentinels_naming_me() {
+    naming_dir=$(mktemp -d)
+    for sentinel_host in "$LOCAL_HOST" $(for peer in $(peer_ordinals); do pod_fqdn "$peer"; done); do
+        (
+            PEER_CALL_TIMEOUT_SECONDS=1
+            sentinel_named_master_at "$sentinel_host" >"$naming_dir/$sentinel_host"
+        ) &
+    done
+    wait
+    cat "$naming_dir"/* 2>/dev/null | grep -cx "$MY_FQDN" || true
+    rm -rf "$naming_dir"
+}
+
+# The min-replicas-to-write of the redis.conf template (what an unfenced master runs with).
+configured_min_replicas() {
+    awk '$1 == "min-replicas-to-write" { value = $2 } END { print (value == "" ? 0 : value) }' \
+        "$TEMPLATE_DIR/redis.conf"
+}
+
+# Fences: every write is refused at once (-NOREPLICAS: more replicas are required than the set
+# has), and the normal clients are cut. Not CLIENT PAUSE: a pause would also hold the PUBLISH of
+# Sentinel's hello on its command link, and the REPLICAOF queued behind it, so the demotion that
+# ends the fence could never arrive.
+fence() {
+    redis_cli "$LOCAL_SOCKET" CONFIG SET min-replicas-to-write "$REPLICAS" >/dev/null 2>&1 || true
+    redis_cli "$LOCAL_SOCKET" CLIENT KILL TYPE normal >/dev/null 2>&1 || true
+}
+
+unfence() {
+    redis_cli "$LOCAL_SOCKET" CONFIG SET min-replicas-to-write "$(configured_min_replicas)" >/dev/null 2>&1 || true
+}
+
+# Runs in the background next to redis-server for the pod's life. While this node is master and
+# fewer than `quorum` sentinels name it for down-after, it is cut off from the sentinels (or they
+# failed over to another node): it fences itself, so that clients holding a connection from
+# before the cut (directly, or through the master-only endpoint, which admits no new connection
+# to it in that state) get no acknowledgement that its demotion would lose. min-replicas-to-write
+# alone stops them only after min-replicas-max-lag, and not at all when it is 0. The fence lifts
+# when the sentinels name this node again, or when it is a replica (Sentinel demoted it; a
+# replica keeps the configured value, in case it is promoted later).
+fence_watch() {
+    quorum=$(monitor_quorum)
+    down_after_ms=$(sentinel_setting "$TEMPLATE_DIR/sentinel.conf" down-after-milliseconds)
+    down_after_seconds=$(((${down_after_ms:-5000} + 999) / 1000))
+    [ -n "$quorum" ] || { log "WARNING: no quorum in the sentinel.conf template: no fencing"; return 0; }
+    named_at=$(now_seconds)
+    fenced=no
+    while :; do
+        sleep 1
+        role=$(redis_cli "$LOCAL_SOCKET" INFO replication 2>/dev/null | info_field role) || role=
+        if [ "$role" = master ]; then
+            naming=$(sentinels_naming_me)
+        else
+            naming=$quorum
+        fi
+        if [ "$naming" -ge "$quorum" ]; then
+            named_at=$(now_seconds)
+            if [ "$fenced" = yes ]; then
+                unfence
+                log "fence lifted: ${role:-the node does not answer}, $naming sentinel(s) name it"
+                fenced=no
+            fi
+        elif [ "$fenced" = no ] && [ $(($(now_seconds) - named_at)) -ge "$down_after_seconds" ]; then
+            fence
+            log "fenced: master, but only $naming of $quorum sentinels name it for ${down_after_seconds} s: clients cut, writes refused"
+            fenced=yes
+        fi
+    done
+}
+
 main() {
     load_pod_identity
     log "starting $MY_FQDN (ordinal $MY_ORDINAL of $REPLICAS)"
@@ -296,6 +376,7 @@ main() {
         log "starting as a replica of $FOLLOW"
         write_redis_conf "$FOLLOW"
     fi
+    fence_watch &
     exec_server "$REDIS_CONF"
 }
 
