@@ -1,8 +1,9 @@
 """A master cut off from its peers (sentinels and replicas) but still reached by clients, over a
 connection opened before the cut and through the master-only endpoint: what it acknowledges
-after the cut, and what of that survives its demotion. The specification of issue 11's demotion
-item: today the clients keep their connections until Sentinel demotes the node after the cut
-heals (prod's min-replicas-to-write 1 refuses writes after min-replicas-max-lag)."""
+after the cut, and what of that survives its demotion. Without WAIT, what it acknowledges
+before anyone can know of the cut is lost; the fencing watch of redis-start.sh bounds that to
+about down-after (min-replicas-to-write alone bounds it by min-replicas-max-lag, and not at all
+when it is 0)."""
 
 from __future__ import annotations
 
