@@ -290,8 +290,11 @@ monitor_quorum() {
         "$TEMPLATE_DIR/sentinel.conf"
 }
 
-# How many sentinels (this pod's and the peers') name this node as master now. The sentinels are
-# asked at once, each bounded by a second, so that silent peers cost one second, not three each.
+# How many sentinels (this pod's and the peers') name this node as master now, or "unknown" when
+# this pod's own sentinel gives no answer: a pod too starved of CPU to hear its own sentinel
+# within a second learns nothing about a cut from its peers' silence either, and a cut leaves
+# the own sentinel (same network namespace) answering. The sentinels are asked at once, each
+# bounded by a second, so that silent peers cost one second, not three each.
 sentinels_naming_me() {
     naming_dir=$(mktemp -d)
     for sentinel_host in "$LOCAL_HOST" $(for peer in $(peer_ordinals); do pod_fqdn "$peer"; done); do
@@ -301,7 +304,11 @@ sentinels_naming_me() {
         ) &
     done
     wait
-    cat "$naming_dir"/* 2>/dev/null | grep -cx "$MY_FQDN" || true
+    if [ -s "$naming_dir/$LOCAL_HOST" ]; then
+        cat "$naming_dir"/* 2>/dev/null | grep -cx "$MY_FQDN" || true
+    else
+        printf 'unknown\n'
+    fi
     rm -rf "$naming_dir"
 }
 
@@ -347,6 +354,8 @@ fence_watch() {
         else
             naming=$quorum
         fi
+        # A poll without the own sentinel's answer counts neither way: no fence from starvation.
+        [ "$naming" = unknown ] && continue
         if [ "$naming" -ge "$quorum" ]; then
             named_at=$(now_seconds)
             if [ "$fenced" = yes ]; then

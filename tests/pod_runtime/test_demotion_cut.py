@@ -86,3 +86,34 @@ def test_a_master_cut_from_its_peers_stops_acknowledging_writes(gateway: Gateway
     print(f"acknowledged after the cut / lost / last lost at (s after the cut): {report}")
     for name, (_, lost, last) in report.items():
         assert last <= DOWN_AFTER_S + 2, f"{name}: writes acknowledged and lost until {last:.1f} s after the cut"
+
+
+def test_a_master_whose_sentinels_all_stall_keeps_acknowledging_writes(gateway: GatewayPods):
+    """Sentinels that do not answer (a node starved of CPU, here frozen) say nothing about a cut:
+    the fencing watch must not refuse writes on their silence alone, as long as this pod's own
+    sentinel cannot answer either."""
+    master = gateway.wait_healthy(RECOVERY_BOUND_S)
+    client = gateway.redis(master, timeout=1.0)
+    sentinels = [gateway.container(o, "sentinel") for o in sorted(gateway.started_pods)]
+    refused: list[str] = []
+    acked = 0
+    podman("pause", *sentinels)
+    try:
+        deadline = time.monotonic() + DOWN_AFTER_S + 5
+        while time.monotonic() < deadline:
+            try:
+                client.set(f"krt:stall:{acked}", acked)
+                acked += 1
+            except redis.RedisError as error:
+                refused.append(str(error))
+            time.sleep(0.1)
+    finally:
+        podman("unpause", *sentinels)
+    # Frozen sentinels find the clock jumped and enter TILT for 30 s: wait it out for the next test.
+    wait_for("every sentinel out of TILT",
+             lambda: all(gateway.sentinel(o).info("sentinel").get("sentinel_tilt") == 0
+                         for o in sorted(gateway.started_pods)) or None,
+             60 + SLACK_S, interval=1)
+    assert not refused, f"{len(refused)} writes refused while the sentinels stalled, first: {refused[0]}"
+    assert acked > 0
+    assert "fenced" not in gateway.logs(master, "redis")
