@@ -27,13 +27,23 @@ class ClusterAccessError(RuntimeError):
     """The cluster refused or could not do what was asked."""
 
 
-def _cut_rules() -> str:
+def _cut_rules(ports: Sequence[int] = ()) -> str:
     """Every packet in or out of the pod's interfaces dropped silently (no resets), loopback kept:
-    the pod's own processes and probes still talk to each other, nobody else reaches them."""
-    return f"""\
+    the pod's own processes and probes still talk to each other, nobody else reaches them. With
+    `ports`, only TCP to or from those ports of the pod: one service of the pod is partitioned
+    while the others (say its redis, while its sentinel is cut) go on."""
+    if not ports:
+        return f"""\
 table inet {CUT_TABLE} {{
     chain input {{ type filter hook input priority -300; policy drop; iifname "lo" accept; }}
     chain output {{ type filter hook output priority -300; policy drop; oifname "lo" accept; }}
+}}
+"""
+    listed = ", ".join(str(int(port)) for port in ports)
+    return f"""\
+table inet {CUT_TABLE} {{
+    chain input {{ type filter hook input priority -300; iifname "lo" accept; tcp dport {{ {listed} }} drop; tcp sport {{ {listed} }} drop; }}
+    chain output {{ type filter hook output priority -300; oifname "lo" accept; tcp dport {{ {listed} }} drop; tcp sport {{ {listed} }} drop; }}
 }}
 """
 
@@ -239,14 +249,15 @@ class KubernetesCluster:
         return Fault("kill", name, at, {"ip": body["status"].get("podIP"), "uid": body["metadata"]["uid"],
                                         "tasks": len(tasks), "returned_at": time.time()})
 
-    def cut_pod(self, namespace: str, name: str) -> Fault:
-        """Drop every packet of the pod silently (nft in its network namespace; no resets)."""
+    def cut_pod(self, namespace: str, name: str, ports: Sequence[int] = ()) -> Fault:
+        """Drop every packet of the pod silently (nft in its network namespace; no resets), or
+        with `ports` only the TCP traffic of those ports of the pod."""
         pid, ip = self._sandbox_pid(namespace, name)
-        done = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "nft", "-f", "-"], input=_cut_rules(),
+        done = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "nft", "-f", "-"], input=_cut_rules(ports),
                               capture_output=True, text=True, timeout=30)
         if done.returncode != 0:
             raise ClusterAccessError(f"cutting {namespace}/{name} off failed: {done.stderr.strip()}")
-        return Fault("cut", name, time.time(), {"ip": ip})
+        return Fault("cut", name, time.time(), {"ip": ip, "ports": list(ports)})
 
     def heal_pod(self, namespace: str, name: str) -> Fault:
         pid, ip = self._sandbox_pid(namespace, name)

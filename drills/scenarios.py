@@ -12,12 +12,18 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from .targets import SENTINEL_PORT
+
 # How long the master stays cut off after the others elected a new one: long enough for the
 # isolated node to stay master alone for a while (as in a real partition), short for the run.
 CUT_HOLD_SECONDS = 5.0
 # A killed pod's new sandbox (and with it its new IP) takes the kubelet a second or two; the
 # drill records when it shows, within this.
 NEW_IP_WAIT_SECONDS = 60.0
+# How long, past a failover-timeout, the no-good-replica drill keeps the set without a promotable
+# replica once the lost master is back: long enough for its boot rule to ask Sentinel for the
+# failover and be refused at least once.
+NO_GOOD_REPLICA_HOLD_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -126,6 +132,87 @@ def rolling_restart(target, master: str) -> dict[str, Any]:
     return fault
 
 
+def _masters_seen(target, exclude: str, seconds: float) -> list[str]:
+    """Pods other than `exclude` that reported the master role at any poll (twice a second)
+    during `seconds`."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        seen.update(pod for pod, role in target.roles().items() if role == "master" and pod != exclude)
+        time.sleep(0.5)
+    return sorted(seen)
+
+
+def kill_master_without_quorum(target, master: str) -> dict[str, Any]:
+    """A replica pod's sentinel is partitioned (TCP of the sentinel port dropped in that pod: its
+    redis goes on replicating), then the master's node is lost as in master-kill. The one
+    sentinel left that hears a peer is alone: no quorum, so nobody may be promoted. Held for the
+    failover bound while every pod's role is polled; then the partition heals, Sentinel fails
+    over within its own bound, and the old master's pod returns in a new sandbox as a replica.
+    `fault_at` is the master's cut."""
+    partitioned = next(pod for pod in target.pod_names() if pod != master)
+    sentinel_cut = target.cut_pod(partitioned, ports=(SENTINEL_PORT,))
+    fault = target.cut_pod(master)
+    fault["operation"] = "kill-without-quorum"
+    fault["sentinel_cut"] = sentinel_cut
+    fault["killed"] = [target.kill_container(master, "redis"), target.kill_container(master, "sentinel")]
+    fault["promoted_without_quorum"] = _masters_seen(target, master, target.timing.failover_bound_seconds)
+    fault["quorum_back_at"] = target.heal_pod(partitioned)["healed_at"]
+    fault["failover_seen_at"] = wait_for_new_master(target, master, target.timing.restore_bound_seconds)
+    fault["returned"] = _killed(target, master)
+    return fault
+
+
+def kill_master_with_no_good_replica(target, master: str) -> dict[str, Any]:
+    """Both replicas are marked unpromotable (replica-priority 0, as an operator marks a node that
+    must never be master), then the master's node is lost as in master-kill and held down until
+    the sentinels give up for lack of a good replica (-failover-abort-no-good-slave). The pod
+    returns in a new sandbox with its last RDB, older than what its replicas hold: it must not
+    take the role back (that would lose every write since the save), and no replica may be
+    master either, for a failover-timeout and more (the returned node asks Sentinel for the
+    failover meanwhile, and is refused). Then the cause goes (the priorities are restored, as a
+    restart of the replica pods would do: redis.conf is written anew at every start), and the
+    set fails over to the replica with the newest data."""
+    replicas = [pod for pod in target.pod_names() if pod != master]
+    priorities = {pod: target.node_command(pod, "CONFIG", "GET", "replica-priority") for pod in replicas}
+    for pod in replicas:
+        target.node_command(pod, "CONFIG", "SET", "replica-priority", "0")
+    masters: set[str] = set()
+
+    def watch_roles() -> None:
+        masters.update(pod for pod, role in target.roles().items() if role == "master")
+
+    def restore_priorities() -> float:
+        for pod, reply in priorities.items():
+            value = reply.get("replica-priority") if isinstance(reply, dict) else reply[1]
+            target.node_command(pod, "CONFIG", "SET", "replica-priority", value)
+        return time.time()
+
+    try:
+        fault = target.cut_pod(master)
+        fault["operation"] = "kill-with-no-good-replica"
+        fault["killed"] = [target.kill_container(master, "redis"), target.kill_container(master, "sentinel")]
+        fault["abort_seen_at"] = None
+        deadline = time.monotonic() + target.timing.failover_bound_seconds
+        while time.monotonic() < deadline and fault["abort_seen_at"] is None:
+            watch_roles()
+            if any("-failover-abort-no-good-slave" in target.sentinel_log(pod, fault["fault_at"]) for pod in replicas):
+                fault["abort_seen_at"] = time.time()
+            time.sleep(0.5)
+        fault["returned"] = _killed(target, master)
+        deadline = time.monotonic() + target.timing.failover_timeout_ms / 1000 + NO_GOOD_REPLICA_HOLD_SECONDS
+        while time.monotonic() < deadline:
+            watch_roles()
+            time.sleep(0.5)
+        fault["masters_without_good_replica"] = sorted(masters)
+        fault["priorities_back_at"] = restore_priorities()
+    except BaseException:
+        restore_priorities()
+        raise
+    fault["failover_seen_at"] = wait_for_new_master(target, master, target.timing.restore_bound_seconds)
+    return fault
+
+
 SCENARIOS = {s.name: s for s in [
     Scenario("master-kill", "master pod's node lost: cut off and its containers SIGKILLed, held down until a "
              "new master is elected, then back in a new sandbox with a new IP", kill_master, True),
@@ -139,6 +226,11 @@ SCENARIOS = {s.name: s for s in [
              False),
     Scenario("sentinel-then-master", "a replica's sentinel container SIGKILLed, then the master pod",
              kill_sentinel_then_master, True),
+    Scenario("no-quorum", "a replica's sentinel partitioned, then the master's node lost: nobody promoted until "
+             "the partition heals", kill_master_without_quorum, True),
+    Scenario("no-good-replica", "both replicas unpromotable (replica-priority 0), the master's node lost until "
+             "Sentinel gives up, then back with older data: no master until a replica is promotable again",
+             kill_master_with_no_good_replica, True),
     # Measured only (None): each master's turn hands over, and a later turn may hand the role
     # back to the pod that had it first.
     Scenario("rolling-restart", "kubectl rollout restart of the StatefulSet (every pod deleted gracefully in turn)",

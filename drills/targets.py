@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
+import redis
+
 from cluster import ClientSpec, Cluster, SecretEnv
 from smoke import Targets, from_stack_outputs
 
@@ -168,6 +170,30 @@ class Target:
     def client_exec(self, command: Sequence[str], timeout: float = 300.0):
         return self.cluster.client_exec(self.client, command, timeout=timeout)
 
+    def node_command(self, pod: str, *command: str, timeout: float = 5.0) -> Any:
+        """One command to the pod's redis, from the host to its IP (the drills reach the pods
+        directly, as the replication watch does); a RedisError when it does not answer."""
+        ip = self.pod_ip(pod)
+        if ip is None:
+            raise redis.ConnectionError(f"{pod} has no IP now")
+        node = redis.Redis(ip, REDIS_PORT, password=self.redis_password, socket_timeout=timeout,
+                           socket_connect_timeout=timeout, decode_responses=True)
+        try:
+            return node.execute_command(*command)
+        finally:
+            node.close()
+
+    def roles(self) -> dict[str, str]:
+        """The role each answering pod's redis reports now (a pod that does not answer is absent)."""
+        found = {}
+        for pod in self.pod_names():
+            try:
+                info = self.node_command(pod, "INFO", "replication", timeout=1.0)
+            except (redis.RedisError, OSError):
+                continue
+            found[pod] = str(info.get("role")) if isinstance(info, dict) else "unknown"
+        return found
+
     # ------------------------------------------------------------------ faults
 
     def kill_pod(self, pod: str) -> dict[str, Any]:
@@ -181,8 +207,8 @@ class Target:
     def delete_pod(self, pod: str) -> dict[str, Any]:
         return self.cluster.delete_pod(self.namespace, pod).as_dict()
 
-    def cut_pod(self, pod: str) -> dict[str, Any]:
-        return self.cluster.cut_pod(self.namespace, pod).as_dict()
+    def cut_pod(self, pod: str, ports: Sequence[int] = ()) -> dict[str, Any]:
+        return self.cluster.cut_pod(self.namespace, pod, ports).as_dict()
 
     def heal_pod(self, pod: str) -> dict[str, Any]:
         fault = self.cluster.heal_pod(self.namespace, pod).as_dict()

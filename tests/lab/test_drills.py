@@ -120,3 +120,36 @@ def test_the_floor_fails_over_a_lost_master(floor):
     assert trial["lost"] is not None, trial["verify_error"]
     assert trial["fault"]["returned"]["new_ip"] != trial["fault"]["ip"]
     assert trial["restored_s"] is not None and trial["restored_s"] <= restore_bound(floor)
+
+
+def test_without_a_sentinel_quorum_nobody_is_promoted_until_it_returns(gateway):
+    """The boot rule's no-quorum case on the lab: a replica pod's sentinel partitioned, then the
+    master's node lost. The sentinel left cannot reach quorum; no pod promotes itself; once the
+    partition heals, Sentinel fails over, with every acknowledged write."""
+    trial = drill(gateway, "no-quorum")
+    assert trial["unmet"] == []
+    assert trial["lost"] == 0, trial["lost_by_node"]
+    fault = trial["fault"]
+    assert fault["promoted_without_quorum"] == [], fault
+    assert fault["failover_seen_at"] is not None, trial["sentinel_logs"]
+    assert fault["failover_seen_at"] - fault["quorum_back_at"] <= gateway.timing.failover_bound_seconds
+    assert trial["chains"] == {} and trial["cycles"] == [], trial["chains"]
+    assert trial["restored_s"] is not None and trial["restored_s"] <= restore_bound(gateway)
+
+
+def test_with_no_good_replica_nobody_serves_stale_data_and_the_set_fails_over_once_one_is_good(gateway):
+    """The boot rule's no-good-replica case on the lab: both replicas unpromotable, the master's
+    node lost until Sentinel gives up (-failover-abort-no-good-slave), then back in a new
+    sandbox with its last RDB. No pod is master meanwhile (the returned one has older data than
+    its replicas, and they may not be promoted); once a replica is promotable again, Sentinel
+    fails over within its bound, with every acknowledged write, and nothing chains."""
+    trial = drill(gateway, "no-good-replica")
+    assert trial["unmet"] == []
+    assert trial["lost"] == 0, trial["lost_by_node"]
+    fault = trial["fault"]
+    assert fault["abort_seen_at"] is not None, trial["sentinel_logs"]
+    assert fault["masters_without_good_replica"] == [], fault
+    assert fault["failover_seen_at"] is not None, trial["sentinel_logs"]
+    assert fault["failover_seen_at"] - fault["priorities_back_at"] <= gateway.timing.failover_bound_seconds
+    assert trial["chains"] == {} and trial["cycles"] == [], trial["chains"]
+    assert trial["restored_s"] is not None and trial["restored_s"] <= restore_bound(gateway)
