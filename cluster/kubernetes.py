@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import ipaddress
 import json
 import subprocess
 import time
@@ -27,23 +28,32 @@ class ClusterAccessError(RuntimeError):
     """The cluster refused or could not do what was asked."""
 
 
-def _cut_rules(ports: Sequence[int] = ()) -> str:
+def _cut_rules(ports: Sequence[int] = (), addresses: Sequence[str] = ()) -> str:
     """Every packet in or out of the pod's interfaces dropped silently (no resets), loopback kept:
     the pod's own processes and probes still talk to each other, nobody else reaches them. With
     `ports`, only TCP to or from those ports of the pod: one service of the pod is partitioned
-    while the others (say its redis, while its sentinel is cut) go on."""
-    if not ports:
+    while the others (say its redis, while its sentinel is cut) go on. With `addresses`, only
+    packets from or to those IPv4 addresses: the pod is cut from some peers and still reached
+    by everyone else (an asymmetric partition)."""
+    if ports and addresses:
+        raise ValueError("a cut is by ports or by addresses, not both")
+    if not ports and not addresses:
         return f"""\
 table inet {CUT_TABLE} {{
     chain input {{ type filter hook input priority -300; policy drop; iifname "lo" accept; }}
     chain output {{ type filter hook output priority -300; policy drop; oifname "lo" accept; }}
 }}
 """
-    listed = ", ".join(str(int(port)) for port in ports)
+    if ports:
+        listed = ", ".join(str(int(port)) for port in ports)
+        drop_in = drop_out = f"tcp dport {{ {listed} }} drop; tcp sport {{ {listed} }} drop;"
+    else:
+        listed = ", ".join(str(ipaddress.IPv4Address(address)) for address in addresses)
+        drop_in, drop_out = f"ip saddr {{ {listed} }} drop;", f"ip daddr {{ {listed} }} drop;"
     return f"""\
 table inet {CUT_TABLE} {{
-    chain input {{ type filter hook input priority -300; iifname "lo" accept; tcp dport {{ {listed} }} drop; tcp sport {{ {listed} }} drop; }}
-    chain output {{ type filter hook output priority -300; oifname "lo" accept; tcp dport {{ {listed} }} drop; tcp sport {{ {listed} }} drop; }}
+    chain input {{ type filter hook input priority -300; iifname "lo" accept; {drop_in} }}
+    chain output {{ type filter hook output priority -300; oifname "lo" accept; {drop_out} }}
 }}
 """
 
@@ -249,15 +259,16 @@ class KubernetesCluster:
         return Fault("kill", name, at, {"ip": body["status"].get("podIP"), "uid": body["metadata"]["uid"],
                                         "tasks": len(tasks), "returned_at": time.time()})
 
-    def cut_pod(self, namespace: str, name: str, ports: Sequence[int] = ()) -> Fault:
+    def cut_pod(self, namespace: str, name: str, ports: Sequence[int] = (), addresses: Sequence[str] = ()) -> Fault:
         """Drop every packet of the pod silently (nft in its network namespace; no resets), or
-        with `ports` only the TCP traffic of those ports of the pod."""
+        only the TCP traffic of `ports`, or only the packets from and to `addresses`."""
         pid, ip = self._sandbox_pid(namespace, name)
-        done = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "nft", "-f", "-"], input=_cut_rules(ports),
+        done = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "nft", "-f", "-"],
+                              input=_cut_rules(ports, addresses),
                               capture_output=True, text=True, timeout=30)
         if done.returncode != 0:
             raise ClusterAccessError(f"cutting {namespace}/{name} off failed: {done.stderr.strip()}")
-        return Fault("cut", name, time.time(), {"ip": ip, "ports": list(ports)})
+        return Fault("cut", name, time.time(), {"ip": ip, "ports": list(ports), "addresses": list(addresses)})
 
     def heal_pod(self, namespace: str, name: str) -> Fault:
         pid, ip = self._sandbox_pid(namespace, name)

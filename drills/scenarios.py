@@ -103,6 +103,30 @@ def cut_master(target, master: str) -> dict[str, Any]:
     return fault
 
 
+def cut_master_from_peers(target, master: str) -> dict[str, Any]:
+    """The master's pod cut from the other gateway pods only (drops, no resets): its replicas and
+    the other sentinels lose it, while clients and the master-only proxy still reach it. The
+    others fail over after down-after. Whatever the old master acknowledges meanwhile is lost at
+    its demotion; its fencing watch (redis-start.sh) refuses writes and cuts its clients once
+    fewer than quorum sentinels have named it for down-after, which bounds that. Healed
+    CUT_HOLD_SECONDS after the other sentinels agree on a new master."""
+    peers = [ip for pod, ip in target.pod_ips().items() if pod != master and ip]
+    fault = target.cut_pod(master, addresses=peers)
+    fault["operation"] = "cut-from-peers"
+    fault["failover_seen_at"] = None
+    deadline = time.monotonic() + target.timing.failover_bound_with_tilt_seconds
+    while time.monotonic() < deadline:
+        named = {view.master_pod for view in target.panel.views() if not view.error and view.pod != master}
+        if len(named) == 1 and None not in named and master not in named:
+            fault["failover_seen_at"] = time.time()
+            break
+        time.sleep(0.2)
+    time.sleep(CUT_HOLD_SECONDS)
+    fault["heal"] = target.heal_pod(master)
+    fault["healed_at"] = fault["heal"]["healed_at"]
+    return fault
+
+
 def kill_sentinel_then_master(target, master: str) -> dict[str, Any]:
     """SIGKILL the sentinel container of a replica pod (the kubelet restarts it in the same pod),
     then at once the master's whole pod: the majority of sentinels must form again and elect a
@@ -220,6 +244,8 @@ SCENARIOS = {s.name: s for s in [
              "with a new IP", kill_master_and_restart, True),
     Scenario("master-cut", "master pod cut off the network (drops, no resets), healed after the failover",
              cut_master, True),
+    Scenario("master-cut-from-peers", "master pod cut from the other gateway pods only, still reached by clients "
+             "(its fence bounds what it acknowledges and loses), healed after the failover", cut_master_from_peers, True),
     Scenario("master-delete", "master pod deleted gracefully through the API (preStop handover)", delete_master,
              True),
     Scenario("replica-kill", "a replica pod SIGKILLed with its sandbox, restarted with a new IP", kill_replica,

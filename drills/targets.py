@@ -207,8 +207,8 @@ class Target:
     def delete_pod(self, pod: str) -> dict[str, Any]:
         return self.cluster.delete_pod(self.namespace, pod).as_dict()
 
-    def cut_pod(self, pod: str, ports: Sequence[int] = ()) -> dict[str, Any]:
-        return self.cluster.cut_pod(self.namespace, pod, ports).as_dict()
+    def cut_pod(self, pod: str, ports: Sequence[int] = (), addresses: Sequence[str] = ()) -> dict[str, Any]:
+        return self.cluster.cut_pod(self.namespace, pod, ports, addresses).as_dict()
 
     def heal_pod(self, pod: str) -> dict[str, Any]:
         fault = self.cluster.heal_pod(self.namespace, pod).as_dict()

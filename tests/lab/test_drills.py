@@ -153,3 +153,21 @@ def test_with_no_good_replica_nobody_serves_stale_data_and_the_set_fails_over_on
     assert fault["failover_seen_at"] - fault["priorities_back_at"] <= gateway.timing.failover_bound_seconds
     assert trial["chains"] == {} and trial["cycles"] == [], trial["chains"]
     assert trial["restored_s"] is not None and trial["restored_s"] <= restore_bound(gateway)
+
+
+def test_a_master_cut_from_its_peers_stops_acknowledging_writes_within_down_after(gateway):
+    """An asymmetric partition on the lab: the master cut from its peers, still reached by the
+    writer (through Sentinel discovery) and the master-only proxy. What it acknowledges after
+    the cut is lost at its demotion (no WAIT); its fence bounds that: it acknowledges nothing
+    later than down-after plus the fence's poll (about two seconds) after the cut, and every
+    write acknowledged after that is kept."""
+    trial = drill(gateway, "master-cut-from-peers")
+    assert trial["unmet"] == []
+    fault = trial["fault"]
+    assert fault["failover_seen_at"] is not None, trial["sentinel_logs"]
+    bound = gateway.timing.down_after_ms / 1000 + 3
+    print(f"cut from peers: {trial['lost']} acknowledged writes lost, last acknowledged by the old master "
+          f"{trial['last_ack_by_old_master_s']} s after the cut (bound {bound} s)")
+    assert trial["last_ack_by_old_master_s"] is not None
+    assert trial["last_ack_by_old_master_s"] <= bound, trial["error_samples"]
+    assert trial["restored_s"] is not None and trial["restored_s"] <= restore_bound(gateway)
