@@ -237,6 +237,28 @@ def kill_master_with_no_good_replica(target, master: str) -> dict[str, Any]:
     return fault
 
 
+def full_restart(target, master: str) -> dict[str, Any]:
+    """Every gateway pod deleted through the API at once, as a node drain or `kubectl delete pods
+    --all` does: each redis saves its RDB at SIGTERM (after the master's preStop, which finds no
+    peer to hand over to), and the StatefulSet recreates all of them together (Parallel). The
+    boot rule then picks the node with the newest data while its peers are still loading or not
+    there yet: every acknowledged write must be back, with one master and no chain. Waits until
+    every pod was replaced and Ready (at most the restore bound per pod)."""
+    before = {pod: target.cluster.pod(target.namespace, pod).uid for pod in target.pod_names()}
+    deletes = [target.delete_pod(pod) for pod in target.pod_names()]
+    fault: dict[str, Any] = {"operation": "full-restart", "pod": master,
+                             "fault_at": min(d["fault_at"] for d in deletes), "deletes": deletes,
+                             "pods_before": before, "replaced_at": None}
+    deadline = time.monotonic() + target.timing.restore_bound_seconds * len(before)
+    while time.monotonic() < deadline:
+        now = {pod: target.cluster.pod(target.namespace, pod) for pod in before}
+        if all(p is not None and p.uid != before[name] and p.ready for name, p in now.items()):
+            fault["replaced_at"] = time.time()
+            break
+        time.sleep(1.0)
+    return fault
+
+
 SCENARIOS = {s.name: s for s in [
     Scenario("master-kill", "master pod's node lost: cut off and its containers SIGKILLed, held down until a "
              "new master is elected, then back in a new sandbox with a new IP", kill_master, True),
@@ -261,6 +283,9 @@ SCENARIOS = {s.name: s for s in [
     # back to the pod that had it first.
     Scenario("rolling-restart", "kubectl rollout restart of the StatefulSet (every pod deleted gracefully in turn)",
              rolling_restart, None),
+    # Measured only (None): the boot rule may give the role to any node with the newest data.
+    Scenario("full-restart", "every gateway pod deleted at once through the API and recreated together",
+             full_restart, None),
     Scenario("floor-master-kill", "bare hand-made cluster: as master-kill", kill_master, True, floor=True),
     Scenario("floor-master-kill-restart", "bare hand-made cluster: as master-kill-restart",
              kill_master_and_restart, None, floor=True),

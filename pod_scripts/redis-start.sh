@@ -99,6 +99,10 @@ write_redis_conf() {
         # sentinel) as a replica on port 0.
         printf 'replica-announce-port %s\n' "$REDIS_PORT"
         printf 'unixsocket %s\nunixsocketperm 700\n' "$LOCAL_SOCKET"
+        # Not promotable until it has linked to a master (priority_watch): a node that just
+        # started holds its last RDB, older than what the master had, and Sentinel, which sees
+        # the master down while every pod starts at once, would otherwise promote it.
+        printf 'replica-priority 0\n'
         if [ -n "${REDIS_PASSWORD:-}" ]; then
             # masterauth on every node: a master that is later demoted must authenticate too.
             printf 'requirepass "%s"\n' "$REDIS_PASSWORD"
@@ -371,6 +375,42 @@ fence_watch() {
     done
 }
 
+# ------------------------------------------------------------------ promotability
+
+# The replica-priority of the redis.conf template (what a linked replica runs with).
+configured_priority() {
+    awk '$1 == "replica-priority" { value = $2 } END { print (value == "" ? 100 : value) }' \
+        "$TEMPLATE_DIR/redis.conf"
+}
+
+# Runs in the background from the start: redis starts with replica-priority 0 (write_redis_conf)
+# and gets the configured priority back once it is a replica linked to a master and synced (its
+# data is the master's now), or the master itself. Bounded: after bootPeerWaitSeconds plus
+# failover-timeout without a master to link to, the node is promotable again, so that a set
+# whose master is gone for good still fails over to the best of the restarted replicas.
+priority_watch() {
+    failover_timeout_ms=$(sentinel_setting "$TEMPLATE_DIR/sentinel.conf" failover-timeout)
+    priority_deadline=$(($(now_seconds) + BOOT_PEER_WAIT_SECONDS + ${failover_timeout_ms:-10000} / 1000))
+    while :; do
+        sleep 1
+        replication=$(redis_cli "$LOCAL_SOCKET" INFO replication 2>/dev/null) || replication=
+        role=$(printf '%s\n' "$replication" | info_field role)
+        if [ "$role" = master ]; then
+            why="master"
+        elif [ "$role" = slave ] && [ "$(printf '%s\n' "$replication" | info_field master_link_status)" = up ] &&
+            [ "$(printf '%s\n' "$replication" | info_field master_sync_in_progress)" = 0 ]; then
+            why="linked to $(printf '%s\n' "$replication" | info_field master_host)"
+        elif [ "$(now_seconds)" -ge "$priority_deadline" ]; then
+            why="no master linked within the boot wait and a failover-timeout"
+        else
+            continue
+        fi
+        reply=$(redis_cli "$LOCAL_SOCKET" CONFIG SET replica-priority "$(configured_priority)" 2>&1) || true
+        log "replica-priority $(configured_priority) ($why): $reply"
+        return 0
+    done
+}
+
 main() {
     load_pod_identity
     log "starting $MY_FQDN (ordinal $MY_ORDINAL of $REPLICAS)"
@@ -386,6 +426,7 @@ main() {
         write_redis_conf "$FOLLOW"
     fi
     fence_watch &
+    priority_watch &
     exec_server "$REDIS_CONF"
 }
 

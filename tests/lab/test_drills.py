@@ -171,3 +171,16 @@ def test_a_master_cut_from_its_peers_stops_acknowledging_writes_within_down_afte
     assert trial["last_ack_by_old_master_s"] is not None
     assert trial["last_ack_by_old_master_s"] <= bound, trial["error_samples"]
     assert trial["restored_s"] is not None and trial["restored_s"] <= restore_bound(gateway)
+
+
+def test_a_full_restart_brings_back_every_acknowledged_write_with_one_master(gateway):
+    """The boot rule on the lab when every pod starts at once: all deleted through the API (each
+    saves its RDB at SIGTERM), all recreated together, peers loading or not there yet while the
+    claims run. Every acknowledged write is back, one master, no chain or cycle at any poll."""
+    trial = drill(gateway, "full-restart")
+    assert trial["unmet"] == []
+    assert trial["lost"] == 0, trial["lost_by_node"]
+    assert trial["fault"]["replaced_at"] is not None, trial["fault"]
+    assert trial["chains"] == {} and trial["cycles"] == [], trial["chains"]
+    print(f"full restart: outage {trial['outage_s']} s, every pod Ready again after "
+          f"{trial['fault']['replaced_at'] - trial['fault']['fault_at']:.1f} s")
