@@ -142,18 +142,27 @@ def rolling_restart(target, master: str) -> dict[str, Any]:
     """`kubectl rollout restart` of the StatefulSet: every pod deleted gracefully and recreated,
     highest ordinal first, each once the others are Ready; the master's preStop hands over when
     its turn comes. Waits until every pod was replaced (at most the restore bound per pod)."""
-    before = {pod: target.cluster.pod(target.namespace, pod).uid for pod in target.pod_names()}
+    before = _pod_uids(target)
     fault = target.restart_all()
     fault["pods_before"] = before
-    bound = target.timing.restore_bound_seconds * len(before)
-    deadline = time.monotonic() + bound
+    fault["replaced_at"] = _wait_replaced(target, before)
+    return fault
+
+
+def _pod_uids(target) -> dict[str, str]:
+    return {pod: target.cluster.pod(target.namespace, pod).uid for pod in target.pod_names()}
+
+
+def _wait_replaced(target, before: dict[str, str]) -> Optional[float]:
+    """When every pod of `before` (pod -> uid) was replaced by a new one that is Ready; None if
+    not within the restore bound per pod."""
+    deadline = time.monotonic() + target.timing.restore_bound_seconds * len(before)
     while time.monotonic() < deadline:
         now = {pod: target.cluster.pod(target.namespace, pod) for pod in before}
         if all(p is not None and p.uid != before[name] and p.ready for name, p in now.items()):
-            fault["replaced_at"] = time.time()
-            break
+            return time.time()
         time.sleep(1.0)
-    return fault
+    return None
 
 
 def _masters_seen(target, exclude: str, seconds: float) -> list[str]:
@@ -244,18 +253,12 @@ def full_restart(target, master: str) -> dict[str, Any]:
     boot rule then picks the node with the newest data while its peers are still loading or not
     there yet: every acknowledged write must be back, with one master and no chain. Waits until
     every pod was replaced and Ready (at most the restore bound per pod)."""
-    before = {pod: target.cluster.pod(target.namespace, pod).uid for pod in target.pod_names()}
+    before = _pod_uids(target)
     deletes = [target.delete_pod(pod) for pod in target.pod_names()]
     fault: dict[str, Any] = {"operation": "full-restart", "pod": master,
                              "fault_at": min(d["fault_at"] for d in deletes), "deletes": deletes,
-                             "pods_before": before, "replaced_at": None}
-    deadline = time.monotonic() + target.timing.restore_bound_seconds * len(before)
-    while time.monotonic() < deadline:
-        now = {pod: target.cluster.pod(target.namespace, pod) for pod in before}
-        if all(p is not None and p.uid != before[name] and p.ready for name, p in now.items()):
-            fault["replaced_at"] = time.time()
-            break
-        time.sleep(1.0)
+                             "pods_before": before}
+    fault["replaced_at"] = _wait_replaced(target, before)
     return fault
 
 
