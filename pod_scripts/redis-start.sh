@@ -99,10 +99,13 @@ write_redis_conf() {
         # sentinel) as a replica on port 0.
         printf 'replica-announce-port %s\n' "$REDIS_PORT"
         printf 'unixsocket %s\nunixsocketperm 700\n' "$LOCAL_SOCKET"
-        # Not promotable until it has linked to a master (priority_watch): a node that just
-        # started holds its last RDB, older than what the master had, and Sentinel, which sees
-        # the master down while every pod starts at once, would otherwise promote it.
-        printf 'replica-priority 0\n'
+        # Not promotable until it has linked to a master (priority_watch) when no master runs
+        # at its start: it holds its last RDB, older than what the master had, and Sentinel,
+        # which sees the master down while every pod starts at once, would otherwise promote it.
+        # With a master running, it starts with the template's priority: Sentinel refreshes a
+        # replica's INFO every 10 s, and a priority 0 it read at the start would refuse the
+        # next handover (NOGOODSLAVE) for that long after the node is linked.
+        [ "$START_UNPROMOTABLE" != yes ] || printf 'replica-priority 0\n'
         if [ -n "${REDIS_PASSWORD:-}" ]; then
             # masterauth on every node: a master that is later demoted must authenticate too.
             printf 'requirepass "%s"\n' "$REDIS_PASSWORD"
@@ -417,6 +420,10 @@ main() {
     wait_for_own_dns
     prepare_directories
     decide_role
+    START_UNPROMOTABLE=no
+    if [ "$CLAIM" = yes ] || [ "$(redis_cli "$FOLLOW" INFO replication 2>/dev/null | info_field role)" != master ]; then
+        START_UNPROMOTABLE=yes
+    fi
     if [ "$CLAIM" = yes ]; then
         log "claiming the master role: starting with port $REDIS_PORT closed until it is settled"
         write_redis_conf closed
@@ -426,7 +433,10 @@ main() {
         write_redis_conf "$FOLLOW"
     fi
     fence_watch &
-    priority_watch &
+    if [ "$START_UNPROMOTABLE" = yes ]; then
+        log "no master runs yet: replica-priority 0 until linked to one"
+        priority_watch &
+    fi
     exec_server "$REDIS_CONF"
 }
 
