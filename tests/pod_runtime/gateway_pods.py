@@ -273,6 +273,17 @@ class GatewayPods:
     def teardown(self) -> None:
         remove_leftovers()
 
+    def __enter__(self) -> "GatewayPods":
+        try:
+            self.start()
+        except BaseException:
+            self.teardown()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.teardown()
+
     # ------------------------------------------------------------------ exec and addresses
 
     def exec(self, ordinal: int, role: str, *command: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -24,13 +24,9 @@ CUT_TABLE = "kubernaut_cut"
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory, lab_engine) -> GatewayPods:
     require_lab_images(lab_engine)
-    pods = GatewayPods(CFG, tmp_path_factory.mktemp("krt-demote"), REDIS_PASSWORD, SENTINEL_PASSWORD,
-                       engine=lab_engine)
-    try:
-        pods.start()
+    with GatewayPods(CFG, tmp_path_factory.mktemp("krt-demote"), REDIS_PASSWORD, SENTINEL_PASSWORD,
+                     engine=lab_engine) as pods:
         yield pods
-    finally:
-        pods.teardown()
 
 
 def _nft(gateway: GatewayPods, ordinal: int, *args: str, stdin: str | None = None) -> None:

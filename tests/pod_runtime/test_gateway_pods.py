@@ -47,14 +47,12 @@ IP_HOLDER = f"{PREFIX}ip-holder"
 def gateway(tmp_path_factory, lab_engine) -> GatewayPods:
     """One gateway per engine (conftest.py: `lab_engine`)."""
     require_lab_images(lab_engine)
-    pods = GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway"), REDIS_PASSWORD, SENTINEL_PASSWORD,
-                       engine=lab_engine)
-    try:
-        pods.start()
-        yield pods
-    finally:
-        podman("rm", "-f", "-t", "0", IP_HOLDER, check=False)
-        pods.teardown()
+    with GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway"), REDIS_PASSWORD, SENTINEL_PASSWORD,
+                     engine=lab_engine) as pods:
+        try:
+            yield pods
+        finally:
+            podman("rm", "-f", "-t", "0", IP_HOLDER, check=False)
 
 
 @pytest.fixture

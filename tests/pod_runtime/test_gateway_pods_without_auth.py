@@ -22,12 +22,8 @@ BOUND_S = CFG.gateway.boot_peer_wait_seconds + CFG.gateway.down_after_millisecon
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory, lab_engine) -> GatewayPods:
     require_lab_images(lab_engine)
-    pods = GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway-no-auth"), None, None, engine=lab_engine)
-    try:
-        pods.start()
+    with GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway-no-auth"), None, None, engine=lab_engine) as pods:
         yield pods
-    finally:
-        pods.teardown()
 
 
 def test_forms_serves_and_hands_over_without_passwords(gateway: GatewayPods):
