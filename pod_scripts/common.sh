@@ -328,3 +328,9 @@ sentinel_setting() {
     awk -v key="$2" -v set="$MASTER_SET" '$1 == "sentinel" && $2 == key && $3 == set { value = $4 }
         END { if (value != "") print value }' "$1"
 }
+
+# redis_setting <redis.conf> <key> <default>: the last value of a plain `<key> <value>` line
+# (the one Redis uses), or <default> when the file has none.
+redis_setting() {
+    awk -v key="$2" -v fallback="$3" '$1 == key { value = $2 } END { print (value == "" ? fallback : value) }' "$1"
+}

@@ -319,12 +319,6 @@ sentinels_naming_me() {
     rm -rf "$naming_dir"
 }
 
-# The min-replicas-to-write of the redis.conf template (what an unfenced master runs with).
-configured_min_replicas() {
-    awk '$1 == "min-replicas-to-write" { value = $2 } END { print (value == "" ? 0 : value) }' \
-        "$TEMPLATE_DIR/redis.conf"
-}
-
 # Fences: every write is refused at once (-NOREPLICAS: more replicas are required than the set
 # has), and the normal clients are cut. Not CLIENT PAUSE: a pause would also hold the PUBLISH of
 # Sentinel's hello on its command link, and the REPLICAOF queued behind it, so the demotion that
@@ -335,7 +329,7 @@ fence() {
 }
 
 unfence() {
-    redis_cli "$LOCAL_SOCKET" CONFIG SET min-replicas-to-write "$(configured_min_replicas)" >/dev/null 2>&1 || true
+    redis_cli "$LOCAL_SOCKET" CONFIG SET min-replicas-to-write "$(redis_setting "$TEMPLATE_DIR/redis.conf" min-replicas-to-write 0)" >/dev/null 2>&1 || true
 }
 
 # Runs in the background next to redis-server for the pod's life. While this node is master and
@@ -380,12 +374,6 @@ fence_watch() {
 
 # ------------------------------------------------------------------ promotability
 
-# The replica-priority of the redis.conf template (what a linked replica runs with).
-configured_priority() {
-    awk '$1 == "replica-priority" { value = $2 } END { print (value == "" ? 100 : value) }' \
-        "$TEMPLATE_DIR/redis.conf"
-}
-
 # Runs in the background from the start: redis starts with replica-priority 0 (write_redis_conf)
 # and gets the configured priority back once it is a replica linked to a master and synced (its
 # data is the master's now), or the master itself. Bounded: after bootPeerWaitSeconds plus
@@ -408,8 +396,9 @@ priority_watch() {
         else
             continue
         fi
-        reply=$(redis_cli "$LOCAL_SOCKET" CONFIG SET replica-priority "$(configured_priority)" 2>&1) || true
-        log "replica-priority $(configured_priority) ($why): $reply"
+        priority=$(redis_setting "$TEMPLATE_DIR/redis.conf" replica-priority 100)
+        reply=$(redis_cli "$LOCAL_SOCKET" CONFIG SET replica-priority "$priority" 2>&1) || true
+        log "replica-priority $priority ($why): $reply"
         return 0
     done
 }
