@@ -65,13 +65,13 @@ def kill_master(target, master: str) -> dict[str, Any]:
     return fault
 
 
-def wait_for_new_master(target, old_master: str, bound: float):
-    """When the answering sentinels first agree on a master other than `old_master` (None if
-    not within `bound` seconds)."""
+def wait_for_new_master(target, old_master: str, bound: float, ignoring: Optional[str] = None):
+    """When the answering sentinels (but the one of pod `ignoring`) first agree on a master
+    other than `old_master` (None if not within `bound` seconds)."""
     deadline = time.monotonic() + bound
     while time.monotonic() < deadline:
-        named = target.panel.agreed_master()
-        if named and named != old_master:
+        named = {view.master_pod for view in target.panel.views() if not view.error and view.pod != ignoring}
+        if len(named) == 1 and None not in named and old_master not in named:
             return time.time()
         time.sleep(0.2)
     return None
@@ -113,14 +113,9 @@ def cut_master_from_peers(target, master: str) -> dict[str, Any]:
     peers = [ip for pod, ip in target.pod_ips().items() if pod != master and ip]
     fault = target.cut_pod(master, addresses=peers)
     fault["operation"] = "cut-from-peers"
-    fault["failover_seen_at"] = None
-    deadline = time.monotonic() + target.timing.failover_bound_with_tilt_seconds
-    while time.monotonic() < deadline:
-        named = {view.master_pod for view in target.panel.views() if not view.error and view.pod != master}
-        if len(named) == 1 and None not in named and master not in named:
-            fault["failover_seen_at"] = time.time()
-            break
-        time.sleep(0.2)
+    # The cut master's own sentinel still names it: the others must agree.
+    fault["failover_seen_at"] = wait_for_new_master(target, master, target.timing.failover_bound_with_tilt_seconds,
+                                                    ignoring=master)
     time.sleep(CUT_HOLD_SECONDS)
     fault["heal"] = target.heal_pod(master)
     fault["healed_at"] = fault["heal"]["healed_at"]
