@@ -7,6 +7,7 @@ and nothing that differs between pods: the start scripts of pod_scripts/ complet
 
 from __future__ import annotations
 
+from .acl import gateway_acl_rules, gateway_users_acl
 from .haproxy import haproxy_cfg
 from .redis_conf import cache_redis_conf, gateway_redis_conf
 from .scripts import cache_scripts, gateway_scripts
@@ -15,6 +16,8 @@ from .sentinel_conf import MONITOR_PLACEHOLDER_HOST, gateway_sentinel_conf
 __all__ = [
     "MONITOR_PLACEHOLDER_HOST",
     "cache_redis_conf",
+    "gateway_acl_rules",
+    "gateway_users_acl",
     "cache_scripts",
     "gateway_redis_conf",
     "gateway_scripts",

@@ -11,6 +11,7 @@ from typing import Any, Iterable, Mapping, Optional
 from pydantic import ValidationError
 
 from . import names
+from .acl import derived_password, internal_passwords
 from .derived import (
     POD_SECURITY_BASELINE,
     POD_SECURITY_RESTRICTED,
@@ -39,9 +40,11 @@ from .errors import ConfigError, format_validation_error
 from .keys import (
     CONFIG_KEYS,
     CONTEXT_CACHE_PASSWORD_KEY,
+    GATEWAY_OPERATOR_PASSWORD_KEY,
     GATEWAY_REDIS_PASSWORD_KEY,
     GATEWAY_SENTINEL_PASSWORD_KEY,
     KNOWN_KEYS,
+    OPTIONAL_PASSWORD_KEYS,
     PASSWORD_KEYS,
     SECRET_KEYS,
     password_keys_in_use,
@@ -94,8 +97,9 @@ def load_stack_config(raw: Mapping[str, Any], stack: str, *,
 
 
 __all__ = [
-    "CONFIG_KEYS", "CONTEXT_CACHE_PASSWORD_KEY", "GATEWAY_REDIS_PASSWORD_KEY", "GATEWAY_SENTINEL_PASSWORD_KEY",
-    "KNOWN_KEYS", "PASSWORD_KEYS", "SECRET_KEYS", "POD_SECURITY_BASELINE", "POD_SECURITY_RESTRICTED", "AwaitTimeouts", "CacheAuthConfig",
+    "CONFIG_KEYS", "CONTEXT_CACHE_PASSWORD_KEY", "GATEWAY_OPERATOR_PASSWORD_KEY", "GATEWAY_REDIS_PASSWORD_KEY",
+    "GATEWAY_SENTINEL_PASSWORD_KEY", "KNOWN_KEYS", "OPTIONAL_PASSWORD_KEYS", "PASSWORD_KEYS", "derived_password",
+    "internal_passwords", "SECRET_KEYS", "POD_SECURITY_BASELINE", "POD_SECURITY_RESTRICTED", "AwaitTimeouts", "CacheAuthConfig",
     "ConfigError", "ContainerResources", "ENGINES", "Engine", "EngineBinaries", "engine_binaries",
     "image_engine", "ContextCacheConfig", "CpuMemory", "GatewayAuthConfig",
     "GatewayConfig", "GatewayResources", "ImagesConfig", "KubernetesConfig", "MonitoringConfig", "PersistenceConfig",

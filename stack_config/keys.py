@@ -22,7 +22,14 @@ CONFIG_KEYS = ("platform", "gateway", "contextCache", "monitoring")
 GATEWAY_REDIS_PASSWORD_KEY = "gatewayRedisPassword"
 GATEWAY_SENTINEL_PASSWORD_KEY = "gatewaySentinelPassword"
 CONTEXT_CACHE_PASSWORD_KEY = "contextCachePassword"
-PASSWORD_KEYS = (GATEWAY_REDIS_PASSWORD_KEY, GATEWAY_SENTINEL_PASSWORD_KEY, CONTEXT_CACHE_PASSWORD_KEY)
+# Optional: the password of the gateway's ACL user `operator` (full access, for people), and the
+# seed of the other internal users' passwords (stack_config/acl.py). Without it both derive from
+# gatewayRedisPassword, which the clients hold (the program warns).
+GATEWAY_OPERATOR_PASSWORD_KEY = "gatewayOperatorPassword"
+PASSWORD_KEYS = (GATEWAY_REDIS_PASSWORD_KEY, GATEWAY_SENTINEL_PASSWORD_KEY, CONTEXT_CACHE_PASSWORD_KEY,
+                 GATEWAY_OPERATOR_PASSWORD_KEY)
+# Keys checked only when set (and while their switch is on).
+OPTIONAL_PASSWORD_KEYS = (GATEWAY_OPERATOR_PASSWORD_KEY,)
 SECRET_KEYS = (*PASSWORD_KEYS, KUBECONFIG_KEY)
 KNOWN_KEYS = (*CONFIG_KEYS, *SECRET_KEYS)
 
@@ -47,10 +54,12 @@ def unknown_key_problems(config_keys: Iterable[str]) -> list[str]:
 
 
 def password_keys_in_use(gateway_auth: bool, sentinel_auth: bool, cache_auth: bool) -> dict[str, str]:
-    """The password keys the config switches on, each with the switch that needs it."""
+    """The password keys the config switches on, each with the switch that reads it (the keys of
+    OPTIONAL_PASSWORD_KEYS among them only when set)."""
     switches = {GATEWAY_REDIS_PASSWORD_KEY: ("gateway.auth.enabled", gateway_auth),
                 GATEWAY_SENTINEL_PASSWORD_KEY: ("gateway.auth.sentinel", sentinel_auth),
-                CONTEXT_CACHE_PASSWORD_KEY: ("contextCache.auth.enabled", cache_auth)}
+                CONTEXT_CACHE_PASSWORD_KEY: ("contextCache.auth.enabled", cache_auth),
+                GATEWAY_OPERATOR_PASSWORD_KEY: ("gateway.auth.enabled", gateway_auth)}
     return {key: switch for key, (switch, on) in switches.items() if on}
 
 
@@ -63,9 +72,15 @@ def password_problems(passwords: Mapping[str, Optional[str]], in_use: Mapping[st
     problems = []
     for key, switch in in_use.items():
         value = passwords.get(key)
+        if value is None and key in OPTIONAL_PASSWORD_KEYS:
+            continue
         if value is None:
             problems.append(f"{key}: missing; this secret key is required while {switch} is true "
                             f"(`pulumi config set --secret {key} -s {stack} <password-file`)")
         elif not valid_password(value):
             problems.append(f"{key}: got a value that breaks the rule (a secret, not shown); {PASSWORD_RULE}")
+    operator, clients = passwords.get(GATEWAY_OPERATOR_PASSWORD_KEY), passwords.get(GATEWAY_REDIS_PASSWORD_KEY)
+    if GATEWAY_OPERATOR_PASSWORD_KEY in in_use and operator is not None and operator == clients:
+        problems.append(f"{GATEWAY_OPERATOR_PASSWORD_KEY}: got the value of {GATEWAY_REDIS_PASSWORD_KEY} (a secret, "
+                        "not shown); must differ from it, or the clients hold the operators' full access")
     return problems

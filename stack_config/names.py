@@ -23,6 +23,34 @@ DATA_VOLUME_CLAIM = "data"
 SECRET_KEY_REDIS_PASSWORD = "redis-password"
 SECRET_KEY_SENTINEL_PASSWORD = "sentinel-password"
 
+# Redis ACL users of the gateway (gateway.auth.enabled; redis_files/acl.py gives each its
+# rules). The clients' user is `default`: the Gateway sends a password and no user name, so it
+# authenticates as `default`, whose password is `redis-password`. Every other user's password is
+# the Secret key `acl-<user>-password`, reaching the containers as ACL_<USER>_PASSWORD.
+ACL_USER_CLIENTS = "default"
+ACL_USER_REPLICATION = "replication"
+ACL_USER_SENTINEL = "sentinel"
+ACL_USER_POD = "pod"
+ACL_USER_PROBE = "probe"
+ACL_USER_EXPORTER = "exporter"
+ACL_USER_OPERATOR = "operator"
+ACL_INTERNAL_USERS = (ACL_USER_REPLICATION, ACL_USER_SENTINEL, ACL_USER_POD, ACL_USER_PROBE, ACL_USER_EXPORTER,
+                      ACL_USER_OPERATOR)
+# The template of the users (rules only, no password) in ConfigMap redis-gateway-config;
+# redis-start.sh writes the effective file, with password hashes, next to redis.conf.
+USERS_ACL = "users.acl"
+
+
+def acl_secret_key(user: str) -> str:
+    """The key of Secret redis-gateway-auth holding the password of ACL user <user>."""
+    return f"acl-{user}-password"
+
+
+def acl_password_env(user: str) -> str:
+    """The variable a container reads the password of ACL user <user> from."""
+    return f"ACL_{user.upper()}_PASSWORD"
+
+
 # Context-API cache (SingleRedisCache)
 CACHE = "redis"
 CACHE_CONFIG_MAP = "redis-config"

@@ -10,6 +10,7 @@ PASSWORDS = {
     "gatewayRedisPassword": "gw-redis-pw-5f2c91d7e4",
     "gatewaySentinelPassword": "gw-sentinel-pw-a83b06c2f1",
     "contextCachePassword": "cache-pw-77d1e0b9c3",
+    "gatewayOperatorPassword": "gw-operator-pw-9d41c7a2b8",
     "kubeconfig": """\
 apiVersion: v1
 kind: Config
@@ -29,3 +30,9 @@ contexts:
 current-context: lab
 """,
 }
+
+
+def acl_passwords(passwords: dict[str, str] = PASSWORDS) -> dict[str, str]:
+    """ACL user -> password of the gateway's internal users, as the program derives them."""
+    from stack_config import internal_passwords
+    return internal_passwords(passwords["gatewayRedisPassword"], passwords.get("gatewayOperatorPassword"))
