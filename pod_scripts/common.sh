@@ -5,7 +5,9 @@
 # STATEFULSET_NAME, HEADLESS_SERVICE, CLUSTER_DOMAIN, REPLICAS, MASTER_SET, REDIS_PORT,
 # SENTINEL_PORT, DNS_WAIT_SECONDS, BOOT_PEER_WAIT_SECONDS; ENGINE_SERVER, ENGINE_SENTINEL and
 # ENGINE_CLI, the binaries of the engine (redis-* or valkey-*, named in stack_config/engines.py);
-# REDIS_PASSWORD and SENTINEL_PASSWORD only when auth is on. Passwords reach the CLI through
+# REDIS_PASSWORD and SENTINEL_PASSWORD only when auth is on; with it, the passwords of the Redis
+# ACL users, ACL_<USER>_PASSWORD (the redis container: all of them; the sentinel container:
+# ACL_SENTINEL_PASSWORD). Passwords reach the CLI through
 # REDISCLI_AUTH (redis-cli and valkey-cli 8 both read it) and files through the printf builtin:
 # never through argv, where `ps` would show them. The containers also carry a REDISCLI_AUTH of
 # their own (for operators' `kubectl exec ... redis-cli`): every call below sets it, or clears it,
@@ -18,6 +20,9 @@
     REDIS_DATA_DIR=$DATA_DIR/redis
     REDIS_CONF_DIR=$DATA_DIR/conf
     REDIS_CONF=$REDIS_CONF_DIR/redis.conf
+    # The Redis ACL users, with password hashes (redis-start.sh, from the template users.acl).
+    ACL_FILE=$REDIS_CONF_DIR/users.acl
+    ACL_TEMPLATE=$TEMPLATE_DIR/users.acl
     SENTINEL_DIR=$DATA_DIR/sentinel
     SENTINEL_CONF=$SENTINEL_DIR/sentinel.conf
     LOCAL_HOST=127.0.0.1
@@ -74,8 +79,12 @@ load_pod_identity() {
     [ "$POD_NAME" = "$STATEFULSET_NAME-$MY_ORDINAL" ] ||
         die "POD_NAME '$POD_NAME' is not a pod of StatefulSet '$STATEFULSET_NAME'"
     MY_FQDN=$(pod_fqdn "$MY_ORDINAL")
-    check_password REDIS_PASSWORD "${REDIS_PASSWORD:-}"
-    check_password SENTINEL_PASSWORD "${SENTINEL_PASSWORD:-}"
+    for password_variable in REDIS_PASSWORD SENTINEL_PASSWORD ACL_REPLICATION_PASSWORD ACL_SENTINEL_PASSWORD \
+        ACL_POD_PASSWORD ACL_PROBE_PASSWORD ACL_EXPORTER_PASSWORD ACL_OPERATOR_PASSWORD; do
+        password_value=
+        eval "password_value=\${$password_variable:-}"
+        check_password "$password_variable" "$password_value"
+    done
 }
 
 # The DNS name of pod <ordinal>: the one form of a pod's address that redis, Sentinel and
@@ -171,13 +180,30 @@ exec_sentinel() {
 # the redis container's own while it asks a sentinel that has none, makes redis-cli send AUTH
 # and print "AUTH failed" on stderr, which spoils every reply read with 2>&1.
 
+# The Redis ACL user redis_cli acts as: `pod` (the start and preStop scripts) unless a script
+# says otherwise (the probes: `use_redis_user probe`).
+REDIS_CLI_USER=pod
+
+use_redis_user() {
+    REDIS_CLI_USER=$1
+}
+
 # The engine's CLI against a redis server: redis_cli <host or socket path> <args...>
+# As the ACL user REDIS_CLI_USER when its password is in the environment; otherwise (servers
+# without ACL users) with REDIS_PASSWORD alone, or without a password when there is none.
 redis_cli() {
     case $1 in
         /*) set -- -s "$@" ;;
         *) redis_cli_host=$1; shift; set -- -h "$redis_cli_host" -p "$REDIS_PORT" "$@" ;;
     esac
-    if [ -n "${REDIS_PASSWORD:-}" ]; then
+    case $REDIS_CLI_USER in
+        probe) redis_cli_password=${ACL_PROBE_PASSWORD:-} ;;
+        *) redis_cli_password=${ACL_POD_PASSWORD:-} ;;
+    esac
+    if [ -n "$redis_cli_password" ]; then
+        REDISCLI_AUTH=$redis_cli_password timeout "$PEER_CALL_TIMEOUT_SECONDS" \
+            "$ENGINE_CLI" --no-auth-warning --user "$REDIS_CLI_USER" "$@"
+    elif [ -n "${REDIS_PASSWORD:-}" ]; then
         REDISCLI_AUTH=$REDIS_PASSWORD timeout "$PEER_CALL_TIMEOUT_SECONDS" \
             "$ENGINE_CLI" --no-auth-warning "$@"
     else

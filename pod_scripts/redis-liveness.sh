@@ -10,6 +10,7 @@ SCRIPT_NAME=redis-liveness
 . "$(dirname -- "$0")/common.sh"
 
 require_env REDIS_PORT
+use_redis_user probe
 reply=$(redis_cli "$LOCAL_SOCKET" PING 2>&1) || die "redis does not answer: $reply"
 case $reply in
     PONG | LOADING*) exit 0 ;;

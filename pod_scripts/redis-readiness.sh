@@ -9,6 +9,7 @@ SCRIPT_NAME=redis-readiness
 . "$(dirname -- "$0")/common.sh"
 
 require_env REDIS_PORT
+use_redis_user probe
 info=$(redis_cli "$LOCAL_HOST" INFO replication 2>&1) || die "redis does not answer: $info"
 role=$(printf '%s\n' "$info" | info_field role)
 case $role in

@@ -95,7 +95,11 @@ runtime_lines() {
         # Also the password this sentinel sends to its peers (they all share it).
         printf 'requirepass "%s"\n' "$SENTINEL_PASSWORD"
     fi
-    if [ -n "${REDIS_PASSWORD:-}" ]; then
+    if [ -n "${ACL_SENTINEL_PASSWORD:-}" ]; then
+        # The Redis ACL user `sentinel`: what Sentinel sends the servers, nothing more.
+        printf 'sentinel auth-user %s sentinel\n' "$MASTER_SET"
+        printf 'sentinel auth-pass %s "%s"\n' "$MASTER_SET" "$ACL_SENTINEL_PASSWORD"
+    elif [ -n "${REDIS_PASSWORD:-}" ]; then
         printf 'sentinel auth-pass %s "%s"\n' "$MASTER_SET" "$REDIS_PASSWORD"
     fi
     printf 'sentinel current-epoch %s\n' "$current_epoch"
