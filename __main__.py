@@ -25,6 +25,7 @@ from components import (
 from stack_config import (
     CONFIG_KEYS,
     CONTEXT_CACHE_PASSWORD_KEY,
+    GATEWAY_OPERATOR_PASSWORD_KEY,
     GATEWAY_REDIS_PASSWORD_KEY,
     GATEWAY_SENTINEL_PASSWORD_KEY,
     PASSWORD_KEYS,
@@ -35,6 +36,7 @@ from stack_config import (
     gateway_master_endpoint,
     gateway_sentinel_addresses,
     gateway_sentinel_endpoint,
+    internal_passwords,
     load_stack_config,
     names,
 )
@@ -49,6 +51,10 @@ class Passwords:
     gateway_redis: Optional[pulumi.Output[str]]
     gateway_sentinel: Optional[pulumi.Output[str]]
     context_cache: Optional[pulumi.Output[str]]
+    # ACL user -> password of the gateway's internal users (stack_config/acl.py), with gateway auth.
+    gateway_acl: Optional[dict[str, pulumi.Output[str]]] = None
+    # Whether gatewayOperatorPassword is set (the seed of the internal passwords).
+    gateway_operator_set: bool = False
 
 
 def stack_config_keys() -> set[str]:
@@ -83,12 +89,26 @@ def read_stack_config(config: pulumi.Config, stack: str) -> StackConfig:
 def read_passwords(config: pulumi.Config, cfg: StackConfig) -> Passwords:
     """Each password is its own secret key: secrets inside a get_object value would come back plain."""
     auth = cfg.gateway.auth
+    gateway_redis = config.require_secret(GATEWAY_REDIS_PASSWORD_KEY) if auth.enabled else None
+    operator = config.get_secret(GATEWAY_OPERATOR_PASSWORD_KEY) if auth.enabled else None
     return Passwords(
-        gateway_redis=config.require_secret(GATEWAY_REDIS_PASSWORD_KEY) if auth.enabled else None,
+        gateway_redis=gateway_redis,
         gateway_sentinel=config.require_secret(GATEWAY_SENTINEL_PASSWORD_KEY) if auth.sentinel else None,
         context_cache=(config.require_secret(CONTEXT_CACHE_PASSWORD_KEY)
                        if cfg.context_cache.auth.enabled else None),
+        gateway_acl=acl_passwords(gateway_redis, operator) if gateway_redis is not None else None,
+        gateway_operator_set=operator is not None,
     )
+
+
+def acl_passwords(clients: pulumi.Output[str],
+                  operator: Optional[pulumi.Output[str]]) -> dict[str, pulumi.Output[str]]:
+    """The internal ACL users' passwords as secret Outputs, derived in the program
+    (stack_config/acl.py) so that operators set no extra key per user."""
+    both = pulumi.Output.all(clients, operator)
+    derived = both.apply(lambda values: internal_passwords(values[0], values[1]))
+    return {user: pulumi.Output.secret(derived.apply(lambda passwords, user=user: passwords[user]))
+            for user in names.ACL_INTERNAL_USERS}
 
 
 def read_kubeconfig(config: pulumi.Config, stack: str) -> pulumi.Output[str]:
@@ -119,7 +139,12 @@ def kubernetes_provider(config: pulumi.Config, cfg: StackConfig) -> k8s.Provider
     )
 
 
-def warn_about_weak_settings(cfg: StackConfig) -> None:
+def warn_about_weak_settings(cfg: StackConfig, passwords: Passwords) -> None:
+    if cfg.gateway.auth.enabled and not passwords.gateway_operator_set:
+        pulumi.log.warn(
+            f"{GATEWAY_OPERATOR_PASSWORD_KEY} is not set: the gateway's internal Redis users (operator, pod, "
+            f"sentinel, replication, probe, exporter) get passwords derived from {GATEWAY_REDIS_PASSWORD_KEY}, so "
+            "whoever holds the clients' password can compute them; set it to keep the clients to their own user")
     if not cfg.gateway.auth.enabled:
         pulumi.log.warn(
             "gateway.auth.enabled is false: the Gateway's Redis and Sentinel accept unauthenticated "
@@ -130,7 +155,7 @@ def main() -> None:
     config = pulumi.Config()
     cfg = read_stack_config(config, pulumi.get_stack())
     passwords = read_passwords(config, cfg)
-    warn_about_weak_settings(cfg)
+    warn_about_weak_settings(cfg, passwords)
 
     provider = kubernetes_provider(config, cfg)
     namespace = ensure_namespace(cfg, pulumi.ResourceOptions(provider=provider))
@@ -141,7 +166,8 @@ def main() -> None:
         names.GATEWAY,
         RedisSentinelClusterArgs(
             config=cfg, namespace=cfg.platform.namespace,
-            redis_password=passwords.gateway_redis, sentinel_password=passwords.gateway_sentinel),
+            redis_password=passwords.gateway_redis, sentinel_password=passwords.gateway_sentinel,
+            acl_passwords=passwords.gateway_acl),
         opts=component_opts,
     )
     cache = SingleRedisCache(

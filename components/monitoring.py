@@ -4,8 +4,9 @@ with the metrics Services, the Prometheus Operator's objects and the Grafana das
 The exporters are containers of the pods they watch (one redis_exporter per Redis and per
 Sentinel): an exporter sees its own pod's servers over localhost, whatever their role, and
 needs no network path of its own. Each exporter gets the password of its server from the
-Secret through REDIS_PASSWORD, which redis_exporter reads from its environment; its command
-line holds the address and the listen port only. A gateway pod runs two exporters, not one
+Secret through REDIS_PASSWORD (and, for the gateway's Redis, its ACL user `exporter` through
+REDIS_USER), which redis_exporter reads from its environment; its command line holds the
+address and the listen port only. A gateway pod runs two exporters, not one
 with redis_exporter's multi-target `/scrape?target=` endpoint: that endpoint takes one password
 for every target (or a password file), and Redis and Sentinel have different passwords.
 
@@ -36,16 +37,20 @@ EXPORTER_CONNECTION_TIMEOUT = "5s"
 # ---------------------------------------------------------------------------- containers
 
 def exporter_container(cfg: StackConfig, name: str, server_port: int, listen_port: int, port_name: str,
-                       password: Optional[tuple[str, str]]) -> k8s.core.v1.ContainerArgs:
-    """A redis_exporter for the server on localhost:`server_port`; `password` is (Secret, key) or None."""
+                       password: Optional[tuple[str, str]], user: Optional[str] = None) -> k8s.core.v1.ContainerArgs:
+    """A redis_exporter for the server on localhost:`server_port`; `password` is (Secret, key) or None;
+    `user` the ACL user it authenticates as (REDIS_USER), None for a password-only AUTH."""
     monitoring = cfg.monitoring
+    env = [secret_env("REDIS_PASSWORD", *password)] if password else []
+    if user:
+        env.insert(0, k8s.core.v1.EnvVarArgs(name="REDIS_USER", value=user))
     return k8s.core.v1.ContainerArgs(
         name=name,
         image=monitoring.exporter_image,
         image_pull_policy=cfg.platform.images.pull_policy,
         command=exporter_command(cfg, server_port, listen_port),
         ports=[k8s.core.v1.ContainerPortArgs(name=port_name, container_port=listen_port)],
-        env=[secret_env("REDIS_PASSWORD", *password)] if password else None,
+        env=env or None,
         resources=resource_requirements(monitoring.resources),
         security_context=container_security_context(),
         # Liveness only: a readiness probe would make the pod's readiness (HAProxy's backends,
@@ -69,9 +74,12 @@ def gateway_exporter_containers(cfg: StackConfig) -> list[k8s.core.v1.ContainerA
         return []
     auth = cfg.gateway.auth
     return [
+        # With ACL users, the `exporter` user (INFO, SLOWLOG, LATENCY): REDIS_USER names it.
         exporter_container(cfg, names.REDIS_EXPORTER_CONTAINER, names.REDIS_PORT, names.REDIS_EXPORTER_PORT,
                            names.METRICS_PORT_NAME,
-                           (names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD) if auth.enabled else None),
+                           (names.GATEWAY_AUTH_SECRET, names.acl_secret_key(names.ACL_USER_EXPORTER))
+                           if auth.enabled else None,
+                           user=names.ACL_USER_EXPORTER if auth.enabled else None),
         exporter_container(cfg, names.SENTINEL_EXPORTER_CONTAINER, names.SENTINEL_PORT, names.SENTINEL_EXPORTER_PORT,
                            names.SENTINEL_METRICS_PORT_NAME,
                            (names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_SENTINEL_PASSWORD) if auth.sentinel else None),

@@ -6,13 +6,16 @@ Objects and names are fixed by docs/architecture.md. Two kinds of fields need ca
   only from config that never changes by accident; tests/unit guard them.
 - Passwords live only in the Secret `redis-gateway-auth` and reach the containers through
   secretKeyRef; ConfigMaps, annotations, the checksum and the outputs never see them.
+- With gateway.auth.enabled the servers run Redis ACL users (redis_files/acl.py): each container
+  gets the passwords of the users it acts as, and only the redis container, which writes the
+  users file, gets all of them.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -73,6 +76,8 @@ class RedisSentinelClusterArgs:
     namespace: str
     redis_password: Optional[pulumi.Input[str]] = None
     sentinel_password: Optional[pulumi.Input[str]] = None
+    # ACL user -> password of every internal user (names.ACL_INTERNAL_USERS), with auth.enabled.
+    acl_passwords: Optional[Mapping[str, pulumi.Input[str]]] = None
 
     def __post_init__(self) -> None:
         auth = self.config.gateway.auth
@@ -80,6 +85,8 @@ class RedisSentinelClusterArgs:
             raise ValueError("gateway.auth.enabled needs the gateway redis password")
         if auth.sentinel and self.sentinel_password is None:
             raise ValueError("gateway.auth.sentinel needs the gateway sentinel password")
+        if auth.enabled and set(self.acl_passwords or {}) != set(names.ACL_INTERNAL_USERS):
+            raise ValueError(f"gateway.auth.enabled needs the passwords of the ACL users {names.ACL_INTERNAL_USERS}")
 
 
 @dataclass(frozen=True)
@@ -92,9 +99,10 @@ class GatewayFiles:
 
     @classmethod
     def render(cls, cfg: StackConfig) -> "GatewayFiles":
+        acl = {names.USERS_ACL: redis_files.gateway_users_acl(cfg)} if cfg.gateway.auth.enabled else {}
         return cls(
             config={names.REDIS_CONF: redis_files.gateway_redis_conf(cfg),
-                    names.SENTINEL_CONF: redis_files.gateway_sentinel_conf(cfg)},
+                    names.SENTINEL_CONF: redis_files.gateway_sentinel_conf(cfg), **acl},
             scripts=dict(redis_files.gateway_scripts()),
             haproxy={names.HAPROXY_CFG: redis_files.haproxy_cfg(cfg)},
         )
@@ -187,6 +195,8 @@ class RedisSentinelCluster(pulumi.ComponentResource):
         string_data = {names.SECRET_KEY_REDIS_PASSWORD: args.redis_password}
         if auth.sentinel:
             string_data[names.SECRET_KEY_SENTINEL_PASSWORD] = args.sentinel_password
+        for user in names.ACL_INTERNAL_USERS:
+            string_data[names.acl_secret_key(user)] = (args.acl_passwords or {})[user]
         return k8s.core.v1.Secret(
             f"{self._name}-auth",
             metadata=self._metadata(names.GATEWAY_AUTH_SECRET, names.COMPONENT_SENTINEL_CLUSTER),
@@ -296,10 +306,14 @@ class RedisSentinelCluster(pulumi.ComponentResource):
         return [volume_permissions_container(
             images.redis, images.pull_policy, names.DATA_VOLUME_CLAIM, names.DATA_DIR, names.REDIS_UID)]
 
-    def _gateway_env(self, cli_password_key: Optional[str]) -> list[k8s.core.v1.EnvVarArgs]:
+    def _gateway_env(self, container: str, cli_password_key: Optional[str]) -> list[k8s.core.v1.EnvVarArgs]:
         """The scripts' environment, plus REDISCLI_AUTH from the Secret key `cli_password_key` (if
         any): operators' `kubectl exec ... -- redis-cli ...` then authenticates to the server of that
-        container as written. The scripts set or clear REDISCLI_AUTH per call themselves."""
+        container as written. The scripts set or clear REDISCLI_AUTH per call themselves.
+
+        Passwords: the `redis` container gets every one (redis-start.sh writes the ACL users file and
+        masterauth; its scripts act as `pod` and `probe`). The `sentinel` container gets Sentinel's
+        own and, with ACL users, the `sentinel` user's only (Sentinel's auth-user), not the clients'."""
         cfg, gateway = self._cfg, self._cfg.gateway
         env = [k8s.core.v1.EnvVarArgs(
             name="POD_NAME",
@@ -321,11 +335,15 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             # The binaries of platform.engine (stack_config.engines), which common.sh runs.
             **engine_binaries(cfg.platform.engine).env(),
         })
-        if gateway.auth.enabled:
+        if gateway.auth.enabled and container == "redis":
             env.append(secret_env("REDIS_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD))
         if gateway.auth.sentinel:
             env.append(secret_env(
                 "SENTINEL_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_SENTINEL_PASSWORD))
+        if gateway.auth.enabled:
+            users = names.ACL_INTERNAL_USERS if container == "redis" else (names.ACL_USER_SENTINEL,)
+            env += [secret_env(names.acl_password_env(user), names.GATEWAY_AUTH_SECRET, names.acl_secret_key(user))
+                    for user in users]
         if cli_password_key:
             env.append(secret_env("REDISCLI_AUTH", names.GATEWAY_AUTH_SECRET, cli_password_key))
         return env
@@ -351,7 +369,7 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             image_pull_policy=cfg.platform.images.pull_policy,
             command=_script(names.REDIS_START_SCRIPT),
             ports=[k8s.core.v1.ContainerPortArgs(name="redis", container_port=names.REDIS_PORT)],
-            env=self._gateway_env(names.SECRET_KEY_REDIS_PASSWORD if cfg.gateway.auth.enabled else None),
+            env=self._gateway_env("redis", names.SECRET_KEY_REDIS_PASSWORD if cfg.gateway.auth.enabled else None),
             resources=resource_requirements(cfg.gateway.resources.redis),
             volume_mounts=self._gateway_mounts(),
             security_context=container_security_context(),
@@ -376,7 +394,8 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             ports=[k8s.core.v1.ContainerPortArgs(name="sentinel", container_port=names.SENTINEL_PORT)],
             # Sentinel has a password of its own only with auth.sentinel (sentinel-start.sh writes
             # requirepass from SENTINEL_PASSWORD alone); without it, it takes no AUTH at all.
-            env=self._gateway_env(names.SECRET_KEY_SENTINEL_PASSWORD if cfg.gateway.auth.sentinel else None),
+            env=self._gateway_env(
+                "sentinel", names.SECRET_KEY_SENTINEL_PASSWORD if cfg.gateway.auth.sentinel else None),
             resources=resource_requirements(cfg.gateway.resources.sentinel),
             volume_mounts=self._gateway_mounts(),
             security_context=container_security_context(),
@@ -425,9 +444,11 @@ class RedisSentinelCluster(pulumi.ComponentResource):
     def _haproxy_container(self) -> k8s.core.v1.ContainerArgs:
         cfg, gateway = self._cfg, self._cfg.gateway
         env = []
-        # haproxy.cfg reads the passwords from the environment for its AUTH health checks.
+        # haproxy.cfg reads the passwords from the environment for its AUTH health checks: the ACL
+        # user `probe` (PING and INFO only) on Redis, not the clients' password.
         if gateway.auth.enabled:
-            env.append(secret_env("REDIS_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD))
+            env.append(secret_env(names.acl_password_env(names.ACL_USER_PROBE), names.GATEWAY_AUTH_SECRET,
+                                  names.acl_secret_key(names.ACL_USER_PROBE)))
         if gateway.auth.sentinel:
             env.append(secret_env(
                 "SENTINEL_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_SENTINEL_PASSWORD))

@@ -7,8 +7,8 @@ overrides, the equivalent of `pulumi config set --path`) and writes every object
 `DIR/1-manifest/<apiVersion>-<kind>-<namespace>-<name>.yaml`, the layout and file names of the
 Kubernetes provider's renderYamlToDirectory mode, so a reader or a test takes either output unchanged.
 
-Passwords come from KUBERNAUT_GATEWAY_REDIS_PASSWORD, KUBERNAUT_GATEWAY_SENTINEL_PASSWORD and
-KUBERNAUT_CONTEXT_CACHE_PASSWORD, or are random for this run. The rendered Secrets hold them in
+Passwords come from KUBERNAUT_GATEWAY_REDIS_PASSWORD, KUBERNAUT_GATEWAY_SENTINEL_PASSWORD,
+KUBERNAUT_GATEWAY_OPERATOR_PASSWORD and KUBERNAUT_CONTEXT_CACHE_PASSWORD, or are random for this run. The rendered Secrets hold them in
 plain text: DIR is created private (0700, files 0600) and must lie outside the repository, or
 below its git-ignored `.rendered/`.
 """
@@ -35,6 +35,7 @@ PASSWORD_ENV = {
     "gatewayRedisPassword": "KUBERNAUT_GATEWAY_REDIS_PASSWORD",
     "gatewaySentinelPassword": "KUBERNAUT_GATEWAY_SENTINEL_PASSWORD",
     "contextCachePassword": "KUBERNAUT_CONTEXT_CACHE_PASSWORD",
+    "gatewayOperatorPassword": "KUBERNAUT_GATEWAY_OPERATOR_PASSWORD",
 }
 
 

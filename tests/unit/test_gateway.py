@@ -183,11 +183,19 @@ def test_environment(run, gateway_auth):
             "DNS_WAIT_SECONDS": "60", "BOOT_PEER_WAIT_SECONDS": "20",
             "ENGINE_SERVER": "redis-server", "ENGINE_SENTINEL": "redis-sentinel", "ENGINE_CLI": "redis-cli",
         }
-        assert ("REDIS_PASSWORD" in env) is auth and ("SENTINEL_PASSWORD" in env) is auth
+        is_redis = container["name"] == "redis"
+        # The clients' password only where redis-start.sh writes the users file; Sentinel acts as
+        # the ACL user `sentinel`.
+        assert ("REDIS_PASSWORD" in env) is (auth and is_redis) and ("SENTINEL_PASSWORD" in env) is auth
         assert ("REDISCLI_AUTH" in env) is auth
+        acl = {name: item["valueFrom"]["secretKeyRef"] for name, item in env.items() if name.startswith("ACL_")}
+        users = names.ACL_INTERNAL_USERS if is_redis else (names.ACL_USER_SENTINEL,)
+        assert acl == ({f"ACL_{user.upper()}_PASSWORD": {"name": "redis-gateway-auth", "key": f"acl-{user}-password"}
+                        for user in users} if auth else {})
         if auth:
-            assert env["REDIS_PASSWORD"]["valueFrom"] == {
-                "secretKeyRef": {"name": "redis-gateway-auth", "key": "redis-password"}}
+            if is_redis:
+                assert env["REDIS_PASSWORD"]["valueFrom"] == {
+                    "secretKeyRef": {"name": "redis-gateway-auth", "key": "redis-password"}}
             assert env["SENTINEL_PASSWORD"]["valueFrom"] == {
                 "secretKeyRef": {"name": "redis-gateway-auth", "key": "sentinel-password"}}
 
@@ -232,8 +240,15 @@ def test_mounts_and_volumes(run):
         assert not any("subPath" in m for m in container["volumeMounts"]), "Sentinel rewrites its file"
 
 
-def test_config_map_holds_both_templates(run):
-    assert set(run.object("ConfigMap", names.GATEWAY_CONFIG_MAP)["data"]) == {"redis.conf", "sentinel.conf"}
+def test_config_map_holds_the_templates(run, gateway_auth):
+    """redis.conf, sentinel.conf and, with auth, the ACL users' template (rules, no password)."""
+    data = run.object("ConfigMap", names.GATEWAY_CONFIG_MAP)["data"]
+    assert set(data) == {"redis.conf", "sentinel.conf", *(["users.acl"] if gateway_auth else [])}
+    if gateway_auth:
+        users = [line.split()[1] for line in data["users.acl"].splitlines() if line.startswith("user ")]
+        assert users == ["default", *names.ACL_INTERNAL_USERS]
+        rules = [line for line in data["users.acl"].splitlines() if not line.startswith("#")]
+        assert rules and not any("#" in line or ">" in line for line in rules), "no password, no hash"
     assert set(run.object("ConfigMap", names.GATEWAY_HAPROXY_CONFIG_MAP)["data"]) == {"haproxy.cfg"}
 
 
@@ -306,8 +321,9 @@ def test_haproxy_deployment(run, gateway_auth):
     if not gateway_auth:
         assert env == {}
     else:
-        assert {item["valueFrom"]["secretKeyRef"]["key"] for item in env.values()} == {
-            "redis-password", "sentinel-password"}
+        # The Redis checks authenticate as the ACL user `probe`: the proxy holds no clients' password.
+        assert {name: item["valueFrom"]["secretKeyRef"]["key"] for name, item in env.items()} == {
+            "ACL_PROBE_PASSWORD": "acl-probe-password", "SENTINEL_PASSWORD": "sentinel-password"}
     annotation = deployment["template"]["metadata"]["annotations"][names.CHECKSUM_ANNOTATION]
     assert len(annotation) == 64
 
@@ -336,7 +352,7 @@ def test_secret_holds_exactly_the_enabled_passwords(program, stack_name):
     string_data = secret["stringData"]
     assert string_data["4dabf18193072939515e22adb298388d"] == "1b47061264138c4ac30d75fd1eb44270", \
         "stringData must be a Pulumi secret"
-    assert set(string_data["value"]) == {"redis-password", "sentinel-password"}
+    assert set(string_data["value"]) == {"redis-password", "sentinel-password", *{f"acl-{user}-password" for user in names.ACL_INTERNAL_USERS}}
 
 
 def test_no_secret_when_dev_switches_auth_off(program):
@@ -347,10 +363,13 @@ def test_no_secret_when_dev_switches_auth_off(program):
 def test_sentinel_password_can_be_left_out_in_dev(program):
     """auth.sentinel off alone: the Secret keeps the Redis password only."""
     run = program("dev", {"gateway.auth.sentinel": False})
-    assert set(run.object("Secret", names.GATEWAY_AUTH_SECRET)["stringData"]["value"]) == {"redis-password"}
+    assert set(run.object("Secret", names.GATEWAY_AUTH_SECRET)["stringData"]["value"]) == {
+        "redis-password", *{f"acl-{user}-password" for user in names.ACL_INTERNAL_USERS}}
     for container in _servers(_pod(run)):
         env = _env(container)
-        assert "REDIS_PASSWORD" in env and "SENTINEL_PASSWORD" not in env
+        assert "SENTINEL_PASSWORD" not in env
+        assert ("REDIS_PASSWORD" in env) is (container["name"] == "redis")
+        assert "ACL_SENTINEL_PASSWORD" in env
     # Sentinel then has no password: its container gets no REDISCLI_AUTH (an AUTH to a server
     # without a password fails); the redis container keeps the Redis password.
     assert "REDISCLI_AUTH" not in _env(_container(_pod(run), "sentinel"))

@@ -94,8 +94,11 @@ def test_each_exporter_reads_its_servers_password_from_the_secret(program):
     run = program("prod", {"contextCache.auth.enabled": True})
     gateway = _containers(run, "StatefulSet", names.GATEWAY)
     cache = _containers(run, "Deployment", names.CACHE)
-    assert gateway["redis-exporter"]["env"] == [{"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {
-        "name": "redis-gateway-auth", "key": "redis-password"}}}]
+    # The gateway's Redis: the ACL user `exporter`, never the clients' password.
+    assert gateway["redis-exporter"]["env"] == [
+        {"name": "REDIS_USER", "value": "exporter"},
+        {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {
+            "name": "redis-gateway-auth", "key": "acl-exporter-password"}}}]
     assert gateway["sentinel-exporter"]["env"] == [{"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {
         "name": "redis-gateway-auth", "key": "sentinel-password"}}}]
     assert cache["redis-exporter"]["env"] == [{"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {

@@ -13,7 +13,7 @@ from stack_config import load_stack_config, names
 from tools.pulumi_mock_run import REPO, run_program
 
 from .conftest import stack_config_values
-from .support import DEV_WITHOUT_AUTH, PASSWORDS, STACKS
+from .support import DEV_WITHOUT_AUTH, PASSWORDS, STACKS, acl_passwords
 
 FQDN_SUFFIX = "kubernaut-system.svc.cluster.local"
 
@@ -99,6 +99,24 @@ def test_dev_without_auth_warns_and_prod_does_not(program):
     assert program("prod").warnings == []
 
 
+def test_without_an_operator_password_the_internal_users_derive_from_the_clients_and_the_program_warns(program):
+    without = {key: value for key, value in PASSWORDS.items() if key != "gatewayOperatorPassword"}
+    run = program("prod", passwords=without)
+    assert [w for w in run.warnings if w.startswith("gatewayOperatorPassword is not set")], run.warnings
+    secret = run.object("Secret", names.GATEWAY_AUTH_SECRET)["stringData"]["value"]
+    assert secret == {"redis-password": without["gatewayRedisPassword"],
+                      "sentinel-password": without["gatewaySentinelPassword"],
+                      **{f"acl-{user}-password": password for user, password in acl_passwords(without).items()}}
+    assert len(set(secret.values())) == len(secret), "every user has a password of its own"
+
+
+def test_with_an_operator_password_no_internal_password_derives_from_the_clients(program):
+    secret = program("prod").object("Secret", names.GATEWAY_AUTH_SECRET)["stringData"]["value"]
+    from_clients = acl_passwords({"gatewayRedisPassword": PASSWORDS["gatewayRedisPassword"]})
+    assert secret["acl-operator-password"] == PASSWORDS["gatewayOperatorPassword"]
+    assert not set(from_clients.values()) & set(secret.values())
+
+
 def test_dev_as_committed_has_auth_and_no_warning(program):
     run = program("dev")
     assert run.warnings == []
@@ -168,6 +186,9 @@ def test_components_refuse_missing_passwords():
         RedisSentinelClusterArgs(config=cfg, namespace="ns")
     with pytest.raises(ValueError, match="sentinel password"):
         RedisSentinelClusterArgs(config=cfg, namespace="ns", redis_password="x")
+    with pytest.raises(ValueError, match="ACL users"):
+        RedisSentinelClusterArgs(config=cfg, namespace="ns", redis_password="x", sentinel_password="y",
+                                 acl_passwords={"pod": "z"})
 
 
 def test_component_can_be_built_without_the_program():
@@ -177,7 +198,8 @@ def test_component_can_be_built_without_the_program():
     def build():
         RedisSentinelCluster("redis-gateway", RedisSentinelClusterArgs(
             config=cfg, namespace="other", redis_password=pulumi.Output.secret("component-redis-pw"),
-            sentinel_password=pulumi.Output.secret("component-sentinel-pw")))
+            sentinel_password=pulumi.Output.secret("component-sentinel-pw"),
+            acl_passwords={user: pulumi.Output.secret(f"component-{user}-pw") for user in names.ACL_INTERNAL_USERS}))
 
     run = run_program("dev", {}, {}, program=build)
     statefulset = run.object("StatefulSet", names.GATEWAY)

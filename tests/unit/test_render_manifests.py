@@ -13,13 +13,13 @@ import yaml
 from tools import render_manifests
 from tools.render_manifests import RenderError, manifest_file_name, parse_override, render
 
-from .support import STACKS
+from .support import STACKS, acl_passwords
 
 # The Kubernetes version whose OpenAPI schema every rendered object must satisfy (strict: no
 # unknown fields). Bump together with the oldest cluster version we support.
 KUBERNETES_VERSION = "1.31"
 ENV = {"KUBERNAUT_GATEWAY_REDIS_PASSWORD": "render-redis-pw-1e5a", "KUBERNAUT_GATEWAY_SENTINEL_PASSWORD":
-       "render-sentinel-pw-9c0d"}
+       "render-sentinel-pw-9c0d", "KUBERNAUT_GATEWAY_OPERATOR_PASSWORD": "render-operator-pw-4b7a"}
 GATEWAY_SECRET_FILE = "v1-secret-kubernaut-system-redis-gateway-auth.yaml"
 
 
@@ -76,8 +76,12 @@ def test_secrets_hold_plain_passwords_from_the_environment(tmp_path, stack):
     secret = yaml.safe_load(
         (tmp_path / "out" / "1-manifest" / GATEWAY_SECRET_FILE).read_text())
     assert "stringData" not in secret, "the provider's render mode writes base64 data"
+    derived = acl_passwords({"gatewayRedisPassword": "render-redis-pw-1e5a",
+                             "gatewayOperatorPassword": "render-operator-pw-4b7a"})
     assert {key: base64.b64decode(value).decode() for key, value in secret["data"].items()} == {
-        "redis-password": "render-redis-pw-1e5a", "sentinel-password": "render-sentinel-pw-9c0d"}
+        "redis-password": "render-redis-pw-1e5a", "sentinel-password": "render-sentinel-pw-9c0d",
+        **{f"acl-{user}-password": password for user, password in derived.items()}}
+    assert derived["operator"] == "render-operator-pw-4b7a"
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -163,6 +167,7 @@ def test_command_line_never_prints_generated_passwords(tmp_path, capsys, monkeyp
     captured = capsys.readouterr()
     secret = yaml.safe_load((tmp_path / "o" / "1-manifest" / GATEWAY_SECRET_FILE).read_text())
     passwords = [base64.b64decode(value).decode() for value in secret["data"].values()]
-    assert len(passwords) == 2 and all(len(password) >= 24 for password in passwords)
+    # The clients', Sentinel's and the ACL users' (operator included: random too).
+    assert len(passwords) == 8 and all(len(password) >= 24 for password in passwords)
     for password in passwords:
         assert password not in captured.out and password not in captured.err

@@ -8,9 +8,10 @@ import pytest
 
 from stack_config import names
 
-from .support import PASSWORDS, STACKS
+from .support import PASSWORDS, STACKS, acl_passwords
 
-PASSWORD_VALUES = [value for key, value in PASSWORDS.items() if key != "kubeconfig"]
+# The keys' values and the internal ACL users' passwords the program derives from them.
+PASSWORD_VALUES = [value for key, value in PASSWORDS.items() if key != "kubeconfig"] + list(acl_passwords().values())
 SECRET_KINDS = {"Secret"}
 
 
@@ -40,7 +41,9 @@ def test_passwords_reach_the_secrets(program, stack):
     run = program(stack, {"contextCache.auth.enabled": True})
     gateway = run.object("Secret", names.GATEWAY_AUTH_SECRET)["stringData"]["value"]
     assert gateway == {"redis-password": PASSWORDS["gatewayRedisPassword"],
-                       "sentinel-password": PASSWORDS["gatewaySentinelPassword"]}
+                       "sentinel-password": PASSWORDS["gatewaySentinelPassword"],
+                       **{f"acl-{user}-password": password for user, password in acl_passwords().items()}}
+    assert gateway["acl-operator-password"] == PASSWORDS["gatewayOperatorPassword"]
     cache = run.object("Secret", names.CACHE_AUTH_SECRET)["stringData"]["value"]
     assert cache == {"redis-password": PASSWORDS["contextCachePassword"]}
 
