@@ -3,7 +3,8 @@
 Per ordinal: a podman pod `krt-redis-gateway-<i>` (hostname `redis-gateway-<i>`, network alias =
 the pod FQDN, short resolver timeouts) with two containers, `redis` and `sentinel`, running the
 shipped start scripts with the documented env (REDISCLI_AUTH included: the redis container's is
-the Redis password, the sentinel container's the Sentinel password) and mounts: scripts (0555) and the rendered
+the Redis password, the sentinel container's the Sentinel password; with auth, the ACL users'
+passwords as the StatefulSet gives them: all to `redis`, the `sentinel` user's to `sentinel`) and mounts: scripts (0555) and the rendered
 templates read-only, a per-ordinal host directory as /data that outlives the pod, tmpfs /tmp,
 uid 999, read-only root. Plus one HAProxy container with the rendered haproxy.cfg.
 
@@ -29,7 +30,7 @@ import redis
 import redis_files
 from labcluster.layout import CLIENT_IMAGE as LAB_CLIENT_IMAGE
 from labcluster.layout import LAB_ENGINE_IMAGES, LabEngineImage
-from stack_config import StackConfig, engine_binaries, gateway_pod_fqdn, names, sentinel_id
+from stack_config import StackConfig, engine_binaries, gateway_pod_fqdn, internal_passwords, names, sentinel_id
 
 # KUBERNAUT_POD_RUNTIME_PREFIX lets two checkouts run these tests side by side on one podman.
 PREFIX = os.environ.get("KUBERNAUT_POD_RUNTIME_PREFIX", "krt") + "-"
@@ -93,6 +94,8 @@ class GatewayPods:
     workdir: Path
     redis_password: Optional[str]
     sentinel_password: Optional[str]
+    # gatewayOperatorPassword; the internal ACL users' passwords derive from it (stack_config.acl).
+    operator_password: Optional[str] = None
     replicas: int = 0
     # The image of every container (server, Sentinel and haproxy alike, as in the lab stack) and
     # the engine whose binaries the scripts run.
@@ -104,6 +107,9 @@ class GatewayPods:
         self.scripts_dir = self.workdir / "scripts"
         self.conf_dir = self.workdir / "conf"
         self.haproxy_dir = self.workdir / "haproxy"
+        self.acl = self.cfg.gateway.auth.enabled
+        self.acl_passwords = (internal_passwords(self.redis_password, self.operator_password)
+                              if self.acl and self.redis_password else {})
 
     # ------------------------------------------------------------------ names
 
@@ -140,6 +146,8 @@ class GatewayPods:
             path.chmod(0o555)
         (self.conf_dir / names.REDIS_CONF).write_text(redis_files.gateway_redis_conf(cfg))
         (self.conf_dir / names.SENTINEL_CONF).write_text(redis_files.gateway_sentinel_conf(cfg))
+        if cfg.gateway.auth.enabled:
+            (self.conf_dir / names.USERS_ACL).write_text(redis_files.gateway_users_acl(cfg))
         (self.haproxy_dir / names.HAPROXY_CFG).write_text(redis_files.haproxy_cfg(cfg))
         for directory in (self.scripts_dir, self.conf_dir, self.haproxy_dir):
             directory.chmod(0o555)
@@ -160,6 +168,7 @@ class GatewayPods:
     # ------------------------------------------------------------------ lifecycle
 
     def secret_env(self) -> dict[str, str]:
+        """The clients' view: the clients' (default user's) and Sentinel's passwords."""
         env = {}
         if self.redis_password:
             env["REDIS_PASSWORD"] = self.redis_password
@@ -167,10 +176,18 @@ class GatewayPods:
             env["SENTINEL_PASSWORD"] = self.sentinel_password
         return env
 
+    def acl_env(self, *users: str) -> dict[str, str]:
+        return {names.acl_password_env(user): self.acl_passwords[user] for user in users if user in self.acl_passwords}
+
     def container_secret_env(self, role: str) -> dict[str, str]:
-        """secret_env plus REDISCLI_AUTH as the StatefulSet gives it to `role`'s container: the
-        password of the server in that container, when it has one."""
+        """The Secret's variables as the StatefulSet gives them to `role`'s container, with
+        REDISCLI_AUTH: the password of the server in that container, when it has one."""
         env = self.secret_env()
+        if role == "redis":
+            env.update(self.acl_env(*names.ACL_INTERNAL_USERS))
+        elif self.acl:
+            env.pop("REDIS_PASSWORD", None)
+            env.update(self.acl_env(names.ACL_USER_SENTINEL))
         cli_password = self.redis_password if role == "redis" else self.sentinel_password
         if cli_password:
             env["REDISCLI_AUTH"] = cli_password
@@ -192,6 +209,15 @@ class GatewayPods:
             "BOOT_PEER_WAIT_SECONDS": str(gateway.boot_peer_wait_seconds),
             **engine_binaries(self.engine.engine).env(),
         }
+
+    def haproxy_secret_env(self) -> dict[str, str]:
+        """HAProxy's: the `probe` user's password for the Redis checks, Sentinel's for its own."""
+        env = {"SENTINEL_PASSWORD": self.sentinel_password} if self.sentinel_password else {}
+        if self.acl:
+            env.update(self.acl_env(names.ACL_USER_PROBE))
+        elif self.redis_password:
+            env["REDIS_PASSWORD"] = self.redis_password
+        return env
 
     def _env_args(self, literal: dict[str, str], secret: Optional[dict[str, str]] = None) -> list[str]:
         args = []
@@ -258,9 +284,9 @@ class GatewayPods:
                "--dns-option", "timeout:1", "--dns-option", "attempts:5",
                "--user", f"{UID}:{UID}", "--read-only", "--tmpfs", "/tmp",
                "-v", f"{self.haproxy_dir}:{names.HAPROXY_CONF_DIR}:ro",
-               *self._env_args({}),
+               *self._env_args({}, self.haproxy_secret_env()),
                self.engine.image, "haproxy", "-W", "-db", "-f", f"{names.HAPROXY_CONF_DIR}/{names.HAPROXY_CFG}",
-               env=self.secret_env())
+               env=self.haproxy_secret_env())
 
     def start(self) -> None:
         remove_leftovers()
@@ -305,8 +331,22 @@ class GatewayPods:
         return self._container_ip(HAPROXY_CONTAINER)
 
     def redis(self, ordinal: int, *, authenticated: bool = True, timeout: float = 2.0) -> redis.Redis:
+        """A client of pod <ordinal>'s redis as an operator: the ACL user `operator` (every command)
+        with ACL users, the password alone without them."""
+        if authenticated and self.acl_passwords:
+            return self.as_user(ordinal, names.ACL_USER_OPERATOR, timeout=timeout)
         return redis.Redis(host=self.ip(ordinal), port=names.REDIS_PORT,
                            password=self.redis_password if authenticated else None,
+                           socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
+
+    def as_user(self, ordinal: int, user: str, *, timeout: float = 2.0) -> redis.Redis:
+        """A client of pod <ordinal>'s redis authenticated as ACL user <user> (`default`: the
+        clients' password alone, as the Gateway sends it)."""
+        if user == names.ACL_USER_CLIENTS:
+            username, password = None, self.redis_password
+        else:
+            username, password = user, self.acl_passwords[user]
+        return redis.Redis(host=self.ip(ordinal), port=names.REDIS_PORT, username=username, password=password,
                            socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
 
     def sentinel(self, ordinal: int, *, authenticated: bool = True, timeout: float = 2.0) -> redis.Redis:

@@ -21,6 +21,8 @@ STACKS = ("dev", "prod", "lab")
 # Distinctive, so that a leak is found by a plain substring search anywhere.
 REDIS_PASSWORD = "krt-redis-pw-3b9e71c0d4"
 SENTINEL_PASSWORD = "krt-sentinel-pw-c58a2f91e6"
+# gatewayOperatorPassword: the ACL user `operator`, and the seed of the other internal users'.
+OPERATOR_PASSWORD = "krt-operator-pw-70e4b2d9a1"
 # The engine matrix (labcluster/layout.py): Redis 8.0 (Debian 13, the production default's major
 # line), Redis 7.0 (Debian 12), Valkey 8.1 (Debian 13). Tests marked `every_engine` run on each;
 # the others on the first (conftest.py).

@@ -1,7 +1,8 @@
 """The exporter containers as the pods run them: a podman pod (one network namespace, as in
 Kubernetes) with redis-server, redis-sentinel and the exporters of the lab image, started with
-the command the component renders and the password in the environment only. Names are
-`<prefix>-exporter-*` (KUBERNAUT_POD_RUNTIME_PREFIX)."""
+the command the component renders and the password in the environment only. The redis server
+runs the gateway's ACL users (redis_files/acl.py), and its exporter authenticates as `exporter`
+(REDIS_USER), as the gateway pods' does. Names are `<prefix>-exporter-*` (KUBERNAUT_POD_RUNTIME_PREFIX)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import urllib.request
 
 import pytest
 
+import redis_files
 from components.monitoring import exporter_command
 from gateway_pods import PREFIX, podman, wait_for
 from labcluster.layout import EXPORTER_IMAGE
 from runtime_support import DEFAULT_ENGINE, REDIS_PASSWORD, SENTINEL_PASSWORD, require_lab_images, stack_config
 from stack_config import names
+
+EXPORTER_PASSWORD = "krt-exporter-pw-2d8c51f0b7"
+ACL_SENTINEL_PASSWORD = "krt-sentinel-user-pw-6a0e93c4d2"
 
 POD = f"{PREFIX}exporter"
 NETWORK = f"{POD}-net"
@@ -70,15 +75,22 @@ def sample(text: str, pattern: str) -> float | None:
 def test_exporters_read_redis_and_sentinel_with_the_password_from_the_environment(exporter_pod):
     cfg = stack_config("lab")
     assert cfg.monitoring.exporter_image == EXPORTER_IMAGE
-    run_in_pod("redis", DEFAULT_ENGINE.image, ["sh", "-c", 'printf "port 6379\\nrequirepass %s\\n" "$REDIS_PASSWORD" | '
-                                "redis-server -"], {"REDIS_PASSWORD": REDIS_PASSWORD})
-    sentinel_conf = ('printf "port 26379\\nsentinel monitor %s 127.0.0.1 6379 1\\nsentinel auth-pass %s %s\\n'
-                     'requirepass %s\\n" "$MASTER_SET" "$MASTER_SET" "$REDIS_PASSWORD" "$SENTINEL_PASSWORD" '
-                     '> /tmp/sentinel.conf && exec redis-sentinel /tmp/sentinel.conf')
+    rules = redis_files.gateway_acl_rules()
+    users = (f'printf "port 6379\\nuser default {rules["default"]} >%s\\nuser exporter {rules["exporter"]} >%s\\n'
+             f'user sentinel {rules["sentinel"]} >%s\\n" "$REDIS_PASSWORD" "$EXPORTER_PASSWORD" "$ACL_SENTINEL_PASSWORD" '
+             '| redis-server -')
+    acl_secrets = {"REDIS_PASSWORD": REDIS_PASSWORD, "EXPORTER_PASSWORD": EXPORTER_PASSWORD,
+                   "ACL_SENTINEL_PASSWORD": ACL_SENTINEL_PASSWORD}
+    run_in_pod("redis", DEFAULT_ENGINE.image, ["sh", "-c", users], acl_secrets)
+    sentinel_conf = ('printf "port 26379\\nsentinel monitor %s 127.0.0.1 6379 1\\nsentinel auth-user %s sentinel\\n'
+                     'sentinel auth-pass %s %s\\nrequirepass %s\\n" "$MASTER_SET" "$MASTER_SET" "$MASTER_SET" '
+                     '"$ACL_SENTINEL_PASSWORD" "$SENTINEL_PASSWORD" > /tmp/sentinel.conf && exec redis-sentinel /tmp/sentinel.conf')
     run_in_pod("sentinel", DEFAULT_ENGINE.image, ["sh", "-c", sentinel_conf.replace("$MASTER_SET", names.MASTER_SET)],
-               {"REDIS_PASSWORD": REDIS_PASSWORD, "SENTINEL_PASSWORD": SENTINEL_PASSWORD})
+               {"ACL_SENTINEL_PASSWORD": ACL_SENTINEL_PASSWORD, "SENTINEL_PASSWORD": SENTINEL_PASSWORD})
+    # REDIS_USER is no secret, but run_in_pod passes it the same way.
     run_in_pod("redis-exporter", EXPORTER_IMAGE,
-               exporter_command(cfg, names.REDIS_PORT, names.REDIS_EXPORTER_PORT), {"REDIS_PASSWORD": REDIS_PASSWORD})
+               exporter_command(cfg, names.REDIS_PORT, names.REDIS_EXPORTER_PORT),
+               {"REDIS_USER": "exporter", "REDIS_PASSWORD": EXPORTER_PASSWORD})
     run_in_pod("sentinel-exporter", EXPORTER_IMAGE,
                exporter_command(cfg, names.SENTINEL_PORT, names.SENTINEL_EXPORTER_PORT),
                {"REDIS_PASSWORD": SENTINEL_PASSWORD})
@@ -89,6 +101,8 @@ def test_exporters_read_redis_and_sentinel_with_the_password_from_the_environmen
                               metrics(names.REDIS_EXPORTER_PORT)), 30)
     assert re.search(r'^redis_instance_info\{[^}]*role="master"[^}]*\} 1$', redis_text, re.MULTILINE)
     assert sample(redis_text, "redis_rdb_last_bgsave_status") == 1
+    assert sample(redis_text, "redis_memory_max_bytes") is not None and sample(redis_text, "redis_connected_clients")
+    assert re.search(r'^redis_commands_total\{cmd="info"\} \d+', redis_text, re.MULTILINE), "INFO commandstats"
 
     sentinel_text = wait_for("the sentinel's view of the master set",
                              lambda: (lambda t: t if sample(t, "redis_sentinel_master_ckquorum_status"
@@ -104,4 +118,4 @@ def test_exporters_read_redis_and_sentinel_with_the_password_from_the_environmen
     assert sample(metrics(NO_PASSWORD_PORT), "redis_up") == 0, "without the password the exporter must fail"
     for name in ("redis-exporter", "sentinel-exporter"):
         cmdline = podman("inspect", f"{POD}-{name}", "--format", "{{.Config.Cmd}} {{.Args}}").stdout
-        assert REDIS_PASSWORD not in cmdline and SENTINEL_PASSWORD not in cmdline
+        assert REDIS_PASSWORD not in cmdline and SENTINEL_PASSWORD not in cmdline and EXPORTER_PASSWORD not in cmdline

@@ -21,7 +21,7 @@ import redis
 
 from gateway_pods import (CLIENT_IMAGE, NETWORK, PREFIX, GatewayPods, podman, reply_pairs, start_writer, wait_for,
                           writer_result)
-from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, require_lab_images, stack_config
+from runtime_support import OPERATOR_PASSWORD, REDIS_PASSWORD, SENTINEL_PASSWORD, require_lab_images, stack_config
 from stack_config import engine_binaries, names
 
 CFG = stack_config("prod")
@@ -48,7 +48,7 @@ def gateway(tmp_path_factory, lab_engine) -> GatewayPods:
     """One gateway per engine (conftest.py: `lab_engine`)."""
     require_lab_images(lab_engine)
     with GatewayPods(CFG, tmp_path_factory.mktemp("krt-gateway"), REDIS_PASSWORD, SENTINEL_PASSWORD,
-                     engine=lab_engine) as pods:
+                     OPERATOR_PASSWORD, engine=lab_engine) as pods:
         try:
             yield pods
         finally:
@@ -117,8 +117,120 @@ def test_auth_is_enforced(gateway: GatewayPods, healthy: int):
         anonymous.set("anonymous", "1")
     for ordinal in range(3):
         with gateway.redis(ordinal) as client:
-            assert client.config_get("masterauth")["masterauth"] == REDIS_PASSWORD, \
+            assert client.config_get("masterauth")["masterauth"] == gateway.acl_passwords["replication"], \
                 "masterauth on every node, so that a demoted master can follow"
+            assert client.config_get("masteruser")["masteruser"] == "replication"
+
+
+# ---------------------------------------------------------------------------- ACL users
+
+# Issue 8: what the clients' user (the Gateway, Kubernaut's integration test) must be refused.
+REFUSED_TO_CLIENTS = [("FLUSHALL",), ("FLUSHDB",), ("CONFIG", "SET", "maxmemory", "100mb"), ("CONFIG", "GET", "*"),
+                      ("DEBUG", "SLEEP", "0"), ("SHUTDOWN", "NOSAVE"), ("REPLICAOF", "NO", "ONE"),
+                      ("SLAVEOF", "NO", "ONE"), ("MODULE", "LIST"), ("ACL", "LIST"), ("ACL", "SETUSER", "x"),
+                      ("CLIENT", "KILL", "TYPE", "normal"), ("CLIENT", "PAUSE", "10"), ("KEYS", "*"),
+                      ("EVAL", "return 1", "0"), ("BGSAVE",), ("PUBLISH", "__sentinel__:hello", "x")]
+# (allowed, refused) per internal user, as ACL DRYRUN checks them; the real work of each is the
+# other tests' (failover: sentinel; the links: replication; probes, claim, preStop: probe and pod).
+INTERNAL_USERS = {
+    "replication": ([("PSYNC", "?", "-1"), ("REPLCONF", "ack", "0"), ("PING",)],
+                    [("GET", "k"), ("INFO",), ("FLUSHALL",), ("CONFIG", "SET", "port", "1")]),
+    "sentinel": ([("SLAVEOF", "NO", "ONE"), ("REPLICAOF", "NO", "ONE"), ("CONFIG", "REWRITE"),
+                  ("CLIENT", "KILL", "TYPE", "normal"), ("PUBLISH", "__sentinel__:hello", "x"),
+                  ("SUBSCRIBE", "__sentinel__:hello"), ("MULTI",), ("EXEC",), ("INFO",), ("ROLE",), ("PING",),
+                  ("CLIENT", "SETNAME", "sentinel"), ("SCRIPT", "KILL")],
+                 [("GET", "k"), ("FLUSHALL",), ("CONFIG", "SET", "maxmemory", "1"), ("PUBLISH", "other", "x"),
+                  ("SHUTDOWN",), ("ACL", "LIST")]),
+    "pod": ([("CONFIG", "SET", "port", "6379"), ("REPLICAOF", "NO", "ONE"), ("CLIENT", "PAUSE", "10", "WRITE"),
+             ("CLIENT", "UNPAUSE"), ("CLIENT", "KILL", "TYPE", "normal"), ("INFO",), ("DBSIZE",), ("PING",)],
+            [("GET", "k"), ("SET", "k", "v"), ("FLUSHALL",), ("DEBUG", "SLEEP", "0"), ("SHUTDOWN",), ("ACL", "LIST"),
+             ("CONFIG", "GET", "masterauth")]),
+    "probe": ([("PING",), ("INFO", "replication")],
+              [("GET", "k"), ("ROLE",), ("CONFIG", "SET", "port", "1"), ("REPLICAOF", "NO", "ONE")]),
+    "exporter": ([("INFO", "all"), ("PING",), ("SLOWLOG", "GET", "10"), ("SLOWLOG", "LEN"), ("LATENCY", "LATEST")],
+                 [("GET", "k"), ("CONFIG", "GET", "masterauth"), ("CLIENT", "LIST"), ("FLUSHALL",)]),
+}
+
+
+def _refused(client: redis.Redis, *command: str) -> bool:
+    try:
+        client.execute_command(*command)
+    except redis.exceptions.NoPermissionError:
+        return True
+    return False
+
+
+@pytest.mark.every_engine
+def test_the_clients_user_runs_kubernauts_commands_and_is_refused_the_rest(gateway: GatewayPods, healthy: int):
+    """Through the master-only endpoint with the password alone, as the Gateway connects."""
+    with gateway.through_haproxy(password=REDIS_PASSWORD) as client:
+        client.execute_command("SELECT", "0")
+        client.client_setname("gateway")
+        fingerprint = "gateway:dedup:fingerprint:krt-acl"
+        assert client.set("gateway:dedup:lock:krt-acl", 1, ex=5, nx=True)
+        assert client.hset(fingerprint, mapping={"count": 1, "first": "t0"}) == 2
+        assert client.hincrby(fingerprint, "count", 1) == 2 and client.hget(fingerprint, "first") == "t0"
+        assert client.hgetall(fingerprint)["count"] == "2" and client.expire(fingerprint, 300)
+        assert 0 < client.ttl(fingerprint) <= 300 and client.exists(fingerprint) == 1
+        assert client.incr("alert:storm:rate:krt-acl") == 1 and client.get("alert:storm:rate:krt-acl") == "1"
+        assert client.zadd("alert:pattern:krt-acl", {"a": 1, "b": 2}) == 2
+        assert client.zremrangebyscore("alert:pattern:krt-acl", 0, 1) == 1 and client.zcard("alert:pattern:krt-acl") == 1
+        assert client.zrange("alert:pattern:krt-acl", 0, -1) == ["b"]
+        assert client.rpush("alert:buffer:ns:krt-acl", "x", "y") == 2 and client.llen("alert:buffer:ns:krt-acl") == 2
+        assert client.lrange("alert:buffer:ns:krt-acl", 0, -1) == ["x", "y"]
+        assert "alert:buffer:ns:krt-acl" in client.scan(0, match="alert:buffer:ns:*", count=1000)[1]
+        assert client.mget(["gateway:dedup:lock:krt-acl", "nothing"]) == ["1", None]
+        assert client.ping() and client.info("replication")["role"] == "master"
+        assert client.execute_command("ROLE")[0] == "master"
+        assert client.delete(fingerprint, "alert:storm:rate:krt-acl", "alert:pattern:krt-acl",
+                             "alert:buffer:ns:krt-acl", "gateway:dedup:lock:krt-acl") == 5
+        refused = [command for command in REFUSED_TO_CLIENTS if _refused(client, *command)]
+        assert refused == REFUSED_TO_CLIENTS, f"not refused with NOPERM: {set(REFUSED_TO_CLIENTS) - set(refused)}"
+        assert client.ping(), "the refusals closed nothing"
+    with gateway.redis(healthy) as operator:
+        assert operator.config_get("maxmemory")["maxmemory"] == str(CFG.gateway.maxmemory_bytes)
+    assert gateway.master_ordinal() == healthy
+
+
+def _dryrun(operator: redis.Redis, user: str, command: tuple[str, ...]) -> str:
+    try:
+        return str(operator.execute_command("ACL", "DRYRUN", user, *command))
+    except redis.ResponseError as err:
+        return str(err)
+
+
+@pytest.mark.every_engine
+def test_each_internal_user_can_do_its_job_and_nothing_else(gateway: GatewayPods, healthy: int):
+    replica = replicas_of(gateway, healthy)[0]
+    with gateway.redis(healthy) as operator:
+        assert operator.execute_command("ACL", "WHOAMI") == "operator"
+        assert sorted(operator.execute_command("ACL", "USERS")) == sorted(["default", *names.ACL_INTERNAL_USERS])
+        for user, (allowed, refused) in INTERNAL_USERS.items():
+            for command in allowed:
+                assert _dryrun(operator, user, command) == "OK", (user, command, _dryrun(operator, user, command))
+            for command in refused:
+                assert "no permissions" in _dryrun(operator, user, command), (user, command)
+    # Each password authenticates its user; a real call beyond the user's rules is refused.
+    for user, (allowed, refused) in INTERNAL_USERS.items():
+        with gateway.as_user(replica, user) as client:
+            assert client.ping()
+            assert _refused(client, "GET", "k") and _refused(client, "FLUSHALL"), user
+    with gateway.as_user(replica, "probe") as probe:
+        assert probe.info("replication")["role"] == "slave"
+        assert _refused(probe, "REPLICAOF", "NO", "ONE")
+    with gateway.as_user(replica, "exporter") as exporter:
+        assert "used_memory" in exporter.info("memory")
+        assert _refused(exporter, "CONFIG", "GET", "masterauth"), "masterauth is the replication user's password"
+    with gateway.as_user(replica, "pod") as pod:
+        assert pod.dbsize() >= 0
+        assert _refused(pod, "ACL", "LIST")
+    # The replicas' links use the `replication` user, and Sentinel's the `sentinel` user.
+    with gateway.redis(healthy) as operator:
+        users = {entry["user"] for entry in operator.client_list() if entry.get("user")}
+        flags = {entry["user"]: entry["flags"] for entry in operator.client_list()}
+    assert {"replication", "sentinel"} <= users, users
+    assert "S" in flags["replication"], "the replicas' links authenticate as `replication`"
+    assert gateway.roles()[replica] == "slave"
 
 
 # ---------------------------------------------------------------------------- probes
@@ -130,7 +242,8 @@ def test_probe_scripts_on_master_and_replicas(gateway: GatewayPods, healthy: int
         assert script_rc(gateway, ordinal, "redis", names.REDIS_READINESS_SCRIPT) == 0
         assert script_rc(gateway, ordinal, "redis", names.REDIS_LIVENESS_SCRIPT) == 0
         assert script_rc(gateway, ordinal, "sentinel", names.SENTINEL_PROBE_SCRIPT) == 0
-    wrong_redis, wrong_sentinel = "REDIS_PASSWORD=not-the-password", "SENTINEL_PASSWORD=not-the-password"
+    # The redis probes act as the ACL user `probe`.
+    wrong_redis, wrong_sentinel = "ACL_PROBE_PASSWORD=not-the-password", "SENTINEL_PASSWORD=not-the-password"
     assert script_rc(gateway, healthy, "redis", names.REDIS_READINESS_SCRIPT, wrong_redis) != 0
     assert script_rc(gateway, healthy, "redis", names.REDIS_LIVENESS_SCRIPT, wrong_redis) != 0
     assert script_rc(gateway, healthy, "sentinel", names.SENTINEL_PROBE_SCRIPT, wrong_sentinel) != 0
@@ -148,7 +261,7 @@ def test_replica_with_its_link_down_is_not_ready(gateway: GatewayPods, healthy: 
             assert script_rc(gateway, replica, "redis", names.REDIS_READINESS_SCRIPT) == 1
             assert script_rc(gateway, replica, "redis", names.REDIS_LIVENESS_SCRIPT) == 0
         finally:
-            client.config_set("masterauth", REDIS_PASSWORD)
+            client.config_set("masterauth", gateway.acl_passwords["replication"])
     wait_for("the replica to be ready again",
              lambda: script_rc(gateway, replica, "redis", names.REDIS_READINESS_SCRIPT) == 0, 30, interval=0.5)
 
@@ -714,13 +827,18 @@ def test_no_password_in_process_lists_or_logs(gateway: GatewayPods, healthy: int
             cmdlines = gateway.exec(ordinal, role, "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
             binaries = engine_binaries(gateway.engine.engine)
             assert binaries.server in cmdlines or binaries.sentinel in cmdlines
-            for password in (REDIS_PASSWORD, SENTINEL_PASSWORD):
+            for password in (REDIS_PASSWORD, SENTINEL_PASSWORD, *gateway.acl_passwords.values()):
                 assert password not in cmdlines
                 assert password not in gateway.logs(ordinal, role)
     haproxy_logs = podman("logs", f"{PREFIX}haproxy", check=False)
-    for password in (REDIS_PASSWORD, SENTINEL_PASSWORD):
+    passwords = (REDIS_PASSWORD, SENTINEL_PASSWORD, *gateway.acl_passwords.values())
+    for password in passwords:
         assert password not in haproxy_logs.stdout + haproxy_logs.stderr
         for path in (gateway.conf_dir, gateway.scripts_dir, gateway.haproxy_dir):
             for file in path.iterdir():
                 assert password not in file.read_text(), file
-    assert json.dumps(sorted(os.listdir(gateway.conf_dir))) == json.dumps([names.REDIS_CONF, names.SENTINEL_CONF])
+        for ordinal in sorted(gateway.started_pods):
+            # The users file on the volume holds hashes only.
+            assert password not in (gateway.data_dir(ordinal) / "conf" / names.USERS_ACL).read_text()
+    assert json.dumps(sorted(os.listdir(gateway.conf_dir))) == json.dumps(
+        [names.REDIS_CONF, names.SENTINEL_CONF, names.USERS_ACL])

@@ -6,6 +6,7 @@ port, bind and dir lines are replaced (Redis applies `dir` while it reads the fi
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -19,7 +20,7 @@ import redis
 
 import redis_files
 from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, require_tools
-from stack_config import StackConfig, gateway_pod_fqdn, names
+from stack_config import StackConfig, gateway_pod_fqdn, internal_passwords, names
 
 START_TIMEOUT_SECONDS = 10
 
@@ -121,6 +122,43 @@ def test_gateway_redis_conf_refuses_clients_without_the_password(tmp_path: Path)
             anonymous.set("k", "v")
 
 
+def test_users_file_loads_and_survives_config_rewrite(tmp_path: Path):
+    """The users file as redis-start.sh writes it (the template plus #<sha256> of each password)
+    next to the redis.conf lines it appends: the server starts with it, each password logs its user
+    in, and Sentinel's CONFIG REWRITE keeps the users in their file, out of redis.conf."""
+    from runtime_support import OPERATOR_PASSWORD, stack_config
+    cfg, port = stack_config("prod"), free_port()
+    passwords = {"default": REDIS_PASSWORD, **internal_passwords(REDIS_PASSWORD, OPERATOR_PASSWORD)}
+    lines = []
+    for line in redis_files.gateway_users_acl(cfg).splitlines():
+        if line.startswith("user "):
+            user = line.split()[1]
+            lines.append(f"{line} #{hashlib.sha256(passwords[user].encode()).hexdigest()}")
+    acl_file = write_private(tmp_path / "users.acl", "\n".join(lines) + "\n")
+    conf = write_private(tmp_path / "redis.conf", localized(
+        redis_files.gateway_redis_conf(cfg) + f'\naclfile {acl_file}\nmasteruser replication\n'
+        f'masterauth "{passwords["replication"]}"\n', port, tmp_path))
+    with running("redis-server", conf, port, REDIS_PASSWORD) as client:
+        operator = redis.Redis(host="127.0.0.1", port=port, username="operator", password=OPERATOR_PASSWORD,
+                               decode_responses=True, socket_timeout=2)
+        assert operator.execute_command("ACL", "WHOAMI") == "operator"
+        for user, password in passwords.items():
+            if user != "default":
+                with redis.Redis(host="127.0.0.1", port=port, username=user, password=password,
+                                 socket_timeout=2) as logged_in:
+                    assert logged_in.ping()
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            client.config_set("maxmemory", "1mb")
+        operator.execute_command("REPLICAOF", "127.0.0.1", str(free_port()))
+        assert operator.config_rewrite()
+        assert sorted(operator.execute_command("ACL", "USERS")) == sorted(passwords)
+        operator.close()
+    rewritten = conf.read_text()
+    assert f'aclfile "{acl_file}"' in rewritten and "\nuser " not in rewritten
+    assert acl_file.read_text().count("\nuser ") == len(passwords) - 1
+    assert not any(password in acl_file.read_text() for password in passwords.values())
+
+
 def test_gateway_sentinel_conf_runs(any_stack_config: StackConfig, tmp_path: Path):
     cfg = any_stack_config
     redis_port, sentinel_port = free_port(), free_port()
@@ -151,14 +189,16 @@ def test_haproxy_cfg_is_valid(any_stack_config: StackConfig, tmp_path: Path):
     cfg = any_stack_config
     path = tmp_path / "haproxy.cfg"
     path.write_text(redis_files.haproxy_cfg(cfg))
-    env = {**os.environ, "REDIS_PASSWORD": REDIS_PASSWORD, "SENTINEL_PASSWORD": SENTINEL_PASSWORD}
+    env = {**os.environ, "ACL_PROBE_PASSWORD": REDIS_PASSWORD, "SENTINEL_PASSWORD": SENTINEL_PASSWORD}
     result = subprocess.run(["haproxy", "-c", "-f", str(path)], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     text = path.read_text()
     for ordinal in range(cfg.gateway.replicas):
         assert f"nbsrv(sentinels_name_redis_{ordinal}) ge {cfg.gateway.effective_quorum}" in text
         assert f"tcp-check expect string {gateway_pod_fqdn(cfg, ordinal)}" in text
-    assert ("${REDIS_PASSWORD}" in text) == cfg.gateway.auth.enabled
+    # The Redis checks authenticate as the ACL user `probe`, never with the clients' password.
+    assert ('"AUTH probe ${ACL_PROBE_PASSWORD}"' in text) == cfg.gateway.auth.enabled
+    assert "${REDIS_PASSWORD}" not in text
     assert ("${SENTINEL_PASSWORD}" in text) == cfg.gateway.auth.sentinel
 
 

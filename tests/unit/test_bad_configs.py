@@ -27,7 +27,8 @@ from .support import PASSWORDS, STACKS
 from .test_stack_config import INVALID as INVALID_IN_TEST_STACK_CONFIG
 
 PROJECT_PREFIX = "kubernaut-redis:"
-PASSWORD_KEYS_OF_A_STACK = ("gatewayRedisPassword", "gatewaySentinelPassword", "contextCachePassword")
+PASSWORD_KEYS_OF_A_STACK = ("gatewayRedisPassword", "gatewaySentinelPassword", "contextCachePassword",
+                            "gatewayOperatorPassword")
 
 
 def _passwords(**changed: Optional[str]) -> dict[str, Optional[str]]:
@@ -198,6 +199,16 @@ BAD: list[tuple[str, str, dict[str, Any], Optional[dict], str, str]] = [
      "missing; this secret key is required while gateway.auth.sentinel is true"),
     ("cache-password-missing", "dev", {"contextCache.auth.enabled": True}, _passwords(contextCachePassword=None),
      "contextCachePassword", "required while contextCache.auth.enabled is true"),
+    # the optional operator password: checked like the others when set, and never the clients' one
+    ("operator-password-short", "prod", {}, _passwords(gatewayOperatorPassword="Qx7-secret-9z2k"),
+     "gatewayOperatorPassword", PASSWORD_RULE),
+    ("operator-password-empty", "dev", {}, _passwords(gatewayOperatorPassword=""), "gatewayOperatorPassword",
+     PASSWORD_RULE),
+    ("operator-password-with-space", "dev", {}, _passwords(gatewayOperatorPassword="operator pass word 12"),
+     "gatewayOperatorPassword", PASSWORD_RULE),
+    ("operator-password-is-the-clients", "prod", {},
+     _passwords(gatewayOperatorPassword=PASSWORDS["gatewayRedisPassword"]), "gatewayOperatorPassword",
+     "must differ from it, or the clients hold the operators' full access"),
     ("cache-password-short", "dev", {"contextCache.auth.enabled": True}, _passwords(contextCachePassword="cachepw"),
      "contextCachePassword", PASSWORD_RULE),
 ]
@@ -274,6 +285,13 @@ def test_password_lines_never_show_the_value_nor_its_length():
     lines = {_refusal("prod", {}, _passwords(gatewayRedisPassword=value))[0]
              for value in ("", "a", "x" * 15, "has space in it 1234", "q\"uote-0123456789", "\u00e4" * 20)}
     assert lines == {f"gatewayRedisPassword: got a value that breaks the rule (a secret, not shown); {PASSWORD_RULE}"}
+
+
+def test_the_operator_password_is_optional_and_unread_without_gateway_auth():
+    load_stack_config(_raw("prod", {}), "prod", passwords=_passwords(gatewayOperatorPassword=None), config_keys=())
+    # auth off in dev: no ACL user, so a refused operator password is not read either
+    load_stack_config(_raw("dev", {"gateway.auth.enabled": False, "gateway.auth.sentinel": False}), "dev",
+                      passwords=_passwords(gatewayOperatorPassword="x"), config_keys=())
 
 
 @pytest.mark.parametrize("value", [
