@@ -78,6 +78,8 @@ REDIS_READINESS_SCRIPT = "redis-readiness.sh"
 REDIS_LIVENESS_SCRIPT = "redis-liveness.sh"
 SENTINEL_PROBE_SCRIPT = "sentinel-probe.sh"
 REDIS_PRESTOP_SCRIPT = "redis-prestop.sh"
+# The CLI as the ACL user `operator`, for people's `kubectl exec ... -c redis -- sh <it> ...`.
+OPERATOR_CLI_SCRIPT = "operator-cli.sh"
 
 # Labels and annotations
 LABEL_NAME = "app.kubernetes.io/name"

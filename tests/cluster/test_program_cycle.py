@@ -108,8 +108,9 @@ def test_reapply_after_a_failover_changes_nothing_then_a_config_change_rolls_wit
     assert after["status"]["updateRevision"] != revision["status"]["updateRevision"]
     run(access, client, WRITE, prefix, str(2 * (KEYS // 3)), str(KEYS - 2 * (KEYS // 3)))
     assert run(access, client, READ, prefix, str(KEYS)) == "0"
-    policy = access.kubectl("-n", NAMESPACE, "exec", master_pod(access), "-c", "redis", "--", "redis-cli",
-                            "config", "get", "maxmemory-policy").stdout.split()
+    # CONFIG is the operator's (ACL user `operator`): the clients' user that a bare redis-cli is gets NOPERM.
+    policy = access.kubectl("-n", NAMESPACE, "exec", master_pod(access), "-c", "redis", "--", "sh",
+                            "/opt/kubernaut-redis/bin/operator-cli.sh", "config", "get", "maxmemory-policy").stdout.split()
     assert policy == ["maxmemory-policy", "volatile-lru"]
 
     # Back to the committed config for the tests that follow.

@@ -811,7 +811,14 @@ def test_operator_redis_cli_commands_work_as_written(gateway: GatewayPods, healt
     redis_info = gateway.exec(pod, "redis", cli, "info", "replication")
     assert redis_info.returncode == 0 and "NOAUTH" not in redis_info.stdout, redis_info.stdout + redis_info.stderr
     assert f"role:{'master' if pod == healthy else 'slave'}" in redis_info.stdout
-    for result in (sentinel, redis_info):
+    # Changing the server is the ACL user `operator`'s: a bare redis-cli is the clients' user.
+    refused = gateway.exec(pod, "redis", cli, "config", "get", "maxmemory")
+    assert "NOPERM" in refused.stdout + refused.stderr, refused.stdout + refused.stderr
+    operator = gateway.exec(pod, "redis", "sh", f"{names.SCRIPTS_DIR}/{names.OPERATOR_CLI_SCRIPT}",
+                            "config", "get", "maxmemory")
+    assert operator.returncode == 0 and operator.stdout.split() == ["maxmemory", str(CFG.gateway.maxmemory_bytes)], \
+        operator.stdout + operator.stderr
+    for result in (sentinel, redis_info, operator):
         assert "AUTH failed" not in result.stderr and "Warning" not in result.stderr
 
 

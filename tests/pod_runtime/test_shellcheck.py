@@ -39,7 +39,7 @@ def repo_shell_scripts() -> list[Path]:
 def test_the_pod_scripts_are_found():
     found = {p.name for p in repo_shell_scripts()}
     expected = {"common.sh", "redis-start.sh", "sentinel-start.sh", "redis-readiness.sh",
-                "redis-liveness.sh", "sentinel-probe.sh", "redis-prestop.sh", "cache-start.sh"}
+                "redis-liveness.sh", "sentinel-probe.sh", "redis-prestop.sh", "cache-start.sh", "operator-cli.sh"}
     assert expected <= found
 
 
@@ -69,5 +69,5 @@ def test_passwords_never_reach_argv(script: Path):
     assert not re.search(r"(redis-cli|valkey-cli|ENGINE_CLI)\b[^\n]*\s(-a|--pass|--askpass)\b", text)
     # the password variables are only expanded into REDISCLI_AUTH, printf (a builtin) or checks
     for line in text.splitlines():
-        if re.search(r"\$\{?(REDIS_PASSWORD|SENTINEL_PASSWORD)", line):
-            assert re.search(r"REDISCLI_AUTH=|printf |check_password|-n \"\$\{|case \$\{", line), line
+        if re.search(r"\$\{?(REDIS_PASSWORD|SENTINEL_PASSWORD|ACL_[A-Z]+_PASSWORD)", line):
+            assert re.search(r"REDISCLI_AUTH=|printf |check_password|-n \"\$\{|case \$\{|(^|\s)[a-z_]+=\$\{ACL_", line), line
