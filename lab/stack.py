@@ -26,7 +26,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 STACK = "lab"
-SECRET_KEYS = ("gatewayRedisPassword", "gatewaySentinelPassword", "contextCachePassword")
+SECRET_KEYS = ("gatewayRedisPassword", "gatewaySentinelPassword", "contextCachePassword", "gatewayOperatorPassword")
 KUBECONFIG_KEY = "kubeconfig"
 NOT_PART_OF_THE_PROGRAM = (".git", ".venv", "__pycache__", ".pulumi-state", ".rendered", ".pytest_cache", "tests",
                            "docs", "go", "node_modules")
