@@ -444,11 +444,10 @@ class RedisSentinelCluster(pulumi.ComponentResource):
     def _haproxy_container(self) -> k8s.core.v1.ContainerArgs:
         cfg, gateway = self._cfg, self._cfg.gateway
         env = []
-        # haproxy.cfg reads the passwords from the environment for its AUTH health checks: the ACL
-        # user `probe` (PING and INFO only) on Redis, not the clients' password.
+        # haproxy.cfg reads the passwords from the environment for its AUTH health checks (on Redis
+        # the clients' user, `default`: redis_files/haproxy.py says why).
         if gateway.auth.enabled:
-            env.append(secret_env(names.acl_password_env(names.ACL_USER_PROBE), names.GATEWAY_AUTH_SECRET,
-                                  names.acl_secret_key(names.ACL_USER_PROBE)))
+            env.append(secret_env("REDIS_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD))
         if gateway.auth.sentinel:
             env.append(secret_env(
                 "SENTINEL_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_SENTINEL_PASSWORD))

@@ -9,10 +9,12 @@ it is demoted) gets no new connection. Port 26379 spreads clients over the live 
 
 Servers are DNS names resolved at run time (`resolvers`, `init-addr none`): a recreated pod
 with a new IP is followed, and a missing pod does not stop HAProxy from starting.
-Passwords come from the container's environment ("${ACL_PROBE_PASSWORD}", "${SENTINEL_PASSWORD}"),
-which HAProxy expands inside double quotes: nothing secret is in this file. The Redis checks
-authenticate as the ACL user `probe` (PING and INFO only, redis_files/acl.py), so the proxy holds
-neither the clients' password nor any that could change a server.
+Passwords come from the container's environment ("${REDIS_PASSWORD}", "${SENTINEL_PASSWORD}"),
+which HAProxy expands inside double quotes: nothing secret is in this file. The Redis checks send
+the clients' password alone (the ACL user `default`, redis_files/acl.py), whose PING and INFO
+they need: the proxy carries the clients' traffic anyway, and that password works on a server
+with ACL users and on one from before them alike, so the proxy, which rolls independently of the
+StatefulSet, keeps admitting the master throughout an upgrade to ACL users.
 Readiness and liveness of the proxy pod: a TCP probe of port 6379 (HAProxy listens whether or
 not a master is admitted; a proxy that cannot see a master is no worse than its siblings).
 """
@@ -39,9 +41,8 @@ def _quorum_backend_name(ordinal: int) -> str:
     return f"sentinels_name_redis_{ordinal}"
 
 
-def _auth_check(variable: str, user: str = "") -> list[str]:
-    user_word = f"{user} " if user else ""
-    return [f'tcp-check send "AUTH {user_word}${{{variable}}}"\\r\\n', "tcp-check expect string +OK"]
+def _auth_check(variable: str) -> list[str]:
+    return [f'tcp-check send "AUTH ${{{variable}}}"\\r\\n', "tcp-check expect string +OK"]
 
 
 def _global_and_defaults() -> list[str]:
@@ -119,8 +120,7 @@ def _admitted(ordinal: int, quorum: int) -> str:
 
 def _master_backend(cfg: StackConfig, fqdns: list[str]) -> list[str]:
     quorum = cfg.gateway.effective_quorum
-    redis_auth = (_auth_check(names.acl_password_env(names.ACL_USER_PROBE), names.ACL_USER_PROBE)
-                  if cfg.gateway.auth.enabled else [])
+    redis_auth = _auth_check("REDIS_PASSWORD") if cfg.gateway.auth.enabled else []
     any_admitted = " or ".join(_admitted(i, quorum) for i in range(len(fqdns)))
     body = [
         "option tcp-check",

@@ -211,13 +211,8 @@ class GatewayPods:
         }
 
     def haproxy_secret_env(self) -> dict[str, str]:
-        """HAProxy's: the `probe` user's password for the Redis checks, Sentinel's for its own."""
-        env = {"SENTINEL_PASSWORD": self.sentinel_password} if self.sentinel_password else {}
-        if self.acl:
-            env.update(self.acl_env(names.ACL_USER_PROBE))
-        elif self.redis_password:
-            env["REDIS_PASSWORD"] = self.redis_password
-        return env
+        """HAProxy's: the clients' password for the Redis checks, Sentinel's for its own."""
+        return self.secret_env()
 
     def _env_args(self, literal: dict[str, str], secret: Optional[dict[str, str]] = None) -> list[str]:
         args = []

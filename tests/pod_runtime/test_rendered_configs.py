@@ -189,16 +189,15 @@ def test_haproxy_cfg_is_valid(any_stack_config: StackConfig, tmp_path: Path):
     cfg = any_stack_config
     path = tmp_path / "haproxy.cfg"
     path.write_text(redis_files.haproxy_cfg(cfg))
-    env = {**os.environ, "ACL_PROBE_PASSWORD": REDIS_PASSWORD, "SENTINEL_PASSWORD": SENTINEL_PASSWORD}
+    env = {**os.environ, "REDIS_PASSWORD": REDIS_PASSWORD, "SENTINEL_PASSWORD": SENTINEL_PASSWORD}
     result = subprocess.run(["haproxy", "-c", "-f", str(path)], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     text = path.read_text()
     for ordinal in range(cfg.gateway.replicas):
         assert f"nbsrv(sentinels_name_redis_{ordinal}) ge {cfg.gateway.effective_quorum}" in text
         assert f"tcp-check expect string {gateway_pod_fqdn(cfg, ordinal)}" in text
-    # The Redis checks authenticate as the ACL user `probe`, never with the clients' password.
-    assert ('"AUTH probe ${ACL_PROBE_PASSWORD}"' in text) == cfg.gateway.auth.enabled
-    assert "${REDIS_PASSWORD}" not in text
+    # The Redis checks send the clients' password alone (the ACL user `default`), as before ACL users.
+    assert ('"AUTH ${REDIS_PASSWORD}"' in text) == cfg.gateway.auth.enabled
     assert ("${SENTINEL_PASSWORD}" in text) == cfg.gateway.auth.sentinel
 
 

@@ -148,9 +148,9 @@ def test_start_refuses_passwords_haproxy_cannot_send(lab_engine, solo_network: s
 def test_haproxy_of_the_engine_image_accepts_the_rendered_config(lab_engine, tmp_path: Path, stack: str):
     require_lab_images(lab_engine)
     conf = read_only_dir(tmp_path / "haproxy", {names.HAPROXY_CFG: redis_files.haproxy_cfg(stack_config(stack))}, 0o444)
-    secrets = {"ACL_PROBE_PASSWORD": REDIS_PASSWORD, "SENTINEL_PASSWORD": SENTINEL_PASSWORD}
+    secrets = {"REDIS_PASSWORD": REDIS_PASSWORD, "SENTINEL_PASSWORD": SENTINEL_PASSWORD}
     done = podman("run", "--rm", "--user", "999:999", "--read-only", "-v", f"{conf}:{names.HAPROXY_CONF_DIR}:ro",
-                  "-e", "ACL_PROBE_PASSWORD", "-e", "SENTINEL_PASSWORD", lab_engine.image,
+                  "-e", "REDIS_PASSWORD", "-e", "SENTINEL_PASSWORD", lab_engine.image,
                   "haproxy", "-c", "-f", f"{names.HAPROXY_CONF_DIR}/{names.HAPROXY_CFG}", env=secrets, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     # haproxy names a deprecated or ignored keyword in a warning, and -c still passes

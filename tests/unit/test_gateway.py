@@ -321,9 +321,9 @@ def test_haproxy_deployment(run, gateway_auth):
     if not gateway_auth:
         assert env == {}
     else:
-        # The Redis checks authenticate as the ACL user `probe`: the proxy holds no clients' password.
+        # The Redis checks authenticate as the clients' user (password only); no internal user's password.
         assert {name: item["valueFrom"]["secretKeyRef"]["key"] for name, item in env.items()} == {
-            "ACL_PROBE_PASSWORD": "acl-probe-password", "SENTINEL_PASSWORD": "sentinel-password"}
+            "REDIS_PASSWORD": "redis-password", "SENTINEL_PASSWORD": "sentinel-password"}
     annotation = deployment["template"]["metadata"]["annotations"][names.CHECKSUM_ANNOTATION]
     assert len(annotation) == 64
 
