@@ -181,7 +181,7 @@ exec_sentinel() {
 # and print "AUTH failed" on stderr, which spoils every reply read with 2>&1.
 
 # The Redis ACL user redis_cli acts as: `pod` (the start and preStop scripts) unless a script
-# says otherwise (the probes: `use_redis_user probe`).
+# says otherwise (the probes: `use_redis_user probe`; `default`: the clients' password alone).
 REDIS_CLI_USER=pod
 
 use_redis_user() {
@@ -197,6 +197,7 @@ redis_cli() {
         *) redis_cli_host=$1; shift; set -- -h "$redis_cli_host" -p "$REDIS_PORT" "$@" ;;
     esac
     case $REDIS_CLI_USER in
+        default) redis_cli_password= ;;
         probe) redis_cli_password=${ACL_PROBE_PASSWORD:-} ;;
         *) redis_cli_password=${ACL_POD_PASSWORD:-} ;;
     esac

@@ -169,6 +169,64 @@ write_redis_conf() {
     } | write_file_atomically "$REDIS_CONF"
 }
 
+# ------------------------------------------------------------------ peers from before ACL users
+
+# A rolling upgrade to ACL users meets peers whose redis has none yet: there the clients'
+# password runs every command (ACL WHOAMI answers `default`; a server with users refuses it), their
+# replicas authenticate with that password, and their sentinels too. This pod could then not
+# replicate from such a master (no `replication` user), its sentinel could not work with such a
+# node, and once this pod is master, such replicas and sentinels could not work with it. So each
+# such peer that answers is given the users at run time (ACL SETUSER; its own restart writes its
+# users file for good), replicates as `replication`, and its sentinel, once every peer redis has
+# the users, authenticates as `sentinel`. Passwords and hashes reach the CLI on stdin (-x).
+
+# Prints the ordinals of the peers whose redis has no ACL users, one per line.
+legacy_peers() {
+    for peer in $(peer_ordinals); do
+        whoami=$(use_redis_user default && redis_cli "$(pod_fqdn "$peer")" ACL WHOAMI 2>/dev/null) || continue
+        [ "$whoami" != default ] || printf '%s\n' "$peer"
+    done
+}
+
+# Gives the redis at <host> the internal users of the template (the clients' `default` stays as it is).
+give_users() (
+    set -f # the rules hold `~*` and `&*`: words, not patterns
+    while read -r acl_keyword acl_user acl_rules; do
+        [ "$acl_keyword" = user ] || continue
+        [ "$acl_user" != default ] || continue
+        acl_variable=$(acl_password_variable "$acl_user")
+        acl_password=
+        eval "acl_password=\${$acl_variable:-}"
+        # shellcheck disable=SC2086 # the rules are one word each
+        reply=$(printf '#%s' "$(password_hash "$acl_password")" |
+            (use_redis_user default && redis_cli "$1" -x ACL SETUSER "$acl_user" reset $acl_rules) 2>&1) || true
+        [ "$reply" = OK ] || { log "ACL SETUSER $acl_user on $1: $reply"; return 1; }
+    done <"$ACL_TEMPLATE"
+)
+
+adopt_legacy_peers() {
+    legacy=$(legacy_peers)
+    [ -n "$legacy" ] || return 0
+    log "peers without ACL users (an upgrade to them): $(printf '%s' "$legacy" | tr '\n' ' ')"
+    all_given=yes
+    for peer in $legacy; do
+        give_users "$(pod_fqdn "$peer")" || { all_given=no; continue; }
+        reply=$(printf '%s' "$ACL_REPLICATION_PASSWORD" |
+            (use_redis_user default && redis_cli "$(pod_fqdn "$peer")" -x CONFIG SET masteruser replication masterauth) 2>&1) || true
+        log "pod $peer: ACL users given; replicates as replication ($reply)"
+    done
+    if [ "$all_given" = yes ]; then
+        for peer in $legacy; do
+            first=$(sentinel_cli "$(pod_fqdn "$peer")" SENTINEL SET "$MASTER_SET" auth-user sentinel 2>&1) || true
+            second=$(printf '%s' "$ACL_SENTINEL_PASSWORD" |
+                sentinel_cli "$(pod_fqdn "$peer")" -x SENTINEL SET "$MASTER_SET" auth-pass 2>&1) || true
+            log "sentinel of pod $peer: authenticates as sentinel ($first, $second)"
+        done
+    else
+        log "WARNING: not every peer took the ACL users: their sentinels keep the clients' password"
+    fi
+}
+
 # ------------------------------------------------------------------ the claim of the master role
 
 wait_until_loaded() {
@@ -463,6 +521,10 @@ main() {
     START_UNPROMOTABLE=no
     if [ "$CLAIM" = yes ] || [ "$(redis_cli "$FOLLOW" INFO replication 2>/dev/null | info_field role)" != master ]; then
         START_UNPROMOTABLE=yes
+    fi
+    if [ -r "$ACL_TEMPLATE" ]; then
+        require_env ACL_SENTINEL_PASSWORD
+        adopt_legacy_peers &
     fi
     if [ "$CLAIM" = yes ]; then
         log "claiming the master role: starting with port $REDIS_PORT closed until it is settled"

@@ -101,12 +101,16 @@ class GatewayPods:
     # the engine whose binaries the scripts run.
     engine: LabEngineImage = LAB_ENGINE_IMAGES[0]
     started_pods: set[int] = field(default_factory=set)
+    # Pods run as before ACL users (an upgrade's starting point): their templates lack users.acl
+    # and their containers the ACL passwords, as the previous release's StatefulSet gave them.
+    legacy_pods: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.replicas = self.replicas or self.cfg.gateway.replicas
         self.scripts_dir = self.workdir / "scripts"
         self.conf_dir = self.workdir / "conf"
         self.haproxy_dir = self.workdir / "haproxy"
+        self.legacy_conf_dir = self.workdir / "conf-legacy"
         self.acl = self.cfg.gateway.auth.enabled
         self.acl_passwords = (internal_passwords(self.redis_password, self.operator_password)
                               if self.acl and self.redis_password else {})
@@ -135,7 +139,7 @@ class GatewayPods:
 
     def write_files(self, cfg: Optional[StackConfig] = None) -> None:
         cfg = cfg or self.cfg
-        for directory in (self.scripts_dir, self.conf_dir, self.haproxy_dir):
+        for directory in (self.scripts_dir, self.conf_dir, self.haproxy_dir, self.legacy_conf_dir):
             if directory.exists():
                 directory.chmod(0o755)
                 shutil.rmtree(directory)
@@ -149,7 +153,9 @@ class GatewayPods:
         if cfg.gateway.auth.enabled:
             (self.conf_dir / names.USERS_ACL).write_text(redis_files.gateway_users_acl(cfg))
         (self.haproxy_dir / names.HAPROXY_CFG).write_text(redis_files.haproxy_cfg(cfg))
-        for directory in (self.scripts_dir, self.conf_dir, self.haproxy_dir):
+        for name in (names.REDIS_CONF, names.SENTINEL_CONF):
+            (self.legacy_conf_dir / name).write_text((self.conf_dir / name).read_text())
+        for directory in (self.scripts_dir, self.conf_dir, self.haproxy_dir, self.legacy_conf_dir):
             directory.chmod(0o555)
             for path in directory.iterdir():
                 path.chmod(0o555 if directory == self.scripts_dir else 0o444)
@@ -179,11 +185,13 @@ class GatewayPods:
     def acl_env(self, *users: str) -> dict[str, str]:
         return {names.acl_password_env(user): self.acl_passwords[user] for user in users if user in self.acl_passwords}
 
-    def container_secret_env(self, role: str) -> dict[str, str]:
+    def container_secret_env(self, role: str, ordinal: int = -1) -> dict[str, str]:
         """The Secret's variables as the StatefulSet gives them to `role`'s container, with
         REDISCLI_AUTH: the password of the server in that container, when it has one."""
         env = self.secret_env()
-        if role == "redis":
+        if ordinal in self.legacy_pods:
+            pass
+        elif role == "redis":
             env.update(self.acl_env(*names.ACL_INTERNAL_USERS))
         elif self.acl:
             env.pop("REDIS_PASSWORD", None)
@@ -239,11 +247,12 @@ class GatewayPods:
         self.started_pods.add(ordinal)
 
     def run_container(self, ordinal: int, role: str, script: str) -> None:
-        secret = self.container_secret_env(role)
+        secret = self.container_secret_env(role, ordinal)
+        conf_dir = self.legacy_conf_dir if ordinal in self.legacy_pods else self.conf_dir
         podman("run", "-d", "--pod", self.pod_name(ordinal), "--name", self.container(ordinal, role),
                "--user", f"{UID}:{UID}", "--read-only", "--tmpfs", "/tmp",
                "-v", f"{self.scripts_dir}:{names.SCRIPTS_DIR}:ro",
-               "-v", f"{self.conf_dir}:{names.CONF_DIR}:ro",
+               "-v", f"{conf_dir}:{names.CONF_DIR}:ro",
                "-v", f"{self.data_dir(ordinal)}:{names.DATA_DIR}",
                *self._env_args(self.pod_env(ordinal), secret),
                self.engine.image, "sh", f"{names.SCRIPTS_DIR}/{script}", env=secret)
@@ -328,7 +337,7 @@ class GatewayPods:
     def redis(self, ordinal: int, *, authenticated: bool = True, timeout: float = 2.0) -> redis.Redis:
         """A client of pod <ordinal>'s redis as an operator: the ACL user `operator` (every command)
         with ACL users, the password alone without them."""
-        if authenticated and self.acl_passwords:
+        if authenticated and self.acl_passwords and ordinal not in self.legacy_pods:
             return self.as_user(ordinal, names.ACL_USER_OPERATOR, timeout=timeout)
         return redis.Redis(host=self.ip(ordinal), port=names.REDIS_PORT,
                            password=self.redis_password if authenticated else None,

@@ -69,9 +69,11 @@ CONTAINER_COMMANDS = {"config", "client"}
 
 
 def test_the_pod_scripts_send_no_command_beyond_the_pod_and_probe_users():
-    """Every redis_cli call of the shipped scripts names a command the acting user holds."""
+    """Every redis_cli call of the shipped scripts names a command the acting user holds (calls
+    as `default` go to peers from before ACL users only, where that user may do anything)."""
     sent = set()
     for text in redis_files.gateway_scripts().values():
+        text = "\n".join(line for line in text.splitlines() if "use_redis_user default" not in line)
         for match in re.finditer(r'redis_cli "(?:[^"$]|\$[A-Za-z_{}]+|\$\((?:[^()])*\))+" ([A-Z]+)(?: ([A-Z]+))?', text):
             command = match.group(1).lower()
             sent.add(f"{command}|{match.group(2).lower()}" if command in CONTAINER_COMMANDS else command)
