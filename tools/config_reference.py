@@ -76,9 +76,13 @@ They reach the pods only through the Kubernetes Secrets `redis-gateway-auth` and
 
 | key | needed when | what it is |
 |---|---|---|
-| `gatewayRedisPassword` | `gateway.auth.enabled` | `requirepass`/`masterauth` of every gateway Redis, \
-Sentinel `auth-pass`, HAProxy checks |
+| `gatewayRedisPassword` | `gateway.auth.enabled` | the clients' password: the gateway's ACL user `default` \
+(the Gateway sends no user name), restricted to Kubernaut's commands; HAProxy's checks |
 | `gatewaySentinelPassword` | `gateway.auth.sentinel` | Sentinel's own `requirepass` |
+| `gatewayOperatorPassword` | optional, read while `gateway.auth.enabled` | the ACL user `operator` (every \
+command, for people) and the seed of the internal users' passwords; must differ from \
+`gatewayRedisPassword`. Without it the internal users' passwords derive from the clients' password \
+and the program warns: set it in prod |
 | `contextCachePassword` | `contextCache.auth.enabled` | `requirepass` of the Context-API cache |
 | `kubeconfig` | `platform.kubernetes.renderYamlToDirectory` is null | kubeconfig of the explicit provider, \
 self-contained (see below) |
@@ -89,6 +93,15 @@ configs hold it in double quotes, HAProxy sends it inline in `AUTH`, and the pod
 whitespace, quotes, backslashes and control characters). `head -c 24 /dev/urandom | base64` gives \
 such a password. The preview stops on a missing, empty, short or refused password with one line \
 naming the key, never the value.
+
+**Redis users of the gateway** (with `gateway.auth.enabled`; docs/architecture.md, "Redis users"): \
+besides the clients' `default`, the users `replication`, `sentinel`, `pod`, `probe`, `exporter` and \
+`operator` each have a password of their own, in Secret `redis-gateway-auth` under \
+`acl-<user>-password`. The program derives them as HMAC-SHA256(`gatewayOperatorPassword`, \
+`redis-gateway/<user>`) in hex (`operator`'s is that key itself), so no more keys are needed; without \
+`gatewayOperatorPassword`, the seed is `gatewayRedisPassword`. Changing the seed changes them all in \
+the Secret, and the pods read them when they start: like any password change, that is a rotation \
+(docs/architecture.md, "Redis users").
 
 The `kubeconfig` secret must carry its credentials inline: the provider runs wherever `pulumi up`
 runs (a CI runner, a colleague's machine), where the files of the machine it came from do not
