@@ -7,7 +7,8 @@
 #    asked for up to BOOT_PEER_WAIT_SECONDS), else the master the sentinel.conf persisted on this
 #    pod's volume names, else a master some peer runs. A pod that would be master itself (the
 #    recorded master, restarted; or pod 0 at what looks like a first bootstrap) claims the role.
-# 3. Writes /data/conf/redis.conf (the template plus per-pod lines) and execs the server.
+# 3. Writes /data/conf/redis.conf (the template plus per-pod lines) and, with ACL users, the users
+#    file /data/conf/users.acl (password hashes only), and execs the server.
 #
 # The claim. A restarted recorded master's data may be older than a replica's (an RDB written
 # minutes ago, or none); pod 0 with an empty volume may face peers that hold a whole dataset but
