@@ -19,3 +19,14 @@ def test_common_sh_paths_match_the_names_module():
     assert values["DATA_DIR"] == names.DATA_DIR
     assert values["LOCAL_SOCKET"] == names.REDIS_SOCKET
     assert values["LOCAL_SOCKET"].startswith(names.TMP_DIR + "/")
+
+
+def test_the_users_file_names_match_the_names_module():
+    values = _assignments()
+    assert values["ACL_TEMPLATE"] == f"$TEMPLATE_DIR/{names.USERS_ACL}"
+    assert values["ACL_FILE"] == f"$REDIS_CONF_DIR/{names.USERS_ACL}"
+    scripts = COMMON_SH.parent
+    assert (scripts / names.OPERATOR_CLI_SCRIPT).is_file()
+    # The variables the scripts read are the ones the components set from the Secret.
+    for user in names.ACL_INTERNAL_USERS:
+        assert names.acl_password_env(user) in COMMON_SH.read_text(), user
