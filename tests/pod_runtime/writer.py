@@ -37,7 +37,8 @@ def main():
     while time.time() < deadline:
         round_number += 1
         try:
-            value = master.incr("writer:counter")
+            # INCR, as the Gateway sends it (redis-py's incr() sends INCRBY, which its user lacks)
+            value = master.execute_command("INCR", "writer:counter")
             acked_counter.append([time.time(), value])
             master.set(f"writer:key:{round_number}", round_number)
             acked_keys.append([time.time(), round_number])
