@@ -205,6 +205,15 @@ give_users() (
     done <"$ACL_TEMPLATE"
 )
 
+# Points the sentinel at <host> to the ACL user `sentinel` (SENTINEL SET drops its links, which
+# then reconnect and authenticate); sets reply to the two answers.
+sentinel_as_sentinel_user() {
+    first=$(sentinel_cli "$1" SENTINEL SET "$MASTER_SET" auth-user sentinel 2>&1) || true
+    second=$(printf '%s' "$ACL_SENTINEL_PASSWORD" |
+        sentinel_cli "$1" -x SENTINEL SET "$MASTER_SET" auth-pass 2>&1) || true
+    reply="$first $second"
+}
+
 adopt_legacy_peers() {
     legacy=$(legacy_peers)
     [ -n "$legacy" ] || return 0
@@ -217,12 +226,21 @@ adopt_legacy_peers() {
         log "pod $peer: ACL users given; replicates as replication ($reply)"
     done
     if [ "$all_given" = yes ]; then
+        # This pod's own sentinel too: it may have connected to those peers before they had the
+        # user, and a link whose AUTH failed is never authenticated again (its PINGs get replies,
+        # errors, so Sentinel keeps it and judges the peer down). SENTINEL SET of auth-user or
+        # auth-pass drops the links; they reconnect and authenticate.
         for peer in $legacy; do
-            first=$(sentinel_cli "$(pod_fqdn "$peer")" SENTINEL SET "$MASTER_SET" auth-user sentinel 2>&1) || true
-            second=$(printf '%s' "$ACL_SENTINEL_PASSWORD" |
-                sentinel_cli "$(pod_fqdn "$peer")" -x SENTINEL SET "$MASTER_SET" auth-pass 2>&1) || true
-            log "sentinel of pod $peer: authenticates as sentinel ($first, $second)"
+            sentinel_as_sentinel_user "$(pod_fqdn "$peer")"
+            log "sentinel of pod $peer: authenticates as sentinel ($reply)"
         done
+        # This pod's sentinel may still be starting: wait for it (bounded), then reset its links.
+        own_deadline=$(($(now_seconds) + DNS_WAIT_SECONDS + BOOT_PEER_WAIT_SECONDS))
+        until sentinel_as_sentinel_user "$LOCAL_HOST" && [ "$reply" = "OK OK" ]; do
+            [ "$(now_seconds)" -lt "$own_deadline" ] || { log "WARNING: own sentinel: $reply"; return 0; }
+            sleep 1
+        done
+        log "own sentinel: links to the peers reset"
     else
         log "WARNING: not every peer took the ACL users: their sentinels keep the clients' password"
     fi
