@@ -20,6 +20,7 @@ import redis
 
 from cluster import ClientSpec, Cluster, SecretEnv
 from smoke import Targets, from_stack_outputs
+from stack_config import names
 
 from .health import Timing, wait_settled, wait_until
 from .observe import SentinelPanel
@@ -28,8 +29,11 @@ from .writer_process import WriterProcess
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_MAP = "redis-gateway-config"
 SENTINEL_CONF = "sentinel.conf"
-REDIS_PORT = 6379
-SENTINEL_PORT = 26379
+REDIS_PORT = names.REDIS_PORT
+SENTINEL_PORT = names.SENTINEL_PORT
+# The gateway's ACL user for people and tools, and its Secret key.
+OPERATOR_USER = names.ACL_USER_OPERATOR
+OPERATOR_SECRET_KEY = names.acl_secret_key(names.ACL_USER_OPERATOR)
 CLUSTER_DOMAIN = "cluster.local"
 CLIENT_NAME = "kubernaut-drills"
 LAB_STACK = "lab"
@@ -58,7 +62,7 @@ def stack_timing(overrides: Sequence[str] = (), stack: str = LAB_STACK) -> Timin
     stack file and the validated config models: the floor gets it without the gateway."""
     import yaml
 
-    from stack_config import load_stack_config, names
+    from stack_config import load_stack_config
 
     document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text()) or {}
     prefix = f"{names.PROJECT}:"
@@ -82,7 +86,7 @@ class Target:
     def __init__(self, cluster: Cluster, *, namespace: str, statefulset: str, headless: str, master_set: str,
                  replicas: int, timing: Timing, targets: Targets, client: ClientSpec,
                  redis_password: Optional[str] = None, sentinel_password: Optional[str] = None,
-                 cluster_domain: str = CLUSTER_DOMAIN) -> None:
+                 operator_password: Optional[str] = None, cluster_domain: str = CLUSTER_DOMAIN) -> None:
         self.cluster = cluster
         self.namespace = namespace
         self.statefulset = statefulset
@@ -95,6 +99,9 @@ class Target:
         self.client = client
         self.redis_password = redis_password
         self.sentinel_password = sentinel_password
+        # The ACL user operator's password, when the target has ACL users: the clients' user
+        # may not run the CONFIG commands some drills need.
+        self.operator_password = operator_password
         self.panel = SentinelPanel(self.pod_ips, SENTINEL_PORT, sentinel_password, master_set)
         self._pods_lock = threading.Lock()
         self._pods_cache: tuple[float, dict[str, Any]] = (0.0, {})
@@ -172,12 +179,15 @@ class Target:
 
     def node_command(self, pod: str, *command: str, timeout: float = 5.0) -> Any:
         """One command to the pod's redis, from the host to its IP (the drills reach the pods
-        directly, as the replication watch does); a RedisError when it does not answer."""
+        directly, as the replication watch does), as the ACL user operator when the target has
+        ACL users; a RedisError when it does not answer."""
         ip = self.pod_ip(pod)
         if ip is None:
             raise redis.ConnectionError(f"{pod} has no IP now")
-        node = redis.Redis(ip, REDIS_PORT, password=self.redis_password, socket_timeout=timeout,
-                           socket_connect_timeout=timeout, decode_responses=True)
+        user = {"username": OPERATOR_USER, "password": self.operator_password} if self.operator_password \
+            else {"password": self.redis_password}
+        node = redis.Redis(ip, REDIS_PORT, socket_timeout=timeout, socket_connect_timeout=timeout,
+                           decode_responses=True, **user)
         try:
             return node.execute_command(*command)
         finally:
@@ -285,6 +295,7 @@ class GatewayTarget(Target):
         secret = gateway.get("secretName")
         redis_password = cluster.secret_value(namespace, secret, "redis-password") if secret else None
         sentinel_password = cluster.secret_value(namespace, secret, "sentinel-password") if secret else None
+        operator_password = cluster.secret_value(namespace, secret, OPERATOR_SECRET_KEY) if secret else None
         conf = cluster.config_map_value(namespace, CONFIG_MAP, SENTINEL_CONF)
         if conf is None:
             raise RuntimeError(f"no ConfigMap {namespace}/{CONFIG_MAP} with {SENTINEL_CONF}: is the stack deployed?")
@@ -299,4 +310,5 @@ class GatewayTarget(Target):
                    headless=gateway["headlessService"],
                    master_set=gateway["masterSet"], replicas=targets.replicas, timing=timing_of(conf),
                    targets=targets, client=ClientSpec(namespace=namespace, name=CLIENT_NAME, secret_env=secret_env),
-                   redis_password=redis_password, sentinel_password=sentinel_password, cluster_domain=domain)
+                   redis_password=redis_password, sentinel_password=sentinel_password,
+                   operator_password=operator_password, cluster_domain=domain)
