@@ -22,14 +22,16 @@ CONFIG_KEYS = ("platform", "gateway", "contextCache", "monitoring")
 GATEWAY_REDIS_PASSWORD_KEY = "gatewayRedisPassword"
 GATEWAY_SENTINEL_PASSWORD_KEY = "gatewaySentinelPassword"
 CONTEXT_CACHE_PASSWORD_KEY = "contextCachePassword"
-# Optional: the password of the gateway's ACL user `operator` (full access, for people), and the
-# seed of the other internal users' passwords (stack_config/acl.py). Without it both derive from
-# gatewayRedisPassword, which the clients hold (the program warns).
+# The password of the gateway's ACL user `operator` (full access, for people), and the seed of the
+# other internal users' passwords (stack_config/acl.py). Required in prod; optional elsewhere,
+# where without it both derive from gatewayRedisPassword, which the clients hold (the program
+# warns).
 GATEWAY_OPERATOR_PASSWORD_KEY = "gatewayOperatorPassword"
 PASSWORD_KEYS = (GATEWAY_REDIS_PASSWORD_KEY, GATEWAY_SENTINEL_PASSWORD_KEY, CONTEXT_CACHE_PASSWORD_KEY,
                  GATEWAY_OPERATOR_PASSWORD_KEY)
-# Keys checked only when set (and while their switch is on).
+# Keys checked only when set (and while their switch is on), except in the stacks named here.
 OPTIONAL_PASSWORD_KEYS = (GATEWAY_OPERATOR_PASSWORD_KEY,)
+REQUIRED_IN_STACKS = {GATEWAY_OPERATOR_PASSWORD_KEY: ("prod",)}
 SECRET_KEYS = (*PASSWORD_KEYS, KUBECONFIG_KEY)
 KNOWN_KEYS = (*CONFIG_KEYS, *SECRET_KEYS)
 
@@ -72,6 +74,11 @@ def password_problems(passwords: Mapping[str, Optional[str]], in_use: Mapping[st
     problems = []
     for key, switch in in_use.items():
         value = passwords.get(key)
+        if value is None and key in OPTIONAL_PASSWORD_KEYS and stack in REQUIRED_IN_STACKS.get(key, ()):
+            problems.append(f"{key}: missing; required in {stack} while {switch} is true: without it every "
+                            f"internal Redis user's password derives from {GATEWAY_REDIS_PASSWORD_KEY}, which the "
+                            f"clients hold (`pulumi config set --secret {key} -s {stack} <password-file`)")
+            continue
         if value is None and key in OPTIONAL_PASSWORD_KEYS:
             continue
         if value is None:

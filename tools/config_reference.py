@@ -79,10 +79,10 @@ They reach the pods only through the Kubernetes Secrets `redis-gateway-auth` and
 | `gatewayRedisPassword` | `gateway.auth.enabled` | the clients' password: the gateway's ACL user `default` \
 (the Gateway sends no user name), restricted to Kubernaut's commands; HAProxy's checks |
 | `gatewaySentinelPassword` | `gateway.auth.sentinel` | Sentinel's own `requirepass` |
-| `gatewayOperatorPassword` | optional, read while `gateway.auth.enabled` | the ACL user `operator` (every \
-command, for people) and the seed of the internal users' passwords; must differ from \
-`gatewayRedisPassword`. Without it the internal users' passwords derive from the clients' password \
-and the program warns: set it in prod |
+| `gatewayOperatorPassword` | `gateway.auth.enabled`, required in prod, optional elsewhere | the ACL user \
+`operator` (every command, for people) and the seed of the internal users' passwords; must differ from \
+`gatewayRedisPassword`. Outside prod, without it the internal users' passwords derive from the clients' \
+password and the program warns |
 | `contextCachePassword` | `contextCache.auth.enabled` | `requirepass` of the Context-API cache |
 | `kubeconfig` | `platform.kubernetes.renderYamlToDirectory` is null | kubeconfig of the explicit provider, \
 self-contained (see below) |

@@ -50,6 +50,8 @@ def secret_keys(stack: str) -> list[str]:
     keys = ["kubeconfig"] if not config[f"{PROJECT}:platform"]["kubernetes"]["renderYamlToDirectory"] else []
     if gateway_auth["enabled"]:
         keys.append("gatewayRedisPassword")
+        if stack == "prod":  # required there, optional elsewhere (stack_config.keys)
+            keys.append("gatewayOperatorPassword")
     if gateway_auth["sentinel"]:
         keys.append("gatewaySentinelPassword")
     if config[f"{PROJECT}:contextCache"]["auth"]["enabled"]:

@@ -206,6 +206,8 @@ BAD: list[tuple[str, str, dict[str, Any], Optional[dict], str, str]] = [
      PASSWORD_RULE),
     ("operator-password-with-space", "dev", {}, _passwords(gatewayOperatorPassword="operator pass word 12"),
      "gatewayOperatorPassword", PASSWORD_RULE),
+    ("operator-password-missing-in-prod", "prod", {}, _passwords(gatewayOperatorPassword=None),
+     "gatewayOperatorPassword", "missing; required in prod while gateway.auth.enabled is true"),
     ("operator-password-is-the-clients", "prod", {},
      _passwords(gatewayOperatorPassword=PASSWORDS["gatewayRedisPassword"]), "gatewayOperatorPassword",
      "must differ from it, or the clients hold the operators' full access"),
