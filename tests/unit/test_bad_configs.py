@@ -289,8 +289,8 @@ def test_password_lines_never_show_the_value_nor_its_length():
     assert lines == {f"gatewayRedisPassword: got a value that breaks the rule (a secret, not shown); {PASSWORD_RULE}"}
 
 
-def test_the_operator_password_is_optional_and_unread_without_gateway_auth():
-    load_stack_config(_raw("prod", {}), "prod", passwords=_passwords(gatewayOperatorPassword=None), config_keys=())
+def test_the_operator_password_is_optional_outside_prod_and_unread_without_gateway_auth():
+    load_stack_config(_raw("dev", {}), "dev", passwords=_passwords(gatewayOperatorPassword=None), config_keys=())
     # auth off in dev: no ACL user, so a refused operator password is not read either
     load_stack_config(_raw("dev", {"gateway.auth.enabled": False, "gateway.auth.sentinel": False}), "dev",
                       passwords=_passwords(gatewayOperatorPassword="x"), config_keys=())

@@ -101,7 +101,7 @@ def test_dev_without_auth_warns_and_prod_does_not(program):
 
 def test_without_an_operator_password_the_internal_users_derive_from_the_clients_and_the_program_warns(program):
     without = {key: value for key, value in PASSWORDS.items() if key != "gatewayOperatorPassword"}
-    run = program("prod", passwords=without)
+    run = program("dev", passwords=without)
     assert [w for w in run.warnings if w.startswith("gatewayOperatorPassword is not set")], run.warnings
     secret = run.object("Secret", names.GATEWAY_AUTH_SECRET)["stringData"]["value"]
     assert secret == {"redis-password": without["gatewayRedisPassword"],
