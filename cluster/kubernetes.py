@@ -283,6 +283,38 @@ class KubernetesCluster:
         self.kubectl("-n", namespace, "rollout", "restart", f"{kind.lower()}/{name}")
         return Fault("rollout-restart", name, at, {"kind": kind})
 
+    def freeze_container(self, namespace: str, name: str, container: str) -> Fault:
+        """Freeze every process of one container (the cgroup freezer, through the runtime): its
+        sockets stay open and nothing answers, as a process starved of CPU; thaw_container
+        resumes it where it stopped."""
+        container_id = self._container_id(namespace, name, container)
+        at = time.time()
+        self._ctr("tasks", "pause", container_id)
+        return Fault("freeze", name, at, {"container": container})
+
+    def thaw_container(self, namespace: str, name: str, container: str) -> Fault:
+        container_id = self._container_id(namespace, name, container)
+        self._ctr("tasks", "resume", container_id)
+        return Fault("thaw", name, time.time(), {"container": container})
+
+    def scale(self, namespace: str, kind: str, name: str, replicas: int) -> Fault:
+        """`kubectl scale`: the controller removes (highest ordinal first) or adds pods."""
+        at = time.time()
+        self.kubectl("-n", namespace, "scale", f"{kind.lower()}/{name}", f"--replicas={int(replicas)}")
+        return Fault("scale", name, at, {"kind": kind, "replicas": int(replicas)})
+
+    def exec(self, namespace: str, name: str, container: str, command: Sequence[str],
+             timeout: float = 60.0) -> subprocess.CompletedProcess:
+        """A command in a running container, as its own user; the result, whatever its status."""
+        return self.kubectl("-n", namespace, "exec", name, "-c", container, "--", *command,
+                            timeout=timeout, check=False)
+
+    def _container_id(self, namespace: str, name: str, container: str) -> str:
+        ids = _container_ids(self._raw_pod(namespace, name))
+        if container not in ids:
+            raise ClusterAccessError(f"pod {namespace}/{name} has no running container {container!r}")
+        return ids[container]
+
     def _ctr_argv(self, *args: str) -> list[str]:
         if self.containerd_socket is None:
             raise ClusterAccessError("this fault needs the node's container runtime: only the lab cluster has it")

@@ -181,17 +181,22 @@ class Target:
         """One command to the pod's redis, from the host to its IP (the drills reach the pods
         directly, as the replication watch does), as the ACL user operator when the target has
         ACL users; a RedisError when it does not answer."""
+        node = self.node_client(pod, timeout)
+        try:
+            return node.execute_command(*command)
+        finally:
+            node.close()
+
+    def node_client(self, pod: str, timeout: float = 5.0) -> redis.Redis:
+        """A connection to the pod's redis as node_command makes one, for a drill that needs
+        several commands on one connection; the caller closes it."""
         ip = self.pod_ip(pod)
         if ip is None:
             raise redis.ConnectionError(f"{pod} has no IP now")
         user = {"username": OPERATOR_USER, "password": self.operator_password} if self.operator_password \
             else {"password": self.redis_password}
-        node = redis.Redis(ip, REDIS_PORT, socket_timeout=timeout, socket_connect_timeout=timeout,
+        return redis.Redis(ip, REDIS_PORT, socket_timeout=timeout, socket_connect_timeout=timeout,
                            decode_responses=True, **user)
-        try:
-            return node.execute_command(*command)
-        finally:
-            node.close()
 
     def roles(self) -> dict[str, str]:
         """The role each answering pod's redis reports now (a pod that does not answer is absent)."""
@@ -224,6 +229,19 @@ class Target:
         fault = self.cluster.heal_pod(self.namespace, pod).as_dict()
         fault["healed_at"] = fault["fault_at"]
         return fault
+
+    def freeze_container(self, pod: str, container: str) -> dict[str, Any]:
+        return self.cluster.freeze_container(self.namespace, pod, container).as_dict()
+
+    def thaw_container(self, pod: str, container: str) -> dict[str, Any]:
+        return self.cluster.thaw_container(self.namespace, pod, container).as_dict()
+
+    def scale(self, replicas: int) -> dict[str, Any]:
+        """The StatefulSet scaled to `replicas` (highest ordinals removed first, or added back)."""
+        return self.cluster.scale(self.namespace, "StatefulSet", self.statefulset, replicas).as_dict()
+
+    def exec(self, pod: str, container: str, *command: str):
+        return self.cluster.exec(self.namespace, pod, container, command)
 
     def restart_all(self) -> dict[str, Any]:
         return self.cluster.restart_workload(self.namespace, "StatefulSet", self.statefulset).as_dict()
