@@ -14,7 +14,7 @@ import tarfile
 from pathlib import Path
 
 from .errors import ClusterError
-from .layout import CONTAINERD_NAMESPACE, COREDNS_IMAGE, PAUSE_IMAGE, PROJECT_IMAGES, Layout
+from .layout import CONTAINERD_NAMESPACE, COREDNS_IMAGE, PAUSE_IMAGE, PROJECT_IMAGES, PROMETHEUS_IMAGE, Layout
 
 CATATONIT = Path("/usr/bin/catatonit")
 
@@ -69,6 +69,8 @@ def archives(layout: Layout, bin_dir: Path, cache: Path) -> dict[str, Path]:
                                     ["/catatonit", "-P"], []),
         COREDNS_IMAGE: docker_archive(cache / "coredns.tar", COREDNS_IMAGE, {"/coredns": bin_dir / "coredns"},
                                       ["/coredns"], []),
+        PROMETHEUS_IMAGE: docker_archive(cache / "prometheus.tar", PROMETHEUS_IMAGE,
+                                         {"/bin/prometheus": bin_dir / "prometheus"}, ["/bin/prometheus"], []),
     }
     for ref in PROJECT_IMAGES:
         result[ref] = _podman_archive(ref, cache)

@@ -39,6 +39,9 @@ STORAGE_CLASS = "standard"
 
 PAUSE_IMAGE = "localhost/kubernaut-lab/pause:catatonit"
 COREDNS_IMAGE = "localhost/kubernaut-lab/coredns:1.14.6"
+# The lab's Prometheus (lab/prometheus.py), built from its Go module (go/prometheus) with
+# Kubernetes service discovery, which Debian's package leaves out.
+PROMETHEUS_IMAGE = "localhost/kubernaut-lab/prometheus:3.16.0"
 # The engine matrix: one image per engine line, built by lab/images/build-images from Debian's
 # packages (no registry is reachable here), each with the server, Sentinel, the CLI and haproxy.
 # The first is the lab stack's (Pulumi.lab.yaml): the major line of the production default.
