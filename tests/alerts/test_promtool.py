@@ -1,5 +1,7 @@
-"""The alert rules under promtool: the shipped rules file is what the renderer gives for prod,
-`promtool check rules` accepts it, and `promtool test rules` runs alerts_test.yaml against it.
+"""The alert rules under promtool (the lab Prometheus' own, built by scripts/build-cluster): the
+shipped rules file is what the renderer gives for prod, `promtool check rules` accepts it,
+`promtool check config` accepts the shipped scrape jobs with it, and `promtool test rules` runs
+alerts_test.yaml against it.
 
 The annotations of the rules are static text; the expected alerts of alerts_test.yaml leave them
 out and get them here from the rendered rule, so the cases state labels and timing only.
@@ -7,7 +9,6 @@ out and get them here from the rendered rule, so the cases state labels and timi
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -15,7 +16,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from labcluster import ClusterError
+from labcluster.cluster import find_binaries
 from monitoring.rules import ALERTS, alert_rules
+from monitoring.scrape import prometheus_config
+from stack_config import names
 from tools.monitoring_files import files, prod_config
 
 HERE = Path(__file__).resolve().parent
@@ -23,11 +28,12 @@ CASES = HERE / "alerts_test.yaml"
 
 
 def promtool() -> str:
-    path = shutil.which("promtool")
-    if path is None:
-        pytest.fail("promtool missing on PATH; install Debian's `prometheus` package with scripts/setup-host",
-                    pytrace=False)
-    return path
+    """The promtool of the lab's Prometheus (the same version runs the rules in tests/lab)."""
+    try:
+        path = find_binaries() / "promtool"
+    except ClusterError as err:
+        pytest.fail(f"{err}: promtool is built with them", pytrace=False)
+    return str(path)
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +53,17 @@ def test_promtool_check_rules_accepts_the_rendered_file(rules_file):
     result = subprocess.run([promtool(), "check", "rules", str(rules_file)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(alert_rules(prod_config())) + 1} rules found" in result.stdout
+
+
+def test_promtool_check_config_accepts_the_scrape_jobs_with_the_rules(tmp_path, rules_file):
+    """The prometheus.yml the lab's Prometheus runs: the shipped scrape jobs and the rules file."""
+    config = tmp_path / "prometheus.yml"
+    config.write_text(yaml.safe_dump(prometheus_config(prod_config(), [str(rules_file)])))
+    result = subprocess.run([promtool(), "check", "config", str(config)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(alert_rules(prod_config())) + 1} rules found" in result.stdout
+    jobs = [job["job_name"] for job in yaml.safe_load(config.read_text())["scrape_configs"]]
+    assert jobs == [names.JOB_GATEWAY_REDIS, names.JOB_GATEWAY_SENTINEL, names.JOB_CACHE]
 
 
 def test_promtool_check_rules_refuses_a_broken_expression(tmp_path, rules_file):
