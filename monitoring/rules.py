@@ -231,12 +231,19 @@ ALERTS: tuple[Alert, ...] = (
         "Redis refused client connections (maxclients reached).",
         lambda cfg: "Check `info clients` (connected_clients against maxclients) and which client opens "
                     "connections without closing them (`client list`)."),
+    # A node does not keep a failed save's state for long: a master then answers PING with
+    # MISCONF (stop-writes-on-bgsave-error), so its liveness probe restarts it within three
+    # probes, and a replica panics at its next replicated write (Redis >= 7.2's
+    # replica-ignore-disk-write-errors no). Both restart with the status reset. So the alert
+    # looks back over two scrapes for any failed save instead of waiting for it to last.
     Alert(
         "RedisGatewayRdbSaveFailed", WARNING,
-        lambda cfg: f"redis_rdb_last_bgsave_status{_redis(cfg)} == 0",
-        lambda cfg: observation_seconds(cfg),
-        "The last RDB snapshot of a gateway Redis failed: a restart would load older data.",
-        lambda cfg: "Check the redis container's log (Background saving error), free space on the `data` PVC "
+        lambda cfg: f"min_over_time(redis_rdb_last_bgsave_status{_redis(cfg)}[{_duration(observation_seconds(cfg))}])"
+                    " == 0",
+        lambda cfg: 0,
+        "An RDB snapshot of a gateway Redis failed: a master refuses writes (MISCONF) until a save succeeds.",
+        lambda cfg: "Check the redis container's log (Background saving error, Guru Meditation: Replica was unable "
+                    "to write command to disk) and its restarts, free space on the `data` PVC "
                     f"(persistence.size {cfg.gateway.persistence.size}) and its permissions.",
         applies=lambda cfg: bool(cfg.gateway.persistence.rdb_schedule)),
     Alert(
