@@ -283,19 +283,19 @@ class KubernetesCluster:
         self.kubectl("-n", namespace, "rollout", "restart", f"{kind.lower()}/{name}")
         return Fault("rollout-restart", name, at, {"kind": kind})
 
-    def freeze_container(self, namespace: str, name: str, container: str) -> Fault:
-        """Freeze every process of one container (the cgroup freezer, through the runtime): its
-        sockets stay open and nothing answers, as a process starved of CPU; thaw_container
-        resumes it where it stopped."""
+    def suspend_container(self, namespace: str, name: str, container: str) -> Fault:
+        """SIGSTOP every process of one container: its sockets stay open and nothing answers, as a
+        process starved of CPU; resume_container sends SIGCONT. (Not the cgroup freezer: an exec
+        probe into a frozen container blocks the pod's runtime shim, and every other exec with it.)"""
         container_id = self._container_id(namespace, name, container)
         at = time.time()
-        self._ctr("tasks", "pause", container_id)
-        return Fault("freeze", name, at, {"container": container})
+        self._ctr("tasks", "kill", "--all", "-s", "SIGSTOP", container_id)
+        return Fault("suspend", name, at, {"container": container})
 
-    def thaw_container(self, namespace: str, name: str, container: str) -> Fault:
+    def resume_container(self, namespace: str, name: str, container: str) -> Fault:
         container_id = self._container_id(namespace, name, container)
-        self._ctr("tasks", "resume", container_id)
-        return Fault("thaw", name, time.time(), {"container": container})
+        self._ctr("tasks", "kill", "--all", "-s", "SIGCONT", container_id)
+        return Fault("resume", name, time.time(), {"container": container})
 
     def scale(self, namespace: str, kind: str, name: str, replicas: int) -> Fault:
         """`kubectl scale`: the controller removes (highest ordinal first) or adds pods."""

@@ -230,11 +230,11 @@ class Target:
         fault["healed_at"] = fault["fault_at"]
         return fault
 
-    def freeze_container(self, pod: str, container: str) -> dict[str, Any]:
-        return self.cluster.freeze_container(self.namespace, pod, container).as_dict()
+    def suspend_container(self, pod: str, container: str) -> dict[str, Any]:
+        return self.cluster.suspend_container(self.namespace, pod, container).as_dict()
 
-    def thaw_container(self, pod: str, container: str) -> dict[str, Any]:
-        return self.cluster.thaw_container(self.namespace, pod, container).as_dict()
+    def resume_container(self, pod: str, container: str) -> dict[str, Any]:
+        return self.cluster.resume_container(self.namespace, pod, container).as_dict()
 
     def scale(self, replicas: int) -> dict[str, Any]:
         """The StatefulSet scaled to `replicas` (highest ordinals removed first, or added back)."""
