@@ -15,36 +15,10 @@ import time
 import pytest
 import redis
 
-from cluster import KubernetesCluster
 from drills.floor import FloorCluster
 from drills.runner import Options, restore_bound, run_trial
 from drills.scenarios import SCENARIOS
-from drills.targets import GatewayTarget, stack_timing
-
-READY_TIMEOUT_SECONDS = 300.0
-
-
-@pytest.fixture(scope="module")
-def access(lab_cluster) -> KubernetesCluster:
-    return KubernetesCluster.lab()
-
-
-@pytest.fixture(scope="module")
-def gateway(lab_cluster, access):
-    """The lab stack, applied by the real engine (a second `up` changes nothing), and the drills'
-    client pod in its namespace."""
-    from lab.stack import LabStack, StackError
-
-    try:
-        outputs = LabStack(lab_cluster.kubeconfig).up()
-    except StackError as err:
-        pytest.fail(str(err), pytrace=False)
-    target = GatewayTarget.from_outputs(access, outputs)
-    target.start_client()
-    target.wait_healthy(READY_TIMEOUT_SECONDS)
-    yield target
-    target.stop_client()
-
+from drills.targets import stack_timing
 
 @pytest.fixture(scope="module")
 def floor(access):

@@ -16,7 +16,6 @@ import time
 
 import pytest
 
-from cluster import KubernetesCluster
 from drills.runner import Options, restore_bound, run_trial
 from drills.scenarios import SCENARIOS
 from drills.targets import GatewayTarget
@@ -38,11 +37,6 @@ def lab_stack(lab_cluster):
     stack = LabStack(lab_cluster.kubeconfig)
     yield stack
     stack.destroy()
-
-
-@pytest.fixture(scope="module")
-def access(lab_cluster) -> KubernetesCluster:
-    return KubernetesCluster.lab()
 
 
 OTHER_ENGINES = LAB_ENGINE_IMAGES[1:]
