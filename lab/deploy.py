@@ -4,6 +4,8 @@ Kubernetes, what scripts/lab-up and scripts/lab-down run.
     up      the cluster (labcluster: started, or a healthy one reused), `pulumi up -s lab` against
             it, the rollout shown, then the smoke check as a Job in the namespace
     smoke   only the smoke Job, against what is deployed
+    prometheus
+            the lab's Prometheus (namespace monitoring) with the lab stack's rules, and its URL
     down    `pulumi destroy -s lab` when the cluster still runs, then the cluster taken down
 """
 
@@ -23,7 +25,7 @@ from labcluster.layout import CLIENT_IMAGE
 from smoke.job import JOB_NAME, smoke_job
 from stack_config import names
 
-from .stack import LabStack, StackError
+from .stack import STACK, LabStack, StackError
 
 ROLLOUT_TIMEOUT_SECONDS = 300
 SMOKE_TIMEOUT_SECONDS = 300
@@ -105,6 +107,19 @@ def smoke() -> int:
     return 0 if run_smoke_job(KubernetesCluster.lab(), outputs) else 1
 
 
+def prometheus() -> int:
+    from stack_config import load_stack_config
+    from tools.pulumi_mock_run import stack_file_config
+
+    from . import prometheus as lab_prometheus
+
+    LabCluster.default().up(say)
+    cfg = load_stack_config(stack_file_config(STACK), STACK)
+    url = lab_prometheus.deploy(KubernetesCluster.lab(), cfg)
+    say(f"prometheus: {url} (API: {url}/api/v1/alerts)")
+    return 0
+
+
 def down() -> int:
     lab = LabCluster.default()
     stack = LabStack(lab.kubeconfig)
@@ -122,7 +137,7 @@ def down() -> int:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("up", "down", "smoke"))
+    parser.add_argument("command", choices=("up", "down", "smoke", "prometheus"))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a stack config override (pulumi config set --path KEY VALUE), e.g. gateway.replicas=5")
     args = parser.parse_args(argv)
@@ -131,6 +146,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             return up(args.overrides)
         if args.command == "smoke":
             return smoke()
+        if args.command == "prometheus":
+            return prometheus()
         return down()
     except (ClusterError, StackError) as err:
         say(str(err))
