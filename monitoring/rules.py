@@ -91,6 +91,16 @@ def _sentinel_plain(cfg: StackConfig) -> str:
     return _selector(cfg, names.JOB_GATEWAY_SENTINEL)
 
 
+def _drift(cfg: StackConfig, job: str, maxmemory_bytes: int, policy: str, appendonly: bool) -> str:
+    """Series of a node of `job` whose live settings differ from the rendered redis.conf's. From
+    INFO only (maxmemory, maxmemory_policy, aof_enabled): the exporter's user may not run CONFIG GET."""
+    selector = _selector(cfg, job)
+    policy_selector = selector[:-1] + f', maxmemory_policy!="{policy}"}}'
+    return (f"redis_memory_max_bytes{selector} != {maxmemory_bytes}"
+            f" or count by (namespace, job, pod) (redis_instance_info{policy_selector})"
+            f" or redis_aof_enabled{selector} != {1 if appendonly else 0}")
+
+
 @dataclass(frozen=True)
 class Alert:
     """One alert: its expression and `for:` from the config, and the operator's texts."""
@@ -246,6 +256,19 @@ ALERTS: tuple[Alert, ...] = (
                     "to write command to disk) and its restarts, free space on the `data` PVC "
                     f"(persistence.size {cfg.gateway.persistence.size}) and its permissions.",
         applies=lambda cfg: bool(cfg.gateway.persistence.rdb_schedule)),
+    Alert(
+        "RedisSettingsDrift", WARNING,
+        lambda cfg: " or ".join([
+            _drift(cfg, names.JOB_GATEWAY_REDIS, cfg.gateway.maxmemory_bytes, cfg.gateway.maxmemory_policy,
+                   cfg.gateway.persistence.appendonly),
+            _drift(cfg, names.JOB_CACHE, cfg.context_cache.maxmemory_bytes, cfg.context_cache.maxmemory_policy,
+                   False)]),
+        lambda cfg: observation_seconds(cfg),
+        "A Redis runs with maxmemory, maxmemory-policy or appendonly other than the stack config's.",
+        lambda cfg: "Someone or something ran CONFIG SET (a test's cleanup, an operator): the node now evicts, "
+                    "fills its container or persists differently from its peers. Compare `config get maxmemory*` "
+                    "and `config get appendonly` on the pod with its redis.conf (ConfigMap); a restart of the pod "
+                    "writes redis.conf anew, or CONFIG SET the configured values back."),
     Alert(
         "RedisExporterDown", WARNING,
         lambda cfg: f'up{{namespace="{cfg.platform.namespace}", '

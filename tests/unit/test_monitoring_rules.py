@@ -29,7 +29,8 @@ def test_durations_of_prod():
         "RedisGatewaySentinelsDisagree": "45s", "RedisGatewayReplicaNotLinked": "105s",
         "RedisGatewayReplicasMissing": "330s", "RedisGatewayReplicaLagging": "30s",
         "RedisGatewayFailoverFlapping": None, "RedisGatewayMemoryNearMaxmemory": "300s",
-        "RedisGatewayEvictions": None, "RedisRejectedConnections": None, "RedisGatewayRdbSaveFailed": "30s",
+        "RedisGatewayEvictions": None, "RedisRejectedConnections": None, "RedisGatewayRdbSaveFailed": None,
+        "RedisSettingsDrift": "30s",
         "RedisExporterDown": "45s", "RedisGatewayNodeDown": "270s", "RedisGatewaySentinelDown": "270s",
         "RedisCacheDown": "155s",
     }
@@ -85,3 +86,12 @@ def test_every_alert_has_severity_summary_and_runbook():
 def test_yaml_is_the_document():
     cfg = _config()
     assert yaml.safe_load(rules_yaml(cfg)) == rules_document(cfg)
+
+
+def test_drift_alert_compares_with_the_configured_settings():
+    expr = _alerts(_config("prod", {"gateway.maxmemory": "128Mi", "gateway.maxmemoryPolicy": "volatile-lru"}))[
+        "RedisSettingsDrift"]["expr"]
+    assert 'redis_memory_max_bytes{namespace="kubernaut-system", job="redis-gateway"} != 134217728' in expr
+    assert 'maxmemory_policy!="volatile-lru"' in expr
+    cfg = _config()
+    assert f'job="redis"}} != {cfg.context_cache.maxmemory_bytes}' in _alerts(cfg)["RedisSettingsDrift"]["expr"]
