@@ -23,6 +23,7 @@ from labcluster import ClusterError
 from labcluster.cluster import LabCluster
 from labcluster.layout import CLIENT_IMAGE
 from smoke.job import JOB_NAME, smoke_job
+from smoke.targets import redis_settings, sentinel_settings
 from stack_config import names
 
 from .stack import STACK, LabStack, StackError
@@ -58,8 +59,12 @@ def secret_env(access: KubernetesCluster, outputs: Mapping[str, Any]) -> list[tu
 def run_smoke_job(access: KubernetesCluster, outputs: Mapping[str, Any]) -> bool:
     namespace = outputs["namespace"]
     conf = access.config_map_value(namespace, names.CACHE_CONFIG_MAP, names.REDIS_CONF) or ""
+    gateway_conf = access.config_map_value(namespace, names.GATEWAY_CONFIG_MAP, names.REDIS_CONF) or ""
+    sentinel_conf = access.config_map_value(namespace, names.GATEWAY_CONFIG_MAP, names.SENTINEL_CONF) or ""
     objects = smoke_job(namespace, CLIENT_IMAGE, outputs, _conf_value(conf, "maxmemory-policy"),
-                        _conf_value(conf, "maxmemory"), secret_env(access, outputs))
+                        _conf_value(conf, "maxmemory"), secret_env(access, outputs),
+                        redis_settings=redis_settings(gateway_conf) if gateway_conf else None,
+                        sentinel_settings=sentinel_settings(sentinel_conf, outputs["gateway"]["masterSet"]))
     access.kubectl("-n", namespace, "delete", "job", JOB_NAME, "--ignore-not-found", "--wait=true", timeout=120)
     access.apply(objects)
     say(f"smoke: Job {namespace}/{JOB_NAME} started")

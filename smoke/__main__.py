@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-endpoint", metavar="HOST[:PORT]")
     p.add_argument("--cache-maxmemory-policy")
     p.add_argument("--cache-maxmemory", help="bytes, or a redis.conf value such as 384mb")
+    p.add_argument("--redis-setting", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"a setting every gateway Redis must run ({', '.join(targets_module.REDIS_SETTINGS)}; "
+                        "maxmemory in bytes); anything else is reported as drift")
+    p.add_argument("--sentinel-setting", action="append", default=[], metavar="KEY=VALUE",
+                   help=f"a setting of the master set every sentinel must run "
+                        f"({', '.join(targets_module.SENTINEL_SETTINGS)})")
     p.add_argument("--replication-bound", type=float, default=None,
                    help=f"seconds a write may take to reach every replica (default: min-replicas-max-lag, "
                         f"{DEFAULT_REPLICATION_BOUND_SECONDS:.0f})")
@@ -106,10 +112,22 @@ def _expected_from_flags(args, passwords: Passwords) -> dict[str, Any]:
     return {
         "cache_maxmemory_policy": args.cache_maxmemory_policy,
         "cache_maxmemory": targets_module.redis_bytes(args.cache_maxmemory) if args.cache_maxmemory else None,
+        "redis_settings": _settings(args.redis_setting, targets_module.REDIS_SETTINGS, "--redis-setting"),
+        "sentinel_settings": _settings(args.sentinel_setting, targets_module.SENTINEL_SETTINGS, "--sentinel-setting"),
         "redis_auth": passwords.redis is not None,
         "sentinel_auth": passwords.sentinel is not None,
         "cache_auth": passwords.cache is not None,
     }
+
+
+def _settings(pairs: list[str], known: tuple[str, ...], flag: str) -> Optional[dict[str, str]]:
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in known:
+            raise TargetsError(f"{flag} {pair!r}: expected KEY=VALUE with KEY one of {', '.join(known)}")
+        settings[key] = value
+    return settings or None
 
 
 def _override(targets: Targets, args) -> Targets:

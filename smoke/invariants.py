@@ -359,12 +359,43 @@ def check_cache(view: View) -> Check:
                    {"maxmemory_policy": policy, "maxmemory": maxmemory})
 
 
+def check_settings(view: View) -> Check:
+    """Every gateway Redis and Sentinel runs the configured settings (maxmemory, its policy,
+    appendonly; quorum, down-after, failover-timeout, parallel-syncs): a CONFIG SET since the
+    start (a client's test cleanup once raised the master's maxmemory to 2 GB) is drift.
+    From INFO and SENTINEL MASTER, which the clients' user may run."""
+    targets = view.targets
+    if not targets.redis_settings and not targets.sentinel_settings:
+        return Check("settings", NOT_CONFIGURED, "no expected settings given")
+    problems = []
+    for address in targets.redis_nodes if targets.redis_settings else ():
+        try:
+            client = view.node(address)
+            info = {**client.info("memory"), **client.info("persistence")}
+        except redis.RedisError as err:
+            problems.append(f"{address}: {err}")
+            continue
+        live = {"maxmemory": str(info.get("maxmemory")), "maxmemory-policy": str(info.get("maxmemory_policy")),
+                "appendonly": "yes" if int(info.get("aof_enabled", 0)) else "no"}
+        problems += [f"{address.host}: {key} {live.get(key)}, configured {want}"
+                     for key, want in targets.redis_settings.items() if live.get(key) != want]
+    for address in targets.sentinels if targets.sentinel_settings else ():
+        master = view.sentinel_info.get(str(address))
+        if not isinstance(master, dict):
+            problems.append(f"{address}: {master}")
+            continue
+        problems += [f"sentinel {address.host}: {key} {master.get(key)}, configured {want}"
+                     for key, want in targets.sentinel_settings.items() if str(master.get(key)) != want]
+    checked = ", ".join([*(targets.redis_settings or {}), *(targets.sentinel_settings or {})])
+    return _result("settings", problems, f"every node and sentinel runs the configured {checked}")
+
+
 # ---------------------------------------------------------------------------- all of it
 
 CHECKS: tuple[Callable[[View], Check], ...] = (
     check_sentinels_agree, check_num_slaves, check_num_other_sentinels, check_master_flags, check_ckquorum,
     check_no_tilt, check_master_role, check_single_master, check_replicas_linked, check_master_endpoint,
-    check_replication, check_redis_auth, check_sentinel_auth, check_cache,
+    check_replication, check_redis_auth, check_sentinel_auth, check_cache, check_settings,
 )
 # The checks that describe the cluster's state without writing to it (for polling in drills).
 STATE_CHECKS = tuple(c for c in CHECKS if c is not check_replication)

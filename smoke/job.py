@@ -18,8 +18,11 @@ WAIT_SECONDS = 60
 
 def smoke_job(namespace: str, image: str, outputs: Mapping[str, Any], cache_policy: Optional[str],
               cache_maxmemory: Optional[str], secret_env: Sequence[tuple[str, str, str]],
-              name: str = JOB_NAME, pull_policy: str = "IfNotPresent") -> list[dict[str, Any]]:
-    """ConfigMap + Job. `secret_env`: (variable, secret name, key) for each password to check."""
+              name: str = JOB_NAME, pull_policy: str = "IfNotPresent",
+              redis_settings: Optional[Mapping[str, str]] = None,
+              sentinel_settings: Optional[Mapping[str, str]] = None) -> list[dict[str, Any]]:
+    """ConfigMap + Job. `secret_env`: (variable, secret name, key) for each password to check;
+    `redis_settings`/`sentinel_settings`: what the gateway's nodes must run (drift otherwise)."""
     package = Path(__file__).resolve().parent
     files = {p.name: p.read_text() for p in sorted(package.glob("*.py"))}
     files[OUTPUTS_FILE] = json.dumps(outputs, indent=1, sort_keys=True)
@@ -27,6 +30,9 @@ def smoke_job(namespace: str, image: str, outputs: Mapping[str, Any], cache_poli
                "--wait", str(WAIT_SECONDS)]
     if cache_policy is not None and cache_maxmemory is not None:
         command += ["--cache-maxmemory-policy", cache_policy, "--cache-maxmemory", cache_maxmemory]
+    for flag, settings in (("--redis-setting", redis_settings), ("--sentinel-setting", sentinel_settings)):
+        for key, value in (settings or {}).items():
+            command += [flag, f"{key}={value}"]
     env = [{"name": "PYTHONPATH", "value": SOURCE_DIR}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
     env += [{"name": variable, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
             for variable, secret, key in secret_env]

@@ -32,6 +32,7 @@ CACHE_DEPLOYMENT = "redis"
 CACHE_SERVICE = "redis"
 CACHE_CONFIG_MAP = "redis-config"
 REDIS_CONF = "redis.conf"
+SENTINEL_CONF = "sentinel.conf"
 
 
 class TargetsError(Exception):
@@ -73,6 +74,10 @@ class Targets:
     cache_endpoint: Optional[Address] = None
     cache_maxmemory_policy: Optional[str] = None
     cache_maxmemory: Optional[int] = None
+    # The settings every gateway Redis and Sentinel must run (from the rendered configs): a
+    # CONFIG SET since the start shows as drift. Keys: REDIS_SETTINGS, SENTINEL_SETTINGS.
+    redis_settings: Optional[dict[str, str]] = None
+    sentinel_settings: Optional[dict[str, str]] = None
     replication_bound_seconds: float = DEFAULT_REPLICATION_BOUND_SECONDS
     redis_auth: bool = False
     sentinel_auth: bool = False
@@ -171,7 +176,9 @@ def from_manifest_objects(objects: Iterable[Mapping[str, Any]]) -> tuple[Targets
     redis_password = _secret_env(index, redis_container, "REDIS_PASSWORD")
     sentinel_password = _secret_env(index, redis_container, "SENTINEL_PASSWORD")
     cache_targets, cache_password = _cache(index, namespace, domain)
-    gateway_conf = _conf(_config_map_value(index, GATEWAY_CONFIG_MAP, REDIS_CONF) or "")
+    gateway_conf_text = _config_map_value(index, GATEWAY_CONFIG_MAP, REDIS_CONF) or ""
+    gateway_conf = _conf(gateway_conf_text)
+    sentinel_conf_text = _config_map_value(index, GATEWAY_CONFIG_MAP, SENTINEL_CONF) or ""
     targets = Targets(
         sentinels=sentinels,
         master_set=env.get("MASTER_SET", ""),
@@ -182,6 +189,8 @@ def from_manifest_objects(objects: Iterable[Mapping[str, Any]]) -> tuple[Targets
         redis_auth=redis_password is not None,
         sentinel_auth=sentinel_password is not None,
         cache_auth=cache_password is not None,
+        redis_settings=redis_settings(gateway_conf_text) if gateway_conf_text else None,
+        sentinel_settings=sentinel_settings(sentinel_conf_text, env.get("MASTER_SET", "")) or None,
         **cache_targets,
     )
     return targets.check(), Passwords(redis_password, sentinel_password, cache_password)
@@ -241,6 +250,30 @@ def _cache(index: Mapping, namespace: str, domain: str) -> tuple[dict[str, Any],
         "cache_maxmemory_policy": conf.get("maxmemory-policy", "noeviction"),
         "cache_maxmemory": redis_bytes(conf.get("maxmemory", "0")),
     }, password
+
+
+REDIS_SETTINGS = ("maxmemory", "maxmemory-policy", "appendonly")
+SENTINEL_SETTINGS = ("quorum", "down-after-milliseconds", "failover-timeout", "parallel-syncs")
+
+
+def redis_settings(conf_text: str) -> dict[str, str]:
+    """REDIS_SETTINGS as a redis.conf sets them (maxmemory in bytes, as INFO reports it)."""
+    conf = _conf(conf_text)
+    return {"maxmemory": str(redis_bytes(conf.get("maxmemory", "0"))),
+            "maxmemory-policy": conf.get("maxmemory-policy", "noeviction"),
+            "appendonly": conf.get("appendonly", "no")}
+
+
+def sentinel_settings(conf_text: str, master_set: str) -> dict[str, str]:
+    """SENTINEL_SETTINGS of `master_set` as a sentinel.conf sets them (quorum from its monitor line)."""
+    found = {}
+    for line in conf_text.splitlines():
+        parts = line.split()
+        if len(parts) == 6 and parts[:2] == ["sentinel", "monitor"] and parts[2] == master_set:
+            found["quorum"] = parts[5]
+        elif len(parts) == 4 and parts[0] == "sentinel" and parts[2] == master_set and parts[1] in SENTINEL_SETTINGS:
+            found[parts[1]] = parts[3]
+    return found
 
 
 def _conf(text: str) -> dict[str, str]:

@@ -13,10 +13,12 @@ from cluster import ClientSpec, SecretEnv
 from conftest import NAMESPACE
 from smoke import from_stack_outputs
 from smoke.invariants import PASS
+from smoke.targets import redis_settings, sentinel_settings
+from stack_config import names
 
 ALL_CHECKS = {"sentinels-agree-on-master", "num-slaves", "num-other-sentinels", "master-not-down", "ckquorum",
               "no-tilt", "master-role", "single-master", "replicas-linked", "master-endpoint", "replication",
-              "redis-auth", "sentinel-auth", "cache"}
+              "redis-auth", "sentinel-auth", "cache", "settings"}
 WRONG_SECRET = "smoke-test-wrong-passwords"
 
 
@@ -40,11 +42,24 @@ def clients(access, deployed):
     access.kubectl("-n", NAMESPACE, "delete", "secret", WRONG_SECRET, "--ignore-not-found", check=False)
 
 
+def expected_settings(access, deployed) -> list[str]:
+    """--redis-setting and --sentinel-setting flags from the gateway's rendered configs."""
+    redis_conf = access.config_map_value(NAMESPACE, names.GATEWAY_CONFIG_MAP, names.REDIS_CONF)
+    sentinel_conf = access.config_map_value(NAMESPACE, names.GATEWAY_CONFIG_MAP, names.SENTINEL_CONF)
+    flags = []
+    for key, value in redis_settings(redis_conf).items():
+        flags += ["--redis-setting", f"{key}={value}"]
+    for key, value in sentinel_settings(sentinel_conf, deployed["gateway"]["masterSet"]).items():
+        flags += ["--sentinel-setting", f"{key}={value}"]
+    return flags
+
+
 def smoke(access, client, deployed, *extra: str, wait: bool = True):
     conf = access.config_map_value(NAMESPACE, "redis-config", "redis.conf")
     maxmemory = next(line.split()[1] for line in conf.splitlines() if line.startswith("maxmemory "))
     command = ["python3", "-m", "smoke", "--stack-outputs", "-", "--cache-maxmemory-policy", "allkeys-lru",
-               "--cache-maxmemory", maxmemory, "--json", *(["--wait", "60"] if wait else []), *extra]
+               "--cache-maxmemory", maxmemory, *expected_settings(access, deployed), "--json",
+               *(["--wait", "60"] if wait else []), *extra]
     return access.client_exec(client, command, input=json.dumps(deployed), timeout=300)
 
 
@@ -65,6 +80,27 @@ def test_the_failing_check_is_named(access, clients, deployed):
     report = json.loads(done.stdout)
     assert "num-slaves" in report["failed"] and "replication" in report["failed"]
     assert "smoke: FAILED: " in done.stderr and "num-slaves" in done.stderr
+
+
+def test_a_setting_changed_at_run_time_is_reported_as_drift(access, clients, deployed):
+    """What a client's test cleanup once did through the master-only endpoint, here on a replica
+    as an operator can: CONFIG SET maxmemory 2 GB. The settings check names the node and the key."""
+    pod = f"{names.GATEWAY}-1"
+    operator_cli = ["sh", f"{names.SCRIPTS_DIR}/operator-cli.sh"]
+    before = access.exec(NAMESPACE, pod, "redis", [*operator_cli, "config", "get", "maxmemory"]).stdout.split()[-1]
+    changed = access.exec(NAMESPACE, pod, "redis", [*operator_cli, "config", "set", "maxmemory", "2147483648"])
+    assert changed.returncode == 0 and "OK" in changed.stdout, changed.stdout + changed.stderr
+    try:
+        done = smoke(access, clients["right"], deployed, wait=False)
+    finally:
+        restored = access.exec(NAMESPACE, pod, "redis", [*operator_cli, "config", "set", "maxmemory", before])
+    assert restored.returncode == 0 and "OK" in restored.stdout
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["failed"] == ["settings"]
+    detail = next(c["detail"] for c in report["checks"] if c["name"] == "settings")
+    assert f"{pod}." in detail and "maxmemory 2147483648, configured" in detail
+    assert smoke(access, clients["right"], deployed, wait=False).returncode == 0
 
 
 def test_wrong_passwords_fail_the_checks_instead_of_crashing(access, clients, deployed):
