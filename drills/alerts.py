@@ -199,10 +199,6 @@ def _config(drills: AlertDrills, pod: str, key: str) -> str:
     return reply[key] if isinstance(reply, dict) else reply[1]
 
 
-def _info(client: redis.Redis, section: str) -> dict[str, Any]:
-    return client.info(section)
-
-
 # -- the cache
 
 def cache_down() -> Fault:
