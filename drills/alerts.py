@@ -66,7 +66,8 @@ class Fault:
     """A fault of the drill: `start` applies it (its state is kept for `stop`), `stop` undoes it.
     `fire_lead`: seconds the fault needs before the alert's condition holds at all (a replica
     the master drops after repl-timeout); `resolve_lead`: seconds the recovery needs before the
-    condition clears (a pod restarting, a counter window passing)."""
+    condition clears (a pod restarting, a counter window passing); `start_delay`: seconds after
+    the phase's start before this fault starts (after another fault's effect was scraped)."""
 
     name: str
     alerts: tuple[str, ...]
@@ -75,6 +76,7 @@ class Fault:
     fire_lead: Callable[["AlertDrills"], float] = lambda drills: 0.0
     resolve_lead: Callable[["AlertDrills"], float] = lambda drills: 0.0
     awaits_resolution: bool = True
+    start_delay: float = 0.0
     state: Any = None
     started_at: float = 0.0
     stopped_at: Optional[float] = None
@@ -134,14 +136,19 @@ class AlertDrills:
     def run_phase(self, faults: list[Fault]) -> list[AlertTimes]:
         """Start every fault, stop each once its alerts fired (or their bound passed), then wait
         for each alert to resolve; the times of every alert."""
+        def start(fault: Fault) -> None:
+            fault.started_at = time.monotonic()
+            fault.state = fault.start(self)
+            fault.times = {alert: AlertTimes(alert, fault.name, self.fire_bound(fault, alert),
+                                             self.resolve_bound(fault) if fault.awaits_resolution else None)
+                           for alert in fault.alerts}
+            self.say(f"alert drill {fault.name}: started, expecting {', '.join(fault.alerts)}")
+
+        phase_started = time.monotonic()
         try:
             for fault in faults:
-                fault.started_at = time.monotonic()
-                fault.state = fault.start(self)
-                fault.times = {alert: AlertTimes(alert, fault.name, self.fire_bound(fault, alert),
-                                                 self.resolve_bound(fault) if fault.awaits_resolution else None)
-                               for alert in fault.alerts}
-                self.say(f"alert drill {fault.name}: started, expecting {', '.join(fault.alerts)}")
+                if not fault.start_delay:
+                    start(fault)
             while True:
                 now = time.monotonic()
                 try:
@@ -152,6 +159,11 @@ class AlertDrills:
                     continue
                 pending_work = False
                 for fault in faults:
+                    if not fault.started_at:
+                        if now - phase_started >= fault.start_delay:
+                            start(fault)
+                        pending_work = True
+                        continue
                     if fault.stopped_at is None:
                         for times in fault.times.values():
                             if times.fired_after is None and active.get(times.alert) == "firing":
@@ -201,7 +213,7 @@ def _config(drills: AlertDrills, pod: str, key: str) -> str:
 
 # -- the cache
 
-def cache_down() -> Fault:
+def cache_down(start_delay: float = 0.0) -> Fault:
     """The cache's Deployment scaled to 0: no cache pod, its exporter gone with it."""
     def start(drills: AlertDrills) -> None:
         drills.target.cluster.scale(drills.target.namespace, "Deployment", names.CACHE, 0)
@@ -210,7 +222,8 @@ def cache_down() -> Fault:
         drills.target.cluster.scale(drills.target.namespace, "Deployment", names.CACHE, 1)
 
     return Fault("cache-down", ("RedisCacheDown",), start, stop,
-                 resolve_lead=lambda drills: DEFAULT_TERMINATION_GRACE_SECONDS + drills.interval)
+                 resolve_lead=lambda drills: DEFAULT_TERMINATION_GRACE_SECONDS + drills.interval,
+                 start_delay=start_delay)
 
 
 def rejected_connections() -> Fault:

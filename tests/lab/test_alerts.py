@@ -101,10 +101,10 @@ def test_each_alert_fires_on_its_fault_and_resolves_after_the_recovery(gateway, 
         # removed). The master's sentinel starved and the replica cut from the master leave no
         # quorum for a failover, which none of these faults asks for.
         [faults.gateway_pod_missing(), faults.memory_near_maxmemory(replica), faults.evictions(),
-         faults.rejected_connections(), faults.sentinel_tilt(master), faults.replica_unlinked(replica)],
-        # The cache is on its own (not beside the rejected connections: their counter must be
-        # scraped before the pod goes).
-        [faults.master_cut_from_peers(), faults.cache_down()],
+         faults.rejected_connections(), faults.sentinel_tilt(master), faults.replica_unlinked(replica),
+         # The cache goes once the rejected connections' counter has been scraped.
+         faults.cache_down(start_delay=4 * cfg.monitoring.scrape_interval_seconds)],
+        [faults.master_cut_from_peers()],
         [faults.master_unreachable_without_good_replica()],
         # The master refuses writes and PING while its save fails, and is fenced without quorum.
         [faults.sentinel_quorum_lost(), faults.rdb_save_failed()],
