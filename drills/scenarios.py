@@ -160,9 +160,9 @@ def _wait_replaced(target, before: dict[str, str]) -> Optional[float]:
     return None
 
 
-def _masters_seen(target, exclude: str, seconds: float) -> list[str]:
-    """Pods other than `exclude` that reported the master role at any poll (twice a second)
-    during `seconds`."""
+def _masters_seen(target, exclude: Optional[str], seconds: float) -> list[str]:
+    """Pods (but `exclude`) that reported the master role at any poll (twice a second) during
+    `seconds`."""
     seen: set[str] = set()
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -228,10 +228,8 @@ def kill_master_with_no_good_replica(target, master: str) -> dict[str, Any]:
                 fault["abort_seen_at"] = time.time()
             time.sleep(0.5)
         fault["returned"] = _killed(target, master)
-        deadline = time.monotonic() + target.timing.failover_timeout_ms / 1000 + NO_GOOD_REPLICA_HOLD_SECONDS
-        while time.monotonic() < deadline:
-            watch_roles()
-            time.sleep(0.5)
+        masters.update(_masters_seen(target, None,
+                                     target.timing.failover_timeout_ms / 1000 + NO_GOOD_REPLICA_HOLD_SECONDS))
         fault["masters_without_good_replica"] = sorted(masters)
         fault["priorities_back_at"] = restore_priorities()
     except BaseException:
