@@ -120,7 +120,12 @@ def prometheus() -> int:
 
     LabCluster.default().up(say)
     cfg = load_stack_config(stack_file_config(STACK), STACK)
-    url = lab_prometheus.deploy(KubernetesCluster.lab(), cfg)
+    access = KubernetesCluster.lab()
+    if access.kubectl("get", "namespace", cfg.platform.namespace, check=False).returncode != 0:
+        say(f"prometheus: the namespace {cfg.platform.namespace} is not there (it may read only that one): "
+            "bring the lab stack up first (scripts/lab-up)")
+        return 1
+    url = lab_prometheus.deploy(access, cfg)
     say(f"prometheus: {url} (API: {url}/api/v1/alerts)")
     return 0
 
