@@ -493,12 +493,11 @@ def idle_run(minutes: float, say: Callable[[str], None] = print) -> int:
     `python -m drills.alerts --idle-minutes 10`; docs/monitoring.md records a run."""
     from cluster import KubernetesCluster
     from lab import prometheus as lab_prometheus
-    from stack_config import load_stack_config
-    from tools.pulumi_mock_run import stack_file_config
+    from tools.pulumi_mock_run import stack_config
 
     from .targets import LAB_STACK
 
-    cfg = load_stack_config(stack_file_config(LAB_STACK), LAB_STACK)
+    cfg = stack_config(LAB_STACK)
     prometheus = Prometheus(lab_prometheus.deploy(KubernetesCluster.lab(), cfg, fresh=True))
     expected = 2 * cfg.gateway.replicas + 1
     if prometheus.wait(lambda: sum(t["health"] == "up" for t in prometheus.targets()) == expected, 180) is None:

@@ -58,14 +58,6 @@ class Prometheus:
     def rule_names(self) -> set[str]:
         return {rule["name"] for group in self._get("/api/v1/rules")["groups"] for rule in group["rules"]}
 
-    def firing(self) -> dict[str, list[dict[str, str]]]:
-        """Alert name -> the label sets of its firing instances."""
-        found: dict[str, list[dict[str, str]]] = {}
-        for alert in self.alerts():
-            if alert.state == "firing":
-                found.setdefault(alert.name, []).append(alert.labels)
-        return found
-
     def wait(self, condition: Callable[[], bool], timeout: float, every: float = 1.0) -> Optional[float]:
         """Seconds until `condition` held, or None after `timeout`. Errors count as "not yet"."""
         start = time.monotonic()

@@ -113,13 +113,12 @@ def smoke() -> int:
 
 
 def prometheus() -> int:
-    from stack_config import load_stack_config
-    from tools.pulumi_mock_run import stack_file_config
+    from tools.pulumi_mock_run import stack_config
 
     from . import prometheus as lab_prometheus
 
     LabCluster.default().up(say)
-    cfg = load_stack_config(stack_file_config(STACK), STACK)
+    cfg = stack_config(STACK)
     access = KubernetesCluster.lab()
     if access.kubectl("get", "namespace", cfg.platform.namespace, check=False).returncode != 0:
         say(f"prometheus: the namespace {cfg.platform.namespace} is not there (it may read only that one): "

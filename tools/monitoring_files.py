@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 from monitoring import dashboard_json, rules_yaml, scrape_yaml
-from stack_config import StackConfig, load_stack_config
+from stack_config import StackConfig
 
-from .pulumi_mock_run import REPO, stack_file_config
+from .pulumi_mock_run import REPO, stack_config
 
 STACK = "prod"
 GENERATED = REPO / "monitoring" / "generated"
@@ -28,7 +28,7 @@ SCRAPE_HEADER = GENERATED_BY + ("# The scrape jobs of kubernaut-redis for a Prom
 
 
 def prod_config() -> StackConfig:
-    return load_stack_config(stack_file_config(STACK), STACK)
+    return stack_config(STACK)
 
 
 def files(cfg: StackConfig) -> dict[Path, str]:

@@ -21,7 +21,7 @@ import yaml
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 
-from stack_config import names
+from stack_config import StackConfig, load_stack_config, names
 
 REPO = Path(__file__).resolve().parent.parent
 PROGRAM = REPO / "__main__.py"
@@ -96,6 +96,11 @@ def stack_file_config(stack: str, repo: Path = REPO) -> dict[str, Any]:
     prefix = f"{names.PROJECT}:"
     return {key.removeprefix(prefix): value for key, value in (document.get("config") or {}).items()
             if key.startswith(prefix)}
+
+
+def stack_config(stack: str, repo: Path = REPO) -> StackConfig:
+    """The validated config of Pulumi.<stack>.yaml (passwords are not part of it)."""
+    return load_stack_config(stack_file_config(stack, repo), stack)
 
 
 def set_path(values: dict[str, Any], dotted: str, value: Any) -> None:

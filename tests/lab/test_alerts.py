@@ -23,8 +23,8 @@ from drills.prometheus import Prometheus
 from lab import prometheus as lab_prometheus
 from monitoring.dashboard import panels
 from monitoring.rules import ALERTS, IS_MASTER_RECORD, alert_rules
-from stack_config import load_stack_config, names
-from tools.pulumi_mock_run import stack_file_config
+from stack_config import names
+from tools.pulumi_mock_run import stack_config
 
 TARGETS_UP_TIMEOUT_SECONDS = 180.0
 
@@ -32,7 +32,7 @@ TARGETS_UP_TIMEOUT_SECONDS = 180.0
 @pytest.fixture(scope="module")
 def cfg():
     """The lab stack's config, as the gateway fixture deploys it."""
-    return load_stack_config(stack_file_config("lab"), "lab")
+    return stack_config("lab")
 
 
 @pytest.fixture(scope="module")

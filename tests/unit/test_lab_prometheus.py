@@ -7,12 +7,11 @@ import yaml
 
 from lab import prometheus
 from monitoring import rules_yaml, scrape_configs
-from stack_config import load_stack_config
-from tools.pulumi_mock_run import stack_file_config
+from tools.pulumi_mock_run import stack_config
 
 
 def _cfg():
-    return load_stack_config(stack_file_config("lab"), "lab")
+    return stack_config("lab")
 
 
 def _by_kind(objects):

@@ -10,15 +10,15 @@ import yaml
 from redis_files import gateway_redis_conf, gateway_sentinel_conf
 from smoke import __main__ as smoke_cli
 from smoke.targets import TargetsError, from_manifest_objects, redis_settings, sentinel_settings
-from stack_config import load_stack_config, names
-from tools.pulumi_mock_run import stack_file_config
+from stack_config import names
+from tools.pulumi_mock_run import stack_config
 from tools.render_manifests import render
 
 from .test_render_manifests import ENV
 
 
 def _cfg(stack: str):
-    return load_stack_config(stack_file_config(stack), stack)
+    return stack_config(stack)
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod", "lab"])
