@@ -56,15 +56,23 @@ def secret_env(access: KubernetesCluster, outputs: Mapping[str, Any]) -> list[tu
     return env
 
 
+def gateway_settings(access: KubernetesCluster, namespace: str,
+                     master_set: str) -> tuple[Optional[dict[str, str]], Optional[dict[str, str]]]:
+    """What every gateway Redis and Sentinel must run, from the deployed ConfigMap (the smoke
+    check's `settings`); None where the ConfigMap lacks the file."""
+    redis_conf = access.config_map_value(namespace, names.GATEWAY_CONFIG_MAP, names.REDIS_CONF)
+    sentinel_conf = access.config_map_value(namespace, names.GATEWAY_CONFIG_MAP, names.SENTINEL_CONF)
+    return (redis_settings(redis_conf) if redis_conf else None,
+            sentinel_settings(sentinel_conf, master_set) or None if sentinel_conf else None)
+
+
 def run_smoke_job(access: KubernetesCluster, outputs: Mapping[str, Any]) -> bool:
     namespace = outputs["namespace"]
     conf = access.config_map_value(namespace, names.CACHE_CONFIG_MAP, names.REDIS_CONF) or ""
-    gateway_conf = access.config_map_value(namespace, names.GATEWAY_CONFIG_MAP, names.REDIS_CONF) or ""
-    sentinel_conf = access.config_map_value(namespace, names.GATEWAY_CONFIG_MAP, names.SENTINEL_CONF) or ""
+    expected_redis, expected_sentinel = gateway_settings(access, namespace, outputs["gateway"]["masterSet"])
     objects = smoke_job(namespace, CLIENT_IMAGE, outputs, _conf_value(conf, "maxmemory-policy"),
                         _conf_value(conf, "maxmemory"), secret_env(access, outputs),
-                        redis_settings=redis_settings(gateway_conf) if gateway_conf else None,
-                        sentinel_settings=sentinel_settings(sentinel_conf, outputs["gateway"]["masterSet"]))
+                        redis_settings=expected_redis, sentinel_settings=expected_sentinel)
     access.kubectl("-n", namespace, "delete", "job", JOB_NAME, "--ignore-not-found", "--wait=true", timeout=120)
     access.apply(objects)
     say(f"smoke: Job {namespace}/{JOB_NAME} started")

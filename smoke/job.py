@@ -16,6 +16,16 @@ OUTPUTS_FILE = "outputs.json"
 WAIT_SECONDS = 60
 
 
+def settings_flags(redis_settings: Optional[Mapping[str, str]],
+                   sentinel_settings: Optional[Mapping[str, str]]) -> list[str]:
+    """`python -m smoke` flags that give the settings every gateway node and sentinel must run."""
+    flags = []
+    for flag, settings in (("--redis-setting", redis_settings), ("--sentinel-setting", sentinel_settings)):
+        for key, value in (settings or {}).items():
+            flags += [flag, f"{key}={value}"]
+    return flags
+
+
 def smoke_job(namespace: str, image: str, outputs: Mapping[str, Any], cache_policy: Optional[str],
               cache_maxmemory: Optional[str], secret_env: Sequence[tuple[str, str, str]],
               name: str = JOB_NAME, pull_policy: str = "IfNotPresent",
@@ -30,9 +40,7 @@ def smoke_job(namespace: str, image: str, outputs: Mapping[str, Any], cache_poli
                "--wait", str(WAIT_SECONDS)]
     if cache_policy is not None and cache_maxmemory is not None:
         command += ["--cache-maxmemory-policy", cache_policy, "--cache-maxmemory", cache_maxmemory]
-    for flag, settings in (("--redis-setting", redis_settings), ("--sentinel-setting", sentinel_settings)):
-        for key, value in (settings or {}).items():
-            command += [flag, f"{key}={value}"]
+    command += settings_flags(redis_settings, sentinel_settings)
     env = [{"name": "PYTHONPATH", "value": SOURCE_DIR}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
     env += [{"name": variable, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}}
             for variable, secret, key in secret_env]

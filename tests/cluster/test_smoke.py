@@ -11,9 +11,10 @@ import pytest
 
 from cluster import ClientSpec, SecretEnv
 from conftest import NAMESPACE
+from lab.deploy import gateway_settings
 from smoke import from_stack_outputs
 from smoke.invariants import PASS
-from smoke.targets import redis_settings, sentinel_settings
+from smoke.job import settings_flags
 from stack_config import names
 
 ALL_CHECKS = {"sentinels-agree-on-master", "num-slaves", "num-other-sentinels", "master-not-down", "ckquorum",
@@ -42,23 +43,12 @@ def clients(access, deployed):
     access.kubectl("-n", NAMESPACE, "delete", "secret", WRONG_SECRET, "--ignore-not-found", check=False)
 
 
-def expected_settings(access, deployed) -> list[str]:
-    """--redis-setting and --sentinel-setting flags from the gateway's rendered configs."""
-    redis_conf = access.config_map_value(NAMESPACE, names.GATEWAY_CONFIG_MAP, names.REDIS_CONF)
-    sentinel_conf = access.config_map_value(NAMESPACE, names.GATEWAY_CONFIG_MAP, names.SENTINEL_CONF)
-    flags = []
-    for key, value in redis_settings(redis_conf).items():
-        flags += ["--redis-setting", f"{key}={value}"]
-    for key, value in sentinel_settings(sentinel_conf, deployed["gateway"]["masterSet"]).items():
-        flags += ["--sentinel-setting", f"{key}={value}"]
-    return flags
-
-
 def smoke(access, client, deployed, *extra: str, wait: bool = True):
     conf = access.config_map_value(NAMESPACE, "redis-config", "redis.conf")
     maxmemory = next(line.split()[1] for line in conf.splitlines() if line.startswith("maxmemory "))
     command = ["python3", "-m", "smoke", "--stack-outputs", "-", "--cache-maxmemory-policy", "allkeys-lru",
-               "--cache-maxmemory", maxmemory, *expected_settings(access, deployed), "--json",
+               "--cache-maxmemory", maxmemory,
+               *settings_flags(*gateway_settings(access, NAMESPACE, deployed["gateway"]["masterSet"])), "--json",
                *(["--wait", "60"] if wait else []), *extra]
     return access.client_exec(client, command, input=json.dumps(deployed), timeout=300)
 
