@@ -232,11 +232,9 @@ class KubernetesCluster:
     def kill_container(self, namespace: str, name: str, container: str) -> Fault:
         """SIGKILL one container through the runtime; the kubelet restarts it in the same pod."""
         body = self._raw_pod(namespace, name)
-        ids = _container_ids(body)
-        if container not in ids:
-            raise ClusterAccessError(f"pod {namespace}/{name} has no running container {container!r}")
+        container_id = _running_container_id(body, container)
         at = time.time()
-        self._ctr("tasks", "kill", "-s", "SIGKILL", ids[container])
+        self._ctr("tasks", "kill", "-s", "SIGKILL", container_id)
         return Fault("kill-container", name, at, {"container": container, "ip": body["status"].get("podIP"),
                                                   "returned_at": time.time()})
 
@@ -310,10 +308,7 @@ class KubernetesCluster:
                             timeout=timeout, check=False)
 
     def _container_id(self, namespace: str, name: str, container: str) -> str:
-        ids = _container_ids(self._raw_pod(namespace, name))
-        if container not in ids:
-            raise ClusterAccessError(f"pod {namespace}/{name} has no running container {container!r}")
-        return ids[container]
+        return _running_container_id(self._raw_pod(namespace, name), container)
 
     def _ctr_argv(self, *args: str) -> list[str]:
         if self.containerd_socket is None:
@@ -379,6 +374,14 @@ def _event(item: Mapping[str, Any]) -> Event:
           or _timestamp(item.get("firstTimestamp")) or _timestamp(item["metadata"].get("creationTimestamp")) or 0.0)
     return Event(at=at, type=item.get("type", ""), reason=item.get("reason", ""), kind=involved.get("kind", ""),
                  name=involved.get("name", ""), message=item.get("message", ""))
+
+
+def _running_container_id(item: Mapping[str, Any], container: str) -> str:
+    ids = _container_ids(item)
+    if container not in ids:
+        meta = item["metadata"]
+        raise ClusterAccessError(f"pod {meta.get('namespace')}/{meta['name']} has no running container {container!r}")
+    return ids[container]
 
 
 def _container_ids(item: Mapping[str, Any]) -> dict[str, str]:
