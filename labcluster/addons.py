@@ -1,12 +1,13 @@
-"""The cluster's add-ons, as Kubernetes objects: CoreDNS (as kubeadm deploys it, from our image)
-and the default StorageClass (the in-tree hostPath provisioner)."""
+"""The cluster's add-ons, as Kubernetes objects: CoreDNS (as kubeadm deploys it, from our image),
+the default StorageClass (the in-tree hostPath provisioner) and the read access of kube-router,
+the NetworkPolicy enforcer that runs on the node like kube-proxy."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .configs import corefile
-from .layout import COREDNS_IMAGE, DNS_SERVICE_IP, STORAGE_CLASS
+from .layout import COREDNS_IMAGE, DNS_SERVICE_IP, KUBE_ROUTER_USER, STORAGE_CLASS
 
 NAMESPACE = "kube-system"
 DNS_LABELS = {"k8s-app": "kube-dns"}
@@ -72,5 +73,22 @@ def coredns(cache_cluster_domain: bool = True) -> list[dict[str, Any]]:
     ]
 
 
+def kube_router_rbac(user: str) -> list[dict[str, Any]]:
+    """Read access for what kube-router watches: it starts the informers of every controller it
+    has (services, endpoints and slices too) before it syncs, even with the firewall alone."""
+    read = ["get", "list", "watch"]
+    return [
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "kubernaut-lab:kube-router"},
+         "rules": [
+             {"apiGroups": [""], "resources": ["namespaces", "pods", "services", "nodes", "endpoints"], "verbs": read},
+             {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": read},
+             {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": read}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+         "metadata": {"name": "kubernaut-lab:kube-router"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kubernaut-lab:kube-router"},
+         "subjects": [{"kind": "User", "apiGroup": "rbac.authorization.k8s.io", "name": user}]},
+    ]
+
+
 def all_objects() -> list[dict[str, Any]]:
-    return [storage_class(), *coredns()]
+    return [storage_class(), *coredns(), *kube_router_rbac(KUBE_ROUTER_USER)]

@@ -22,12 +22,12 @@ from typing import Any, Callable, Optional
 from . import addons, configs, host, images, pki, processes
 from .errors import ClusterError
 from .layout import (APISERVER_PORT, CLUSTER_DOMAIN, COMPONENTS, DNS_SERVICE_IP, ETCD_CLIENT_PORT, ETCD_PEER_PORT,
-                     GUARD_TABLE, HOSTPATH_PV_DIR, KUBE_PROXY_HEALTHZ, NODE_BRIDGE, NODE_IP, NODE_NAME, POD_BRIDGE,
-                     KUBERNETES_SERVICE_IP, POD_SUBNET, SERVICE_CIDR, Layout)
+                     GUARD_TABLE, HOSTPATH_PV_DIR, KUBE_PROXY_HEALTHZ, KUBE_ROUTER_HEALTH_PORT, NODE_BRIDGE, NODE_IP,
+                     NODE_NAME, POD_BRIDGE, KUBERNETES_SERVICE_IP, POD_SUBNET, SERVICE_CIDR, Layout)
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "scripts" / "build-cluster"
-HOST_COMMANDS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "iptables-save", "nft",
+HOST_COMMANDS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "iptables-save", "ipset", "nft",
                  "openssl", "ip", "mount", "umount", "nsenter", "dig", "conntrack")
 COMPONENT_TIMEOUT_SECONDS = 60.0
 NODE_READY_TIMEOUT_SECONDS = 90.0
@@ -123,7 +123,8 @@ class LabCluster:
                      ("kube-scheduler", self._start_scheduler), ("containerd", self._start_containerd),
                      ("images", lambda: images.import_all(self.layout, bin_dir, self.layout.root.parent / "images")),
                      ("kubelet", self._start_kubelet), ("kube-proxy", self._start_kube_proxy),
-                     ("add-ons", self._apply_addons), ("cluster DNS", self._wait_dns))
+                     ("add-ons", self._apply_addons), ("kube-router", self._start_kube_router),
+                     ("cluster DNS", self._wait_dns))
             for name, step in steps:
                 t0 = time.monotonic()
                 step()
@@ -267,6 +268,25 @@ class LabCluster:
         processes.wait_for("kube-proxy", self.layout, ready, COMPONENT_TIMEOUT_SECONDS,
                            f"healthy, with the rules of {KUBERNETES_SERVICE_IP} synced")
 
+    def _start_kube_router(self) -> None:
+        """The NetworkPolicy enforcer: kube-router's firewall alone (kube-proxy keeps the Services,
+        the bridge CNI the routes), as a process of the node like kube-proxy. It filters bridged
+        pod traffic in iptables' FORWARD chain (bridge-nf-call-iptables) with ipsets."""
+        self._start("kube-router", f"--kubeconfig={self.layout.kubeconfig('kube-router')}",
+                    f"--hostname-override={NODE_NAME}", "--run-firewall=true", "--run-router=false",
+                    "--run-service-proxy=false", f"--service-cluster-ip-range={SERVICE_CIDR}",
+                    f"--health-port={KUBE_ROUTER_HEALTH_PORT}", "--metrics-port=0", "--v=1")
+
+        # /healthz answers once every controller has reported in; the chain it hooks into FORWARD
+        # says its first sync is done, so no pod starts before policies are enforced.
+        def ready() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{KUBE_ROUTER_HEALTH_PORT}/healthz", timeout=2) as response:
+                if response.status != 200:
+                    return False
+            return host.kube_router_synced()
+        processes.wait_for("kube-router", self.layout, ready, COMPONENT_TIMEOUT_SECONDS,
+                           "healthy, with its FORWARD chain in place")
+
     def _apply_addons(self) -> None:
         document = json.dumps({"apiVersion": "v1", "kind": "List", "items": addons.all_objects()})
         self.kubectl("apply", "--server-side", "--field-manager=kubernaut-lab", "-f", "-", input=document)
@@ -294,7 +314,7 @@ class LabCluster:
         """Stop every process, then remove containers, mounts, network state, rules and files."""
         layout = self.layout
         removed: list[str] = []
-        for component in ("kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager"):
+        for component in ("kube-router", "kube-proxy", "kubelet", "kube-scheduler", "kube-controller-manager"):
             removed += [r for r in [processes.stop(layout, component)] if r]
         known_netns = self._pod_netns()
         if processes.pid_of(layout, "containerd"):
@@ -306,6 +326,7 @@ class LabCluster:
         removed += host.remove_pod_netns(known_netns)
         kube_proxy = self.bin_dir / "kube-proxy" if self.bin_dir else _binaries_if_built("kube-proxy")
         removed += host.remove_kube_proxy_rules(kube_proxy)
+        removed += host.remove_ipsets()
         removed += host.teardown_network()
         removed += host.remove_kubepods_cgroups()
         removed += host.restore_sysctls(layout) if layout.saved_sysctls.exists() else []
@@ -365,6 +386,7 @@ def leftovers(layout: Layout) -> list[str]:
     if host.run("nft", "list", "table", "inet", GUARD_TABLE, check=False).returncode == 0:
         found.append(f"nft table {GUARD_TABLE}")
     found += [f"iptables chain {c}" for c in host.iptables_chains() if c.startswith("KUBE-")]
+    found += [f"ipset {s}" for s in host.lab_ipsets()]
     found += [f"netns {n}" for n in LabCluster._pod_netns()]
     if layout.root.exists():
         found.append(f"directory {layout.root}")

@@ -1,6 +1,6 @@
 """What the cluster changes on the machine, and how it is undone: the node's bridge, the guard
 that keeps cluster traffic off the machine's own interface, kernel settings, mounts, the pod
-bridge and its veths, kube-proxy's rules, cgroups."""
+bridge and its veths, kube-proxy's and kube-router's rules, kube-router's ipsets, cgroups."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import ClusterError
-from .layout import (CLUSTER_CIDR, GUARD_LOG_PREFIX, GUARD_TABLE, HOSTPATH_PV_DIR, NODE_BRIDGE, NODE_IP, POD_BRIDGE, SERVICE_CIDR,
-                     SYSCTLS, Layout)
+from .layout import (CLUSTER_CIDR, GUARD_LOG_PREFIX, GUARD_TABLE, HOSTPATH_PV_DIR, KUBE_ROUTER_CHAIN_PREFIX, NODE_BRIDGE,
+                     NODE_IP, POD_BRIDGE, SERVICE_CIDR, SYSCTLS, Layout)
 
 PROC_SYS = Path("/proc/sys")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -209,7 +209,7 @@ def _rmdir(path: Path) -> None:
 
 
 def remove_kube_proxy_rules(kube_proxy: Optional[Path]) -> list[str]:
-    """kube-proxy's and the kubelet's KUBE-* chains, and the jumps into them."""
+    """kube-proxy's, kube-router's and the kubelet's KUBE-* chains, and the jumps into them."""
     if kube_proxy and kube_proxy.exists():
         run(str(kube_proxy), "--cleanup", check=False)
     removed = []
@@ -227,6 +227,29 @@ def remove_kube_proxy_rules(kube_proxy: Optional[Path]) -> list[str]:
             run("iptables", "-t", table, "-X", chain, check=False)
         removed += [f"iptables {table} chain {c}" for c in chains]
     return removed
+
+
+def kube_router_synced() -> bool:
+    """Whether kube-router has hooked its chains into FORWARD (its first full sync)."""
+    done = run("iptables", "-w", "-S", "FORWARD", check=False)
+    return f"-j {KUBE_ROUTER_CHAIN_PREFIX}FORWARD" in done.stdout
+
+
+# kube-router's network policy ipsets: KUBE-SRC-*/KUBE-DST-* per policy, kube-router-* of its own.
+IPSET_PREFIXES = ("KUBE-", "kube-router-", "inet6:KUBE-", "inet6:kube-router-")
+
+
+def lab_ipsets() -> list[str]:
+    done = run("ipset", "list", "-n", check=False)
+    return [name for name in done.stdout.split() if name.startswith(IPSET_PREFIXES)]
+
+
+def remove_ipsets() -> list[str]:
+    """Destroy kube-router's ipsets; run after its iptables rules are gone (a set in use stays)."""
+    names = lab_ipsets()
+    for name in names:
+        run("ipset", "destroy", name, check=False)
+    return [f"ipset {name}" for name in names]
 
 
 def iptables_chains() -> list[str]:

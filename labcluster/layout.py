@@ -27,6 +27,11 @@ ETCD_CLIENT_PORT = 12379
 ETCD_PEER_PORT = 12380
 KUBELET_PORT = 10250
 KUBE_PROXY_HEALTHZ = "127.0.0.1:10256"
+# kube-router, the lab's NetworkPolicy enforcer (its firewall only): its health port, off its
+# default 20244 like every other port here, and the prefix of its iptables chains and ipsets.
+KUBE_ROUTER_HEALTH_PORT = 10258
+KUBE_ROUTER_CHAIN_PREFIX = "KUBE-ROUTER-"
+KUBE_ROUTER_USER = "kubernaut-lab:kube-router"  # its certificate's CN, bound to its ClusterRole
 CNI_NETWORK = "kubernaut-lab"
 GUARD_TABLE = "kubernaut_lab_guard"
 # Every packet the guard drops is logged to the kernel log with this prefix (`dmesg`), so that a
@@ -78,7 +83,7 @@ SYSCTLS = {
 }
 
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd",
-              "kubelet", "kube-proxy")
+              "kubelet", "kube-proxy", "kube-router")
 
 
 def default_root() -> Path:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import ClusterError
-from .layout import (APISERVER_PORT, CLUSTER_DOMAIN, KUBERNETES_SERVICE_IP, NODE_IP, NODE_NAME, Layout)
+from .layout import (APISERVER_PORT, CLUSTER_DOMAIN, KUBE_ROUTER_USER, KUBERNETES_SERVICE_IP, NODE_IP, NODE_NAME, Layout)
 
 CA_DAYS = 3650
 CERT_DAYS = 365
@@ -42,6 +42,7 @@ def cluster_certs() -> tuple[Cert, ...]:
         Cert("kube-controller-manager", "system:kube-controller-manager"),
         Cert("kube-scheduler", "system:kube-scheduler"),
         Cert("kube-proxy", "system:kube-proxy"),
+        Cert("kube-router", KUBE_ROUTER_USER),
         Cert("kubelet", node, "system:nodes"),
         Cert("kubelet-serving", node, "system:nodes", dns=(NODE_NAME,), ips=(NODE_IP,), server=True, client=False),
     )
@@ -113,7 +114,7 @@ def kubeconfig_text(layout: Layout, user: str, server: str = f"https://{NODE_IP}
 
 def write_kubeconfigs(layout: Layout) -> None:
     layout.etc.mkdir(parents=True, exist_ok=True)
-    for user in ("kube-controller-manager", "kube-scheduler", "kube-proxy", "kubelet", "admin"):
+    for user in ("kube-controller-manager", "kube-scheduler", "kube-proxy", "kube-router", "kubelet", "admin"):
         path = layout.kubeconfig(user)
         path.write_text(kubeconfig_text(layout, user))
         path.chmod(0o600)
