@@ -7,7 +7,8 @@ that was given and the rule, never pydantic internals.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Optional
+from types import UnionType
+from typing import Any, Iterable, Optional, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -89,11 +90,17 @@ def _allowed_keys(root: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
 
 
 def _model_at(model: type[BaseModel], loc: tuple[str, ...]) -> Optional[type[BaseModel]]:
-    """The model class that sits at `loc` (a path of aliases), following nested model fields."""
+    """The model class that sits at `loc` (a path of aliases and list positions), following nested
+    model fields, list items and Optional ones."""
+    current: Any = model
     for part in loc:
-        field = next((f for n, f in model.model_fields.items() if part in (n, f.alias)), None)
-        annotation = getattr(field, "annotation", None)
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field = next((f for n, f in current.model_fields.items() if part in (n, f.alias)), None)
+            current = getattr(field, "annotation", None)
+        elif get_origin(current) is list and part.isdigit():
+            current = get_args(current)[0]
+        else:
             return None
-        model = annotation
-    return model
+        if get_origin(current) in (Union, UnionType):  # Optional[Model]
+            current = next((a for a in get_args(current) if a is not type(None)), None)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None

@@ -18,7 +18,7 @@ from .kubeconfig import KUBECONFIG_KEY
 from .names import PROJECT
 
 # The structured keys, one object each (validated by StackConfig).
-CONFIG_KEYS = ("platform", "gateway", "contextCache", "monitoring")
+CONFIG_KEYS = ("platform", "gateway", "contextCache", "monitoring", "networkPolicy")
 GATEWAY_REDIS_PASSWORD_KEY = "gatewayRedisPassword"
 GATEWAY_SENTINEL_PASSWORD_KEY = "gatewaySentinelPassword"
 CONTEXT_CACHE_PASSWORD_KEY = "contextCachePassword"

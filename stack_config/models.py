@@ -580,6 +580,71 @@ class MonitoringConfig(_Model):
         return self
 
 
+# ---------------------------------------------------------------------------- network policy
+
+# A label's name, and its value when not empty: alphanumeric at both ends, '-', '_', '.' inside.
+_LABEL_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?", re.ASCII)
+MAX_POLICY_PEERS = 20
+LABEL_RULE = ("label keys are `name` or `prefix/name` (prefix: a DNS subdomain; name and values: at most 63 "
+              "letters, digits, '-', '_', '.', alphanumeric at both ends; a value may be empty)")
+
+
+def _label_key_ok(key: str) -> bool:
+    prefix, _, name = key.rpartition("/")
+    return bool(_LABEL_NAME.fullmatch(name)) and (not prefix or _is_dns1123_subdomain(prefix))
+
+
+def _pod_labels(value: dict[str, str]) -> dict[str, str]:
+    bad = [key for key, text in value.items() if not _label_key_ok(key) or (text and not _LABEL_NAME.fullmatch(text))]
+    if bad:
+        raise ValueError(f"labels {', '.join(repr(key) for key in bad)} are not valid: {LABEL_RULE}")
+    return value
+
+
+class PolicyPeer(_Model):
+    """Pods allowed through a policy: those carrying every label of podLabels in one namespace."""
+
+    namespace: Optional[Annotated[str, AfterValidator(_dns1123_label)]] = Field(
+        None, description="namespace of the pods (matched by its `kubernetes.io/metadata.name` label); null: the "
+        "stack's namespace")
+    pod_labels: Annotated[dict[str, str], AfterValidator(_pod_labels)] = Field(
+        default_factory=dict, description="labels the pods must all carry; {}: every pod of that namespace")
+
+
+def _peers(low: int) -> Any:
+    def check(value: list[PolicyPeer]) -> list[PolicyPeer]:
+        if not low <= len(value) <= MAX_POLICY_PEERS:
+            raise ValueError(f"must list {low} to {MAX_POLICY_PEERS} peers")
+        return value
+    return Annotated[list[PolicyPeer], AfterValidator(check)]
+
+
+class NetworkPolicyConfig(_Model):
+    enabled: bool = Field(
+        False, description="a NetworkPolicy for every pod of the stack (docs/architecture.md, \"Network policy\"); "
+        "needs a cluster whose network plugin enforces them (Calico, Cilium, kube-router...): elsewhere they "
+        "change nothing")
+    gateway_clients: _peers(0) = Field(
+        default_factory=lambda: [PolicyPeer(pod_labels={"app": "gateway"})],
+        description="pods allowed to reach the gateway's Redis and Sentinel ports and the master-only proxy; pods of "
+        f"the stack's namespace labelled `{names.GATEWAY_CLIENT_LABEL}: \"true\"` always are (0..{MAX_POLICY_PEERS} "
+        "peers; default: the Gateway's pods, `app: gateway`)")
+    context_cache_clients: _peers(0) = Field(
+        default_factory=lambda: [PolicyPeer(pod_labels={"app": "context-api"})],
+        description="pods allowed to reach the cache; pods of the stack's namespace labelled "
+        f"`{names.CACHE_CLIENT_LABEL}: \"true\"` always are (0..{MAX_POLICY_PEERS} peers; default: the Context-API's "
+        "pods, `app: context-api`)")
+    scraper_namespace: Annotated[str, AfterValidator(_dns1123_label)] = Field(
+        "monitoring", description="namespace whose pods may scrape the exporters' ports (with monitoring.enabled)")
+    restrict_egress: bool = Field(
+        True, description="egress of the pods only to cluster DNS and their peers (the gateway pods to each other, "
+        "the proxy to the gateway pods; the cache to nothing)")
+    dns: PolicyPeer = Field(
+        default_factory=lambda: PolicyPeer(namespace="kube-system", pod_labels={"k8s-app": "kube-dns"}),
+        description="the cluster DNS pods, the only egress outside the stack's pods (with restrictEgress; port 53 "
+        "UDP and TCP)")
+
+
 # ---------------------------------------------------------------------------- the whole stack
 
 PROD_STACK = "prod"
@@ -600,6 +665,8 @@ class StackConfig(_Model):
         default_factory=ContextCacheConfig, description="the Context-API's single cache")
     monitoring: MonitoringConfig = Field(
         default_factory=MonitoringConfig, description="exporters, metrics Services, alert rules and dashboard")
+    network_policy: NetworkPolicyConfig = Field(
+        default_factory=NetworkPolicyConfig, description="NetworkPolicies of the gateway pods, the proxy and the cache")
 
     @model_validator(mode="after")
     def _stack_rules(self, info: ValidationInfo) -> "StackConfig":

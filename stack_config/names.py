@@ -92,6 +92,13 @@ COMPONENT_SENTINEL_CLUSTER = "sentinel-cluster"
 COMPONENT_MASTER_PROXY = "master-proxy"
 COMPONENT_CACHE = "cache"
 CHECKSUM_ANNOTATION = "kubernaut.io/config-checksum"
+# With network policies on (stack key `networkPolicy`), pods of the stack's namespace carrying
+# these labels (value "true") may connect besides the configured clients: the smoke check Job,
+# the lab's client pods, a person's debugging pod.
+GATEWAY_CLIENT_LABEL = "kubernaut-redis/gateway-client"
+CACHE_CLIENT_LABEL = "kubernaut-redis/cache-client"
+CLIENT_LABEL_VALUE = "true"
+CLIENT_ACCESS_LABELS = {GATEWAY_CLIENT_LABEL: CLIENT_LABEL_VALUE, CACHE_CLIENT_LABEL: CLIENT_LABEL_VALUE}
 
 # The official redis image's user; the lab image gives the same uid a name.
 REDIS_UID = 999

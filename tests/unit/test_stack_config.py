@@ -152,7 +152,19 @@ INVALID = [
     ("dev", {"contextCache.resources.requests": {"cpu": "100m"}},
      "contextCache.resources.requests.memory: missing; this key is required"),
     ("dev", {"gateway": 3}, "gateway: got 3; must be a mapping of keys"),
-    ("dev", {"unknownSection": {}}, "unknownSection: unknown key; allowed keys: platform, gateway, contextCache, monitoring"),
+    ("dev", {"networkPolicy.gatewayClients": [{"namespace": "Other_NS", "podLabels": {}}]},
+     'networkPolicy.gatewayClients[0].namespace: got "Other_NS"; must be a DNS-1123 label (lower-case letters, '
+     "digits, '-', at most 63 characters)"),
+    ("dev", {"networkPolicy.contextCacheClients": [{"podLabels": {"app": "-context-api"}}]},
+     "networkPolicy.contextCacheClients[0].podLabels: got {\"app\": \"-context-api\"}; labels 'app' are not valid: "
+     "label keys are `name` or `prefix/name` (prefix: a DNS subdomain; name and values: at most 63 letters, digits, "
+     "'-', '_', '.', alphanumeric at both ends; a value may be empty)"),
+    ("dev", {"networkPolicy.gatewayClients": [{"podLabel": {"app": "gateway"}}]},
+     "networkPolicy.gatewayClients[0].podLabel: unknown key; allowed keys: namespace, podLabels"),
+    ("dev", {"networkPolicy.scraperNamespace": ""},
+     'networkPolicy.scraperNamespace: got ""; must be a DNS-1123 label (lower-case letters, digits, \'-\', at most 63 '
+     "characters)"),
+    ("dev", {"unknownSection": {}}, "unknownSection: unknown key; allowed keys: platform, gateway, contextCache, monitoring, networkPolicy"),
 ]
 
 
