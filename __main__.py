@@ -16,6 +16,7 @@ from pulumi.runtime import config as runtime_config
 
 from components import (
     Monitoring,
+    NetworkPolicies,
     RedisSentinelCluster,
     RedisSentinelClusterArgs,
     SingleRedisCache,
@@ -175,6 +176,10 @@ def main() -> None:
         SingleRedisCacheArgs(config=cfg, namespace=cfg.platform.namespace, password=passwords.context_cache),
         opts=component_opts,
     )
+
+    if cfg.network_policy.enabled:
+        NetworkPolicies("network-policies", cfg.network_policy, cfg.platform.namespace,
+                        monitoring=cfg.monitoring.enabled, opts=component_opts)
 
     if cfg.monitoring.enabled:
         # Depends on the namespace only: without the Prometheus Operator's CRDs only its own objects fail.

@@ -2,10 +2,11 @@
 
 from .monitoring import Monitoring
 from .namespace import ensure_namespace
+from .network_policies import NetworkPolicies
 from .redis_sentinel_cluster import RedisSentinelCluster, RedisSentinelClusterArgs
 from .single_redis_cache import SingleRedisCache, SingleRedisCacheArgs
 
 __all__ = [
-    "Monitoring", "RedisSentinelCluster", "RedisSentinelClusterArgs", "SingleRedisCache", "SingleRedisCacheArgs",
+    "Monitoring", "NetworkPolicies", "RedisSentinelCluster", "RedisSentinelClusterArgs", "SingleRedisCache", "SingleRedisCacheArgs",
     "ensure_namespace",
 ]

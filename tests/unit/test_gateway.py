@@ -71,6 +71,8 @@ def test_objects_and_names(run, gateway_auth):
         expected.add(("Secret", "redis-gateway-auth"))
     # The Monitoring component's objects about the gateway (every stack file switches them on).
     expected |= {("Service", "redis-gateway-metrics"), ("ConfigMap", "kubernaut-redis-dashboard")}
+    # The NetworkPolicies component's (every stack file switches them on too).
+    expected |= {("NetworkPolicy", "redis-gateway"), ("NetworkPolicy", "redis-gateway-haproxy")}
     assert kinds == expected
     assert all(o["metadata"]["namespace"] == "kubernaut-system" for o in run.kubernetes_objects()
                if o["kind"] != "Namespace")

@@ -242,7 +242,7 @@ def test_register_outputs_is_the_last_statement_of_each_component(path: Path):
 def test_component_modules_exist_for_the_ast_test():
     found = [cls.name for path in (REPO / "components").glob("*.py")
              for cls in _component_classes(ast.parse(path.read_text()))]
-    assert sorted(found) == ["Monitoring", "RedisSentinelCluster", "SingleRedisCache"]
+    assert sorted(found) == ["Monitoring", "NetworkPolicies", "RedisSentinelCluster", "SingleRedisCache"]
 
 
 def test_project_file():
@@ -264,4 +264,5 @@ def test_stack_files_disable_default_providers_and_hold_no_secrets(stack):
     assert not {"kubernaut-redis:gatewayRedisPassword", "kubernaut-redis:gatewaySentinelPassword",
                 "kubernaut-redis:contextCachePassword", "kubernaut-redis:kubeconfig"} & set(config)
     assert set(config) == {"pulumi:disable-default-providers", "kubernaut-redis:platform",
-                           "kubernaut-redis:gateway", "kubernaut-redis:contextCache", "kubernaut-redis:monitoring"}
+                           "kubernaut-redis:gateway", "kubernaut-redis:contextCache", "kubernaut-redis:monitoring",
+                           "kubernaut-redis:networkPolicy"}
