@@ -72,6 +72,8 @@ class ClientSpec:
     name: str = "kubernaut-client"
     packages: tuple[str, ...] = ("smoke", "drills")
     secret_env: tuple[SecretEnv, ...] = ()
+    # Labels of the pod besides its name: the network policies' access labels, say.
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 class Cluster(Protocol):

@@ -165,7 +165,7 @@ class KubernetesCluster:
         pod = {
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": spec.name, "namespace": spec.namespace,
-                         "labels": {"app.kubernetes.io/name": "kubernaut-client"},
+                         "labels": {"app.kubernetes.io/name": "kubernaut-client", **dict(spec.labels)},
                          "annotations": {CODE_HASH_ANNOTATION: digest.hexdigest()}},
             "spec": {
                 "automountServiceAccountToken": False,

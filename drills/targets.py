@@ -327,6 +327,7 @@ class GatewayTarget(Target):
         return cls(cluster, namespace=namespace, statefulset=gateway["statefulSet"],
                    headless=gateway["headlessService"],
                    master_set=gateway["masterSet"], replicas=targets.replicas, timing=timing_of(conf),
-                   targets=targets, client=ClientSpec(namespace=namespace, name=CLIENT_NAME, secret_env=secret_env),
+                   targets=targets, client=ClientSpec(namespace=namespace, name=CLIENT_NAME, secret_env=secret_env,
+                                                     labels=tuple(names.CLIENT_ACCESS_LABELS.items())),
                    redis_password=redis_password, sentinel_password=sentinel_password,
                    operator_password=operator_password, cluster_domain=domain)

@@ -72,7 +72,8 @@ def run_smoke_job(access: KubernetesCluster, outputs: Mapping[str, Any]) -> bool
     expected_redis, expected_sentinel = gateway_settings(access, namespace, outputs["gateway"]["masterSet"])
     objects = smoke_job(namespace, CLIENT_IMAGE, outputs, _conf_value(conf, "maxmemory-policy"),
                         _conf_value(conf, "maxmemory"), secret_env(access, outputs),
-                        redis_settings=expected_redis, sentinel_settings=expected_sentinel)
+                        redis_settings=expected_redis, sentinel_settings=expected_sentinel,
+                        pod_labels=names.CLIENT_ACCESS_LABELS)
     access.kubectl("-n", namespace, "delete", "job", JOB_NAME, "--ignore-not-found", "--wait=true", timeout=120)
     access.apply(objects)
     say(f"smoke: Job {namespace}/{JOB_NAME} started")

@@ -30,9 +30,11 @@ def smoke_job(namespace: str, image: str, outputs: Mapping[str, Any], cache_poli
               cache_maxmemory: Optional[str], secret_env: Sequence[tuple[str, str, str]],
               name: str = JOB_NAME, pull_policy: str = "IfNotPresent",
               redis_settings: Optional[Mapping[str, str]] = None,
-              sentinel_settings: Optional[Mapping[str, str]] = None) -> list[dict[str, Any]]:
+              sentinel_settings: Optional[Mapping[str, str]] = None,
+              pod_labels: Optional[Mapping[str, str]] = None) -> list[dict[str, Any]]:
     """ConfigMap + Job. `secret_env`: (variable, secret name, key) for each password to check;
-    `redis_settings`/`sentinel_settings`: what the gateway's nodes must run (drift otherwise)."""
+    `redis_settings`/`sentinel_settings`: what the gateway's nodes must run (drift otherwise);
+    `pod_labels`: more labels of the Job's pod (the network policies' access labels)."""
     package = Path(__file__).resolve().parent
     files = {p.name: p.read_text() for p in sorted(package.glob("*.py"))}
     files[OUTPUTS_FILE] = json.dumps(outputs, indent=1, sort_keys=True)
@@ -51,7 +53,7 @@ def smoke_job(namespace: str, image: str, outputs: Mapping[str, Any], cache_poli
         {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": namespace, "labels": labels},
          "spec": {
              "backoffLimit": 0, "ttlSecondsAfterFinished": 3600, "activeDeadlineSeconds": 300,
-             "template": {"metadata": {"labels": labels}, "spec": {
+             "template": {"metadata": {"labels": {**labels, **(pod_labels or {})}}, "spec": {
                  "restartPolicy": "Never", "automountServiceAccountToken": False,
                  "dnsConfig": {"options": [{"name": "timeout", "value": "1"}, {"name": "attempts", "value": "5"}]},
                  "securityContext": {"runAsNonRoot": True, "runAsUser": 999, "runAsGroup": 999,

@@ -10,6 +10,7 @@ import pytest
 
 from cluster import ClientSpec, SecretEnv
 from conftest import NAMESPACE
+from stack_config import names
 
 KEYS = 300
 ROLLOUT_TIMEOUT = "300s"
@@ -45,7 +46,8 @@ print(len(missing))
 @pytest.fixture(scope="module")
 def client(access, deployed):
     spec = ClientSpec(namespace=NAMESPACE, name="cycle-client", packages=("smoke",),
-                      secret_env=(SecretEnv("REDIS_PASSWORD", "redis-gateway-auth", "redis-password"),))
+                      secret_env=(SecretEnv("REDIS_PASSWORD", "redis-gateway-auth", "redis-password"),),
+                      labels=tuple(names.CLIENT_ACCESS_LABELS.items()))
     access.start_client(spec)
     yield spec
     access.stop_client(spec)

@@ -26,7 +26,8 @@ WRONG_SECRET = "smoke-test-wrong-passwords"
 def spec(name: str, secret: str | None) -> ClientSpec:
     env = () if secret is None else (SecretEnv("REDIS_PASSWORD", secret, "redis-password"),
                                       SecretEnv("SENTINEL_PASSWORD", secret, "sentinel-password"))
-    return ClientSpec(namespace=NAMESPACE, name=name, packages=("smoke",), secret_env=env)
+    return ClientSpec(namespace=NAMESPACE, name=name, packages=("smoke",), secret_env=env,
+                      labels=tuple(names.CLIENT_ACCESS_LABELS.items()))
 
 
 @pytest.fixture(scope="module")
