@@ -34,6 +34,10 @@ LAB_OBJECTS = {
     ("Service", "redis-gateway-metrics"),
     ("Service", "redis-metrics"),
     ("ConfigMap", "kubernaut-redis-dashboard"),
+    # network policies (every stack file switches them on)
+    ("NetworkPolicy", "redis-gateway"),
+    ("NetworkPolicy", "redis-gateway-haproxy"),
+    ("NetworkPolicy", "redis"),
 }
 
 
