@@ -1,173 +1,24 @@
 #!/bin/sh
 # preStop of the redis container: hand the master role over before the pod stops, losing no
-# acknowledged write.
-#
-# A plain SENTINEL FAILOVER is not enough: the demoted master keeps accepting writes until
-# Sentinel converts it (seconds), and clients that still talk to it lose those writes. So:
-#  1. CLIENT PAUSE WRITE (bounded): no write is accepted here from now on;
-#  2. wait until the online replicas have every byte of the replication stream (bounded),
-#     asking each replica for its own offset;
-#  3. SENTINEL FAILOVER through a PEER sentinel (this pod's sentinel is stopping too);
-#  4. as soon as that sentinel names the new master, REPLICAOF it: the paused writes now fail
-#     with READONLY instead of being acknowledged by a node that is no longer master;
-#  5. CLIENT UNPAUSE and CLIENT KILL TYPE normal, so clients reconnect through Sentinel or the
-#     master-only endpoint to the new master.
-# The pause also holds the PUBLISHes of the sentinels' hello messages to this node; that does
-# not matter: they publish to every replica too, and the failover does not depend on them.
+# acknowledged write (handover.sh says how).
 # The sentinel container has no preStop of its own: the failover is driven by a peer sentinel,
 # and the restarted pod learns the outcome from the peers at boot.
 #
 # A replica, or a master without an online replica, does nothing (exit 0): the pod stops and
-# Sentinel fails over after down-after if it was the master.
+# Sentinel fails over after down-after if it was the master. The hook always exits 0: a failed
+# hook changes nothing but a warning event, and the pod stops either way.
 set -eu
 SCRIPT_NAME=redis-prestop
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=common.sh
 . "$(dirname -- "$0")/common.sh"
-
-# The hook must end well within terminationGracePeriodSeconds, which the config validates to
-# be at least down-after + 15 s. The whole handover gets down-after + HANDOVER_SLACK_SECONDS.
-HANDOVER_SLACK_SECONDS=10
-REPLICA_CATCH_UP_SECONDS=5
-
-# The announced name (FQDN) of every replica in state online, from INFO replication text on stdin.
-online_replicas() {
-    tr -d '\r' | awk -F, '/^slave[0-9]+:/ {
-        sub(/^slave[0-9]+:/, ""); ip = ""; state = ""
-        for (i = 1; i <= NF; i++) {
-            split($i, kv, "=")
-            if (kv[1] == "ip") ip = kv[2]; else if (kv[1] == "state") state = kv[2]
-        }
-        if (state == "online") print ip
-    }'
-}
-
-local_info() {
-    redis_cli "$LOCAL_HOST" INFO replication 2>/dev/null
-}
-
-handover_budget_seconds() {
-    down_after_ms=$(sentinel_setting "$TEMPLATE_DIR/sentinel.conf" down-after-milliseconds)
-    printf '%s\n' $(((${down_after_ms:-5000} + 999) / 1000 + HANDOVER_SLACK_SECONDS))
-}
-
-# The replication offset that replica <host> has processed, as the replica itself reports it
-# (the master's INFO shows a replica's offset only as of its last REPLCONF ACK, sent once a
-# second: waiting on that costs up to a second of paused writes).
-replica_offset() {
-    redis_cli "$1" INFO replication 2>/dev/null | info_field slave_repl_offset
-}
-
-# How many of the replicas (one FQDN per line on stdin) have processed <offset>.
-count_caught_up() {
-    count=0
-    while read -r replica_host; do
-        [ -n "$replica_host" ] || continue
-        reached=$(replica_offset "$replica_host")
-        case $reached in
-            '' | *[!0-9]*) ;;
-            *) [ "$reached" -ge "$1" ] && count=$((count + 1)) ;;
-        esac
-    done
-    printf '%s\n' "$count"
-}
-
-# Waits until every online replica has reached <offset>; prints how many did (0 = none).
-wait_for_replicas_to_catch_up() {
-    catch_up_deadline=$(($(now_seconds) + REPLICA_CATCH_UP_SECONDS))
-    while :; do
-        replicas=$(local_info | online_replicas)
-        total=$(printf '%s\n' "$replicas" | grep -c . || true)
-        caught_up=$(printf '%s\n' "$replicas" | count_caught_up "$1")
-        if [ "$total" -gt 0 ] && [ "$caught_up" -eq "$total" ]; then
-            printf '%s\n' "$caught_up"
-            return 0
-        fi
-        if [ "$(now_seconds)" -ge "$catch_up_deadline" ]; then
-            log "after ${REPLICA_CATCH_UP_SECONDS} s, $caught_up of $total online replicas have offset $1"
-            printf '%s\n' "$caught_up"
-            return 0
-        fi
-        sleep 0.05
-    done
-}
-
-# Prints the ordinal of the peer sentinel that accepted SENTINEL FAILOVER, or nothing.
-request_failover() {
-    for peer in $(peer_ordinals); do
-        reply=$(sentinel_cli "$(pod_fqdn "$peer")" SENTINEL FAILOVER "$MASTER_SET" 2>&1) || true
-        log "sentinel of pod $peer: SENTINEL FAILOVER -> $reply"
-        case $reply in
-            OK | *INPROG*) printf '%s\n' "$peer"; return 0 ;;
-        esac
-    done
-}
-
-# Prints the new master once the sentinel of pod <ordinal> (or any peer) names one, else nothing.
-wait_for_new_master() {
-    while [ "$(now_seconds)" -lt "$HANDOVER_DEADLINE" ]; do
-        for peer in "$1" $(peer_ordinals); do
-            named=$(sentinel_named_master_at "$(pod_fqdn "$peer")")
-            if [ -n "$named" ] && [ "$named" != "$MY_FQDN" ]; then
-                printf '%s\n' "$named"
-                return 0
-            fi
-        done
-        sleep 0.1
-    done
-}
-
-unpause() {
-    redis_cli "$LOCAL_HOST" CLIENT UNPAUSE >/dev/null 2>&1 || true
-}
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=handover.sh
+. "$(dirname -- "$0")/handover.sh"
 
 main() {
     load_pod_identity
-    started=$(now_seconds)
-    info=$(local_info) || true
-    role=$(printf '%s\n' "$info" | info_field role)
-    if [ "$role" != master ]; then
-        log "role ${role:-unknown}: nothing to hand over"
-        exit 0
-    fi
-    if [ -z "$(printf '%s\n' "$info" | online_replicas)" ]; then
-        log "master without an online replica: no handover (Sentinel fails over after down-after)"
-        exit 0
-    fi
-
-    budget=$(handover_budget_seconds)
-    HANDOVER_DEADLINE=$((started + budget))
-    reply=$(redis_cli "$LOCAL_HOST" CLIENT PAUSE "$((budget * 1000))" WRITE 2>&1) || true
-    [ "$reply" = OK ] || { log "CLIENT PAUSE failed ($reply): no handover"; exit 0; }
-    offset=$(local_info | info_field master_repl_offset)
-    log "writes paused for at most $budget s at offset $offset"
-
-    if [ "$(wait_for_replicas_to_catch_up "$offset")" -eq 0 ]; then
-        unpause
-        log "no replica caught up: writes resumed, no handover"
-        exit 0
-    fi
-
-    leader=$(request_failover)
-    if [ -z "$leader" ]; then
-        unpause
-        log "no peer sentinel accepted the failover: writes resumed, no handover"
-        exit 0
-    fi
-
-    new_master=$(wait_for_new_master "$leader")
-    if [ -z "$new_master" ]; then
-        # Unpausing now could acknowledge writes on a node that is being replaced: the pause
-        # stays until it expires or the container stops.
-        log "WARNING: no new master named within $budget s: writes stay paused until shutdown"
-        exit 0
-    fi
-
-    reply=$(redis_cli "$LOCAL_HOST" REPLICAOF "$new_master" "$REDIS_PORT" 2>&1) || true
-    log "sentinels name $new_master: REPLICAOF it -> $reply"
-    unpause
-    killed=$(redis_cli "$LOCAL_HOST" CLIENT KILL TYPE normal 2>&1) || true
-    log "handover done in $(($(now_seconds) - started)) s; clients disconnected: $killed"
+    handover >/dev/null || true
 }
 
 main "$@"

@@ -78,6 +78,8 @@ REDIS_READINESS_SCRIPT = "redis-readiness.sh"
 REDIS_LIVENESS_SCRIPT = "redis-liveness.sh"
 SENTINEL_PROBE_SCRIPT = "sentinel-probe.sh"
 REDIS_PRESTOP_SCRIPT = "redis-prestop.sh"
+# An operator's fenced switchover (python -m ops switchover runs it in the master's redis container).
+REDIS_SWITCHOVER_SCRIPT = "redis-switchover.sh"
 # The CLI as the ACL user `operator`, for people's `kubectl exec ... -c redis -- sh <it> ...`.
 OPERATOR_CLI_SCRIPT = "operator-cli.sh"
 

@@ -39,7 +39,8 @@ def repo_shell_scripts() -> list[Path]:
 def test_the_pod_scripts_are_found():
     found = {p.name for p in repo_shell_scripts()}
     expected = {"common.sh", "redis-start.sh", "sentinel-start.sh", "redis-readiness.sh",
-                "redis-liveness.sh", "sentinel-probe.sh", "redis-prestop.sh", "cache-start.sh", "operator-cli.sh"}
+                "redis-liveness.sh", "sentinel-probe.sh", "redis-prestop.sh", "cache-start.sh", "operator-cli.sh",
+                "handover.sh", "redis-switchover.sh"}
     assert expected <= found
 
 
