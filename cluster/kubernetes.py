@@ -8,6 +8,8 @@ import datetime
 import hashlib
 import ipaddress
 import json
+import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -73,6 +75,18 @@ class KubernetesCluster:
 
         lab = LabCluster.default()
         return cls(lab.bin / "kubectl", lab.kubeconfig, lab.layout.containerd_socket)
+
+    @classmethod
+    def from_environment(cls, kubeconfig: Optional[str] = None) -> "KubernetesCluster":
+        """Any cluster, as an operator's shell reaches it: kubectl from $KUBERNAUT_LAB_BIN (the
+        lab's) or PATH; the kubeconfig given, else $KUBECONFIG, else ~/.kube/config. No runtime
+        access: the faults that need containerd are the lab's only."""
+        lab_bin = os.environ.get("KUBERNAUT_LAB_BIN")
+        kubectl = Path(lab_bin) / "kubectl" if lab_bin else shutil.which("kubectl")
+        if kubectl is None:
+            raise ClusterAccessError("kubectl is not on PATH (or set KUBERNAUT_LAB_BIN)")
+        config = kubeconfig or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+        return cls(Path(kubectl), Path(config))
 
     # ------------------------------------------------------------------ kubectl
 

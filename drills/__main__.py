@@ -1,7 +1,9 @@
 """python -m drills SCENARIO [--trials N] [--json]: failover drills on the lab's real Kubernetes.
 
 Scenarios (drills.scenarios): master-kill, master-kill-restart, master-cut, master-delete,
-replica-kill, sentinel-then-master, rolling-restart on the gateway, and the two where Sentinel
+replica-kill, sentinel-then-master, rolling-restart on the gateway; switchover (the operators'
+fenced `python -m ops switchover --to`) and sentinel-failover (a bare SENTINEL FAILOVER, which it
+replaces); the two where Sentinel
 cannot fail over for a while (no-quorum, no-good-replica: they measure the degraded state and
 its healing, and are not in the benchmark's default set); floor-master-kill and
 floor-master-kill-restart on the bare hand-made cluster of drills.floor instead.

@@ -239,6 +239,30 @@ def kill_master_with_no_good_replica(target, master: str) -> dict[str, Any]:
     return fault
 
 
+def switchover(target, master: str) -> dict[str, Any]:
+    """The operators' planned switchover (python -m ops switchover --to <pod>): the role moves to
+    the next pod by ordinal, with the preStop's fencing, and the old master stays up as a
+    replica. `fault_at` is the command's start; `chosen` the pod asked for."""
+    pods = target.pod_names()
+    chosen = pods[(pods.index(master) + 1) % len(pods)]
+    fault: dict[str, Any] = {"operation": "switchover", "pod": master, "chosen": chosen, "fault_at": time.time()}
+    fault["promoted"] = target.switchover(master, chosen)
+    fault["done_at"] = time.time()
+    return fault
+
+
+def bare_sentinel_failover(target, master: str) -> dict[str, Any]:
+    """SENTINEL FAILOVER sent to a replica pod's sentinel, as the Sentinel documentation has it
+    and what operators would otherwise use: nothing stops the old master from acknowledging
+    writes until Sentinel converts it, and those writes go when it resyncs from the new master."""
+    replica = next(pod for pod in target.pod_names() if pod != master)
+    fault: dict[str, Any] = {"operation": "sentinel-failover", "pod": master, "via": replica, "fault_at": time.time()}
+    done = target.exec(replica, "sentinel", "sh", "-c",
+                       f'"$ENGINE_CLI" -p {SENTINEL_PORT} SENTINEL FAILOVER {target.master_set}')
+    fault["reply"] = (done.stdout or done.stderr).strip()
+    return fault
+
+
 def full_restart(target, master: str) -> dict[str, Any]:
     """Every gateway pod deleted through the API at once, as a node drain or `kubectl delete pods
     --all` does: each redis saves its RDB at SIGTERM (after the master's preStop, which finds no
@@ -279,6 +303,11 @@ SCENARIOS = {s.name: s for s in [
     # back to the pod that had it first.
     Scenario("rolling-restart", "kubectl rollout restart of the StatefulSet (every pod deleted gracefully in turn)",
              rolling_restart, None),
+    Scenario("switchover", "the operators' fenced switchover to the next pod (python -m ops switchover --to)",
+             switchover, True),
+    # Measured only (None): what the fenced switchover replaces; it may lose acknowledged writes.
+    Scenario("sentinel-failover", "a bare SENTINEL FAILOVER to a replica's sentinel, no fencing",
+             bare_sentinel_failover, None),
     # Measured only (None): the boot rule may give the role to any node with the newest data.
     Scenario("full-restart", "every gateway pod deleted at once through the API and recreated together",
              full_restart, None),
@@ -300,6 +329,9 @@ def unmet_expectations(scenario: Scenario, trial: dict[str, Any]) -> list[str]:
             unmet.append("no failover happened")
         if trial.get("new_master") == trial.get("old_master"):
             unmet.append(f"{trial.get('old_master')} is master again instead of a replica")
+        chosen = (trial.get("fault") or {}).get("chosen")
+        if chosen and trial.get("new_master") != chosen:
+            unmet.append(f"{trial.get('new_master')} was promoted, not the chosen {chosen}")
     elif trial.get("failover"):
         unmet.append("an unexpected failover happened")
     return unmet

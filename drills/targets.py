@@ -240,6 +240,12 @@ class Target:
         """The StatefulSet scaled to `replicas` (highest ordinals removed first, or added back)."""
         return self.cluster.scale(self.namespace, "StatefulSet", self.statefulset, replicas).as_dict()
 
+    def switchover(self, master: str, to: Optional[str]) -> str:
+        """The operators' fenced switchover (python -m ops switchover); the new master's pod."""
+        from ops import GatewayOps
+
+        return GatewayOps(self.cluster, self.namespace, self.statefulset, self.headless).switchover(to, master=master)
+
     def exec(self, pod: str, container: str, *command: str):
         return self.cluster.exec(self.namespace, pod, container, command)
 

@@ -71,6 +71,21 @@ def test_a_graceful_delete_of_the_master_hands_over_without_losing_an_acknowledg
     assert trial["restored_s"] is not None and trial["restored_s"] <= restore_bound(gateway)
 
 
+def test_a_planned_switchover_moves_the_master_to_the_chosen_pod_without_losing_a_write(gateway):
+    """python -m ops switchover --to <pod>, with the writer running: the chosen pod is promoted,
+    the old master stays up as its replica, nothing acknowledged is lost."""
+    trial = drill(gateway, "switchover")
+    assert trial["unmet"] == []
+    assert trial["lost"] == 0, trial["lost_by_node"]
+    fault = trial["fault"]
+    assert trial["new_master"] == fault["chosen"] == fault["promoted"]
+    # The old master was not restarted: same pod, now a replica of the chosen one.
+    assert gateway.roles().get(trial["old_master"]) == "slave"
+    # Sentinel may wait up to its 10 s INFO period before it sees the priorities; then the handover.
+    assert fault["done_at"] - fault["fault_at"] <= 25 + gateway.timing.down_after_ms / 1000 + 10
+    assert trial["restored_s"] is not None and trial["restored_s"] <= restore_bound(gateway)
+
+
 def test_the_writer_counts_an_acknowledged_key_that_vanished_as_lost(gateway):
     """The loss accounting can fail: keys deleted behind the writer's back are reported lost."""
     master = gateway.panel.wait_agreed_master(gateway.timing.failover_bound_seconds)
