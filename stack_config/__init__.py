@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping, Optional
 from pydantic import ValidationError
 
 from . import names
-from .acl import derived_password, internal_passwords
+from .acl import CACHE_PASSWORDS, GATEWAY_PASSWORDS, PasswordDerivation, derived_password, internal_passwords
 from .derived import (
     POD_SECURITY_BASELINE,
     POD_SECURITY_RESTRICTED,
@@ -39,6 +39,7 @@ from .engines import ENGINES, Engine, EngineBinaries, engine_binaries, image_eng
 from .errors import ConfigError, format_validation_error
 from .keys import (
     CONFIG_KEYS,
+    CONTEXT_CACHE_OPERATOR_PASSWORD_KEY,
     CONTEXT_CACHE_PASSWORD_KEY,
     GATEWAY_OPERATOR_PASSWORD_KEY,
     GATEWAY_REDIS_PASSWORD_KEY,
@@ -99,7 +100,8 @@ def load_stack_config(raw: Mapping[str, Any], stack: str, *,
 
 
 __all__ = [
-    "CONFIG_KEYS", "CONTEXT_CACHE_PASSWORD_KEY", "GATEWAY_OPERATOR_PASSWORD_KEY", "GATEWAY_REDIS_PASSWORD_KEY",
+    "CACHE_PASSWORDS", "CONFIG_KEYS", "CONTEXT_CACHE_OPERATOR_PASSWORD_KEY", "CONTEXT_CACHE_PASSWORD_KEY",
+    "GATEWAY_PASSWORDS", "PasswordDerivation", "GATEWAY_OPERATOR_PASSWORD_KEY", "GATEWAY_REDIS_PASSWORD_KEY",
     "GATEWAY_SENTINEL_PASSWORD_KEY", "KNOWN_KEYS", "OPTIONAL_PASSWORD_KEYS", "PASSWORD_KEYS", "derived_password",
     "internal_passwords", "SECRET_KEYS", "POD_SECURITY_BASELINE", "POD_SECURITY_RESTRICTED", "AwaitTimeouts", "CacheAuthConfig",
     "ConfigError", "ContainerResources", "ENGINES", "Engine", "EngineBinaries", "engine_binaries",

@@ -27,10 +27,18 @@ CONTEXT_CACHE_PASSWORD_KEY = "contextCachePassword"
 # where without it both derive from gatewayRedisPassword, which the clients hold (the program
 # warns).
 GATEWAY_OPERATOR_PASSWORD_KEY = "gatewayOperatorPassword"
+# The password of the cache's ACL user `operator` (full access, for people), which exists only
+# while this key is set, with or without contextCache.auth.enabled (the clients' user has no
+# CONFIG, FLUSHALL or CLIENT KILL either way); with auth, also the seed of the probe's and the
+# exporter's passwords.
+CONTEXT_CACHE_OPERATOR_PASSWORD_KEY = "contextCacheOperatorPassword"
 PASSWORD_KEYS = (GATEWAY_REDIS_PASSWORD_KEY, GATEWAY_SENTINEL_PASSWORD_KEY, CONTEXT_CACHE_PASSWORD_KEY,
-                 GATEWAY_OPERATOR_PASSWORD_KEY)
+                 GATEWAY_OPERATOR_PASSWORD_KEY, CONTEXT_CACHE_OPERATOR_PASSWORD_KEY)
 # Keys checked only when set (and while their switch is on), except in the stacks named here.
-OPTIONAL_PASSWORD_KEYS = (GATEWAY_OPERATOR_PASSWORD_KEY,)
+OPTIONAL_PASSWORD_KEYS = (GATEWAY_OPERATOR_PASSWORD_KEY, CONTEXT_CACHE_OPERATOR_PASSWORD_KEY)
+# An operator password and the clients' password of the same server: they must differ.
+OPERATOR_PASSWORD_OF = {GATEWAY_OPERATOR_PASSWORD_KEY: GATEWAY_REDIS_PASSWORD_KEY,
+                        CONTEXT_CACHE_OPERATOR_PASSWORD_KEY: CONTEXT_CACHE_PASSWORD_KEY}
 REQUIRED_IN_STACKS = {GATEWAY_OPERATOR_PASSWORD_KEY: ("prod",)}
 SECRET_KEYS = (*PASSWORD_KEYS, KUBECONFIG_KEY)
 KNOWN_KEYS = (*CONFIG_KEYS, *SECRET_KEYS)
@@ -61,7 +69,9 @@ def password_keys_in_use(gateway_auth: bool, sentinel_auth: bool, cache_auth: bo
     switches = {GATEWAY_REDIS_PASSWORD_KEY: ("gateway.auth.enabled", gateway_auth),
                 GATEWAY_SENTINEL_PASSWORD_KEY: ("gateway.auth.sentinel", sentinel_auth),
                 CONTEXT_CACHE_PASSWORD_KEY: ("contextCache.auth.enabled", cache_auth),
-                GATEWAY_OPERATOR_PASSWORD_KEY: ("gateway.auth.enabled", gateway_auth)}
+                GATEWAY_OPERATOR_PASSWORD_KEY: ("gateway.auth.enabled", gateway_auth),
+                # Optional and read whenever set: no switch turns the cache's operator off.
+                CONTEXT_CACHE_OPERATOR_PASSWORD_KEY: ("contextCache", True)}
     return {key: switch for key, (switch, on) in switches.items() if on}
 
 
@@ -86,8 +96,10 @@ def password_problems(passwords: Mapping[str, Optional[str]], in_use: Mapping[st
                             f"(`pulumi config set --secret {key} -s {stack} <password-file`)")
         elif not valid_password(value):
             problems.append(f"{key}: got a value that breaks the rule (a secret, not shown); {PASSWORD_RULE}")
-    operator, clients = passwords.get(GATEWAY_OPERATOR_PASSWORD_KEY), passwords.get(GATEWAY_REDIS_PASSWORD_KEY)
-    if GATEWAY_OPERATOR_PASSWORD_KEY in in_use and operator is not None and operator == clients:
-        problems.append(f"{GATEWAY_OPERATOR_PASSWORD_KEY}: got the value of {GATEWAY_REDIS_PASSWORD_KEY} (a secret, "
-                        "not shown); must differ from it, or the clients hold the operators' full access")
+    for operator_key, clients_key in OPERATOR_PASSWORD_OF.items():
+        operator = passwords.get(operator_key)
+        if operator_key in in_use and clients_key in in_use and operator is not None \
+                and operator == passwords.get(clients_key):
+            problems.append(f"{operator_key}: got the value of {clients_key} (a secret, not shown); must differ "
+                            "from it, or the clients hold the operators' full access")
     return problems

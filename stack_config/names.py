@@ -42,7 +42,8 @@ USERS_ACL = "users.acl"
 
 
 def acl_secret_key(user: str) -> str:
-    """The key of Secret redis-gateway-auth holding the password of ACL user <user>."""
+    """The key of the component's Secret (redis-gateway-auth, redis-auth) holding the password of
+    ACL user <user>."""
     return f"acl-{user}-password"
 
 
@@ -55,6 +56,12 @@ def acl_password_env(user: str) -> str:
 CACHE = "redis"
 CACHE_CONFIG_MAP = "redis-config"
 CACHE_AUTH_SECRET = "redis-auth"
+# Redis ACL users of the cache (redis_files/acl.py, cache_acl_rules). The Context-API is `default`
+# (go-redis sends no user name, and no password unless contextCache.auth.enabled). With auth,
+# the readiness probe and the exporter have users of their own, with passwords derived as the
+# gateway's (stack_config/acl.py); `operator` exists only while contextCacheOperatorPassword is
+# set. Their passwords are keys acl-<user>-password of Secret redis-auth.
+CACHE_ACL_DERIVED_USERS = (ACL_USER_PROBE, ACL_USER_EXPORTER)
 
 REDIS_PORT = 6379
 SENTINEL_PORT = 26379
@@ -80,6 +87,11 @@ SENTINEL_PROBE_SCRIPT = "sentinel-probe.sh"
 REDIS_PRESTOP_SCRIPT = "redis-prestop.sh"
 # An operator's fenced switchover (python -m ops switchover runs it in the master's redis container).
 REDIS_SWITCHOVER_SCRIPT = "redis-switchover.sh"
+# Shared by the gateway's and the cache's start scripts: the password rule and the users file
+# written from a users.acl template (password hashes from the environment).
+PASSWORDS_SCRIPT = "passwords.sh"
+CACHE_START_SCRIPT = "cache-start.sh"
+CACHE_READINESS_SCRIPT = "cache-readiness.sh"
 # The CLI as the ACL user `operator`, for people's `kubectl exec ... -c redis -- sh <it> ...`.
 OPERATOR_CLI_SCRIPT = "operator-cli.sh"
 
