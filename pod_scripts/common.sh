@@ -148,17 +148,6 @@ wait_for_own_dns() {
     log "own name $MY_FQDN resolves"
 }
 
-# ------------------------------------------------------------------ passwords
-
-# The HAProxy health checks send `AUTH <password>` as an inline command, and the config files
-# hold the password as one token: whitespace, quotes and backslashes would break both.
-check_password() {
-    case $2 in
-        *[[:space:]\"\'\\]* | *[[:cntrl:]]*)
-            die "$1 must not contain whitespace, quotes, backslashes or control characters" ;;
-    esac
-}
-
 # ------------------------------------------------------------------ the engine's binaries
 # redis-* or valkey-*: ENGINE_SERVER, ENGINE_SENTINEL and ENGINE_CLI come from the pod spec
 # (stack_config/engines.py). Every script runs with `set -u`, so an unset one fails by name.

@@ -15,6 +15,9 @@ SCRIPT_NAME=redis-prestop
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=handover.sh
 . "$(dirname -- "$0")/handover.sh"
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=passwords.sh
+. "$(dirname -- "$0")/passwords.sh"
 
 main() {
     load_pod_identity

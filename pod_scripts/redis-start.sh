@@ -29,6 +29,9 @@ SCRIPT_NAME=redis-start
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=common.sh
 . "$(dirname -- "$0")/common.sh"
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=passwords.sh
+. "$(dirname -- "$0")/passwords.sh"
 
 # How long the claim of a restarted master waits for its own dataset to load.
 LOAD_WAIT_SECONDS=600
@@ -89,43 +92,8 @@ decide_role() {
     fi
 }
 
-# The variable holding the password of ACL user <user>: REDIS_PASSWORD for `default` (the
-# clients, who send a password only), ACL_<USER>_PASSWORD for the others.
-acl_password_variable() {
-    case $1 in
-        default) printf 'REDIS_PASSWORD\n' ;;
-        '' | *[!a-z]*) die "$ACL_TEMPLATE: bad user name '$1'" ;;
-        *) printf 'ACL_%s_PASSWORD\n' "$(printf '%s' "$1" | tr '[:lower:]' '[:upper:]')" ;;
-    esac
-}
-
-# The hex SHA-256 of <password>, as an ACL rule takes it (#<hash>). printf is a builtin: the
-# password reaches sha256sum on stdin, never in an argv.
-password_hash() {
-    printf '%s' "$1" | sha256sum | cut -c1-64
-}
-
-# The users file from its template: each `user <name> <rules>` line gets the hash of the user's
-# password and, while <variable>_PREVIOUS is set too (a rotation), of that one as well: Redis
-# accepts every password a user has.
-acl_file_lines() {
-    while read -r acl_keyword acl_user acl_rules; do
-        [ "$acl_keyword" = user ] || continue
-        acl_variable=$(acl_password_variable "$acl_user")
-        eval "acl_password=\${$acl_variable:-}"
-        [ -n "$acl_password" ] || die "environment variable $acl_variable is not set (password of the ACL user $acl_user)"
-        acl_hashes="#$(password_hash "$acl_password")"
-        eval "acl_previous=\${${acl_variable}_PREVIOUS:-}"
-        if [ -n "$acl_previous" ]; then
-            check_password "${acl_variable}_PREVIOUS" "$acl_previous"
-            acl_hashes="$acl_hashes #$(password_hash "$acl_previous")"
-        fi
-        printf 'user %s %s %s\n' "$acl_user" "$acl_rules" "$acl_hashes"
-    done <"$ACL_TEMPLATE"
-}
-
 write_acl_file() {
-    acl_text=$(acl_file_lines) || die "cannot build $ACL_FILE from $ACL_TEMPLATE"
+    acl_text=$(acl_file_lines "$ACL_TEMPLATE") || die "cannot build $ACL_FILE from $ACL_TEMPLATE"
     printf '%s\n' "$acl_text" | write_file_atomically "$ACL_FILE"
 }
 

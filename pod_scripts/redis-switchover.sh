@@ -20,6 +20,9 @@ SCRIPT_NAME=redis-switchover
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=handover.sh
 . "$(dirname -- "$0")/handover.sh"
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=passwords.sh
+. "$(dirname -- "$0")/passwords.sh"
 
 # Sentinel refreshes a replica's INFO every 10 s: two periods and a margin.
 PRIORITY_SEEN_SECONDS=25

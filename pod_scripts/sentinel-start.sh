@@ -19,6 +19,9 @@ SCRIPT_NAME=sentinel-start
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=common.sh
 . "$(dirname -- "$0")/common.sh"
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=passwords.sh
+. "$(dirname -- "$0")/passwords.sh"
 
 # With persisted state the sentinel only asks the peers briefly: after a restart of every pod
 # the peers are booting too, and waiting for each other would only delay the whole set.

@@ -307,13 +307,14 @@ def test_passwords_the_pods_accept_pass(value):
 
 
 def test_the_password_rule_is_the_pod_scripts_rule_plus_length_and_ascii():
-    """Every printable ASCII character is allowed exactly when pod_scripts/common.sh's
-    check_password accepts it (run with sh), so preview refuses what the pods refuse."""
-    script = REPO / "pod_scripts" / "common.sh"
+    """Every printable ASCII character is allowed exactly when pod_scripts/passwords.sh's
+    check_password (the gateway's and the cache's start scripts) accepts it (run with sh, with
+    common.sh's die), so preview refuses what the pods refuse."""
+    common, passwords = REPO / "pod_scripts" / "common.sh", REPO / "pod_scripts" / "passwords.sh"
     for code in range(0x20, 0x7F):
         candidate = "Qx7k9m2p4s6v8z0b" + chr(code)
         checked = subprocess.run(
-            ["sh", "-c", f'. "{script}"; check_password P "$1"', "sh", candidate],
+            ["sh", "-c", f'. "{common}"; . "{passwords}"; check_password P "$1"', "sh", candidate],
             capture_output=True, text=True, timeout=10)
         assert (checked.returncode == 0) == valid_password(candidate), repr(chr(code))
 
