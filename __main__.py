@@ -24,20 +24,23 @@ from components import (
     ensure_namespace,
 )
 from stack_config import (
+    CACHE_PASSWORDS,
     CONFIG_KEYS,
+    CONTEXT_CACHE_OPERATOR_PASSWORD_KEY,
     CONTEXT_CACHE_PASSWORD_KEY,
+    GATEWAY_PASSWORDS,
     GATEWAY_OPERATOR_PASSWORD_KEY,
     GATEWAY_REDIS_PASSWORD_KEY,
     GATEWAY_SENTINEL_PASSWORD_KEY,
     PASSWORD_KEYS,
     ConfigError,
+    PasswordDerivation,
     StackConfig,
     cache_endpoint,
     check_kubeconfig,
     gateway_master_endpoint,
     gateway_sentinel_addresses,
     gateway_sentinel_endpoint,
-    internal_passwords,
     load_stack_config,
     names,
 )
@@ -56,6 +59,8 @@ class Passwords:
     gateway_acl: Optional[dict[str, pulumi.Output[str]]] = None
     # Whether gatewayOperatorPassword is set (the seed of the internal passwords).
     gateway_operator_set: bool = False
+    # ACL user -> password of the cache's internal users (probe and exporter with auth, operator when set).
+    cache_acl: Optional[dict[str, pulumi.Output[str]]] = None
 
 
 def stack_config_keys() -> set[str]:
@@ -92,24 +97,26 @@ def read_passwords(config: pulumi.Config, cfg: StackConfig) -> Passwords:
     auth = cfg.gateway.auth
     gateway_redis = config.require_secret(GATEWAY_REDIS_PASSWORD_KEY) if auth.enabled else None
     operator = config.get_secret(GATEWAY_OPERATOR_PASSWORD_KEY) if auth.enabled else None
+    context_cache = (config.require_secret(CONTEXT_CACHE_PASSWORD_KEY)
+                     if cfg.context_cache.auth.enabled else None)
     return Passwords(
         gateway_redis=gateway_redis,
         gateway_sentinel=config.require_secret(GATEWAY_SENTINEL_PASSWORD_KEY) if auth.sentinel else None,
-        context_cache=(config.require_secret(CONTEXT_CACHE_PASSWORD_KEY)
-                       if cfg.context_cache.auth.enabled else None),
-        gateway_acl=acl_passwords(gateway_redis, operator) if gateway_redis is not None else None,
+        context_cache=context_cache,
+        gateway_acl=acl_passwords(GATEWAY_PASSWORDS, gateway_redis, operator) if gateway_redis is not None else None,
         gateway_operator_set=operator is not None,
+        cache_acl=acl_passwords(CACHE_PASSWORDS, context_cache, config.get_secret(CONTEXT_CACHE_OPERATOR_PASSWORD_KEY)),
     )
 
 
-def acl_passwords(clients: pulumi.Output[str],
+def acl_passwords(derivation: PasswordDerivation, clients: Optional[pulumi.Output[str]],
                   operator: Optional[pulumi.Output[str]]) -> dict[str, pulumi.Output[str]]:
-    """The internal ACL users' passwords as secret Outputs, derived in the program
+    """A component's internal ACL users' passwords as secret Outputs, derived in the program
     (stack_config/acl.py) so that operators set no extra key per user."""
     both = pulumi.Output.all(clients, operator)
-    derived = both.apply(lambda values: internal_passwords(values[0], values[1]))
+    derived = both.apply(lambda values: derivation.internal_passwords(values[0], values[1]))
     return {user: pulumi.Output.secret(derived.apply(lambda passwords, user=user: passwords[user]))
-            for user in names.ACL_INTERNAL_USERS}
+            for user in derivation.internal_users(clients is not None, operator is not None)}
 
 
 def read_kubeconfig(config: pulumi.Config, stack: str) -> pulumi.Output[str]:
@@ -173,7 +180,8 @@ def main() -> None:
     )
     cache = SingleRedisCache(
         names.CACHE,
-        SingleRedisCacheArgs(config=cfg, namespace=cfg.platform.namespace, password=passwords.context_cache),
+        SingleRedisCacheArgs(config=cfg, namespace=cfg.platform.namespace, password=passwords.context_cache,
+                             acl_passwords=passwords.cache_acl),
         opts=component_opts,
     )
 

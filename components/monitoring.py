@@ -4,7 +4,7 @@ with the metrics Services, the Prometheus Operator's objects and the Grafana das
 The exporters are containers of the pods they watch (one redis_exporter per Redis and per
 Sentinel): an exporter sees its own pod's servers over localhost, whatever their role, and
 needs no network path of its own. Each exporter gets the password of its server from the
-Secret through REDIS_PASSWORD (and, for the gateway's Redis, its ACL user `exporter` through
+Secret through REDIS_PASSWORD (and, for a Redis with auth, its ACL user `exporter` through
 REDIS_USER), which redis_exporter reads from its environment; its command line holds the
 address and the listen port only. A gateway pod runs two exporters, not one
 with redis_exporter's multi-target `/scrape?target=` endpoint: that endpoint takes one password
@@ -87,12 +87,15 @@ def gateway_exporter_containers(cfg: StackConfig) -> list[k8s.core.v1.ContainerA
 
 
 def cache_exporter_containers(cfg: StackConfig) -> list[k8s.core.v1.ContainerArgs]:
+    """The cache pod's exporter: with auth the ACL user `exporter` (INFO, SLOWLOG, LATENCY);
+    without, the clients' `default`, which has no password and is granted the same reads."""
     if not cfg.monitoring.enabled:
         return []
     auth = cfg.context_cache.auth.enabled
     return [exporter_container(
         cfg, names.REDIS_EXPORTER_CONTAINER, names.REDIS_PORT, names.REDIS_EXPORTER_PORT, names.METRICS_PORT_NAME,
-        (names.CACHE_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD) if auth else None)]
+        (names.CACHE_AUTH_SECRET, names.acl_secret_key(names.ACL_USER_EXPORTER)) if auth else None,
+        user=names.ACL_USER_EXPORTER if auth else None)]
 
 
 # ---------------------------------------------------------------------------- the component

@@ -2,19 +2,23 @@
 
 The Context-API degrades to its in-memory LRU and PostgreSQL when the cache is away, so one pod
 (`Recreate`: never two caches at once) is enough. Its client sends no password, so auth is off
-by default; when switched on, the password reaches the pod only through the Secret `redis-auth`.
+by default. Either way the server runs ACL users (redis_files/acl.py, cache_acl_rules): the
+clients' `default` may run the Context-API's commands and read-only introspection, never
+FLUSHALL, CONFIG, DEBUG or SHUTDOWN. Passwords (the clients', with auth; the probe's and the
+exporter's, derived from it or from the operator's; the operator's, when set) reach the pod only
+through the Secret `redis-auth`; the ConfigMap holds rules only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 import redis_files
-from stack_config import StackConfig, cache_await_timeouts, engine_binaries, names
+from stack_config import CACHE_PASSWORDS, StackConfig, cache_await_timeouts, engine_binaries, names
 from stack_config.derived import READINESS_PROBE_PERIOD_SECONDS
 
 from .checksum import config_checksum
@@ -40,20 +44,31 @@ SCRIPTS_VOLUME = "scripts"
 DATA_VOLUME = "data"
 READ_ONLY_MODE = 0o444
 EXECUTABLE_MODE = 0o555
-# Runs the engine's server with the password from REDIS_PASSWORD added to the config on stdin: Redis
-# cannot read a password from the environment, and the command line is visible to `ps`.
-CACHE_START_SCRIPT = "cache-start.sh"
 
 
 @dataclass(frozen=True)
 class SingleRedisCacheArgs:
     config: StackConfig
     namespace: str
+    # The clients' password (user `default`), with contextCache.auth.enabled.
     password: Optional[pulumi.Input[str]] = None
+    # ACL user -> password of the internal users (CACHE_PASSWORDS.internal_users): `probe` and
+    # `exporter` with auth, `operator` while contextCacheOperatorPassword is set.
+    acl_passwords: Optional[Mapping[str, pulumi.Input[str]]] = None
 
     def __post_init__(self) -> None:
-        if self.config.context_cache.auth.enabled and self.password is None:
+        auth = self.config.context_cache.auth.enabled
+        if auth and self.password is None:
             raise ValueError("contextCache.auth.enabled needs the context cache password")
+        given = set(self.acl_passwords or {})
+        expected = set(CACHE_PASSWORDS.internal_users(auth, names.ACL_USER_OPERATOR in given))
+        if given != expected:
+            raise ValueError(f"the cache's ACL users are {sorted(expected)} with contextCache.auth.enabled={auth}, "
+                             f"got passwords of {sorted(given)}")
+
+    @property
+    def operator(self) -> bool:
+        return names.ACL_USER_OPERATOR in (self.acl_passwords or {})
 
 
 @dataclass(frozen=True)
@@ -62,8 +77,9 @@ class CacheFiles:
     scripts: dict[str, str]
 
     @classmethod
-    def render(cls, cfg: StackConfig) -> "CacheFiles":
-        return cls(config={names.REDIS_CONF: redis_files.cache_redis_conf(cfg)},
+    def render(cls, cfg: StackConfig, operator: bool) -> "CacheFiles":
+        return cls(config={names.REDIS_CONF: redis_files.cache_redis_conf(cfg),
+                           names.USERS_ACL: redis_files.cache_users_acl(cfg, operator)},
                    scripts=dict(redis_files.cache_scripts()))
 
     @property
@@ -83,12 +99,11 @@ class SingleRedisCache(pulumi.ComponentResource):
         self._name = name
         self._cfg = args.config
         self._namespace = args.namespace
-        files = CacheFiles.render(args.config)
-        if args.config.context_cache.auth.enabled and CACHE_START_SCRIPT not in files.scripts:
-            raise ValueError(f"contextCache.auth.enabled needs {CACHE_START_SCRIPT} from redis_files.cache_scripts()")
+        files = CacheFiles.render(args.config, args.operator)
+        self._acl_users = tuple(args.acl_passwords or {})
 
         config_map = self._config_map(files)
-        secret = self._auth_secret(args.password)
+        secret = self._auth_secret(args.password, args.acl_passwords or {})
         deployment = self._deployment(files, depends_on=[config_map, *([secret] if secret else [])])
         service = self._service()
 
@@ -112,14 +127,19 @@ class SingleRedisCache(pulumi.ComponentResource):
             opts=self._child(),
         )
 
-    def _auth_secret(self, password: Optional[pulumi.Input[str]]) -> Optional[k8s.core.v1.Secret]:
-        if not self._cfg.context_cache.auth.enabled:
+    def _auth_secret(self, password: Optional[pulumi.Input[str]],
+                     acl_passwords: Mapping[str, pulumi.Input[str]]) -> Optional[k8s.core.v1.Secret]:
+        """The clients' password (with auth) and each internal user's; no Secret without either."""
+        string_data = {names.acl_secret_key(user): pulumi.Output.secret(value) for user, value in acl_passwords.items()}
+        if self._cfg.context_cache.auth.enabled:
+            string_data = {names.SECRET_KEY_REDIS_PASSWORD: pulumi.Output.secret(password), **string_data}
+        if not string_data:
             return None
         return k8s.core.v1.Secret(
             f"{self._name}-auth",
             metadata=self._metadata(names.CACHE_AUTH_SECRET),
             type="Opaque",
-            string_data={names.SECRET_KEY_REDIS_PASSWORD: pulumi.Output.secret(password)},
+            string_data=string_data,
             opts=self._child(),
         )
 
@@ -155,7 +175,7 @@ class SingleRedisCache(pulumi.ComponentResource):
                         automount_service_account_token=False,
                         enable_service_links=False,
                         security_context=pod_security_context(names.REDIS_UID),
-                        containers=[self._container(files), *cache_exporter_containers(self._cfg)],
+                        containers=[self._container(), *cache_exporter_containers(self._cfg)],
                         volumes=self._volumes(files),
                     ),
                 ),
@@ -171,48 +191,46 @@ class SingleRedisCache(pulumi.ComponentResource):
             k8s.core.v1.VolumeArgs(name=DATA_VOLUME, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs()),
             tmp_volume(),
         ]
-        if files.scripts:
-            volumes.append(_config_map_items_volume(SCRIPTS_VOLUME, sorted(files.scripts), EXECUTABLE_MODE))
+        volumes.append(_config_map_items_volume(SCRIPTS_VOLUME, sorted(files.scripts), EXECUTABLE_MODE))
         return volumes
 
-    def _mounts(self, files: CacheFiles) -> list[k8s.core.v1.VolumeMountArgs]:
-        mounts = [
+    def _mounts(self) -> list[k8s.core.v1.VolumeMountArgs]:
+        return [
             k8s.core.v1.VolumeMountArgs(name=CONF_VOLUME, mount_path=names.CONF_DIR, read_only=True),
             k8s.core.v1.VolumeMountArgs(name=DATA_VOLUME, mount_path=names.DATA_DIR),
             tmp_mount(),
+            k8s.core.v1.VolumeMountArgs(name=SCRIPTS_VOLUME, mount_path=names.SCRIPTS_DIR, read_only=True),
         ]
-        if files.scripts:
-            mounts.append(k8s.core.v1.VolumeMountArgs(
-                name=SCRIPTS_VOLUME, mount_path=names.SCRIPTS_DIR, read_only=True))
-        return mounts
 
-    def _container(self, files: CacheFiles) -> k8s.core.v1.ContainerArgs:
+    def _container(self) -> k8s.core.v1.ContainerArgs:
         cfg, cache = self._cfg, self._cfg.context_cache
         binaries = engine_binaries(cfg.platform.engine)
-        if CACHE_START_SCRIPT in files.scripts:
-            command = ["sh", f"{names.SCRIPTS_DIR}/{CACHE_START_SCRIPT}"]
-        else:
-            command = [binaries.server, f"{names.CONF_DIR}/{names.REDIS_CONF}"]
-        # cache-start.sh execs the engine's server (stack_config.engines names it).
-        env = literal_env({"ENGINE_SERVER": binaries.server})
+        # cache-start.sh execs the engine's server, cache-readiness.sh runs its CLI (stack_config.engines).
+        env = literal_env({"ENGINE_SERVER": binaries.server, "ENGINE_CLI": binaries.cli})
         if cache.auth.enabled:
             env += [
                 secret_env("REDIS_PASSWORD", names.CACHE_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD),
-                # lets the readiness probe's CLI authenticate without `-a` (valkey-cli reads it too)
+                # people's bare `redis-cli` in the container authenticates as the clients' user
+                # without `-a` (valkey-cli reads it too)
                 secret_env("REDISCLI_AUTH", names.CACHE_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD),
             ]
+        # cache-start.sh hashes every internal user's password into redis.conf, and the readiness
+        # probe is `probe`; the exporter's reaches the exporter container only.
+        env += [secret_env(names.acl_password_env(user), names.CACHE_AUTH_SECRET, names.acl_secret_key(user))
+                for user in self._acl_users if user != names.ACL_USER_EXPORTER]
         return k8s.core.v1.ContainerArgs(
             name="redis",
             image=cfg.platform.images.redis,
             image_pull_policy=cfg.platform.images.pull_policy,
-            command=command,
+            command=["sh", f"{names.SCRIPTS_DIR}/{names.CACHE_START_SCRIPT}"],
             ports=[k8s.core.v1.ContainerPortArgs(name="redis", container_port=names.REDIS_PORT)],
             env=env,
             resources=resource_requirements(cache.resources),
-            volume_mounts=self._mounts(files),
+            volume_mounts=self._mounts(),
             security_context=container_security_context(),
-            # `-e`: exit non-zero on an error reply (NOAUTH, LOADING), which a bare ping does not.
-            readiness_probe=exec_probe([binaries.cli, "-e", "-p", str(names.REDIS_PORT), "ping"],
+            # PING as the ACL user `probe` (with auth) or `default`, failing on an error reply.
+            readiness_probe=exec_probe(["sh", f"{names.SCRIPTS_DIR}/{names.CACHE_READINESS_SCRIPT}",
+                                        str(names.REDIS_PORT)],
                                        period=READINESS_PROBE_PERIOD_SECONDS, timeout=3, failures=2),
             liveness_probe=tcp_probe(names.REDIS_PORT, period=10, timeout=3, failures=3),
         )

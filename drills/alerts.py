@@ -9,6 +9,8 @@ healthy and no alert is active. Every fault is undone on the way out, whatever h
 
 from __future__ import annotations
 
+import functools
+
 import threading
 import time
 from dataclasses import dataclass, field
@@ -229,12 +231,17 @@ def cache_down(start_delay: float = 0.0) -> Fault:
 def rejected_connections() -> Fault:
     """The cache's maxclients lowered to the clients it has, one more connection refused, and
     maxclients restored, all on one connection. The alert counts over its window, so it
-    resolves COUNTER_WINDOW_SECONDS later."""
+    resolves COUNTER_WINDOW_SECONDS later. CONFIG SET is the cache's ACL user `operator`'s (the
+    lab stack sets contextCacheOperatorPassword); the refused connections are the clients'."""
     def start(drills: AlertDrills) -> dict[str, Any]:
         host, port = drills.cache_address()
-        password = drills.target.cluster.secret_value(drills.target.namespace, names.CACHE_AUTH_SECRET,
-                                                      names.SECRET_KEY_REDIS_PASSWORD)
-        holder = redis.Redis(host, port, password=password, socket_timeout=5, decode_responses=True)
+        secret = functools.partial(drills.target.cluster.secret_value, drills.target.namespace, names.CACHE_AUTH_SECRET)
+        password = secret(names.SECRET_KEY_REDIS_PASSWORD)
+        operator_password = secret(names.acl_secret_key(names.ACL_USER_OPERATOR))
+        if operator_password is None:
+            raise AssertionError(f"the cache has no ACL user {names.ACL_USER_OPERATOR}: set contextCacheOperatorPassword")
+        holder = redis.Redis(host, port, username=names.ACL_USER_OPERATOR, password=operator_password,
+                             socket_timeout=5, decode_responses=True)
         refused = 0
         try:
             before = holder.config_get("maxclients")["maxclients"]

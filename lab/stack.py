@@ -26,7 +26,10 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 STACK = "lab"
-SECRET_KEYS = ("gatewayRedisPassword", "gatewaySentinelPassword", "contextCachePassword", "gatewayOperatorPassword")
+# contextCacheOperatorPassword: the cache's `operator` user, which the alert drills' CONFIG SET
+# maxclients on the cache needs (drills/alerts.py).
+SECRET_KEYS = ("gatewayRedisPassword", "gatewaySentinelPassword", "contextCachePassword", "gatewayOperatorPassword",
+               "contextCacheOperatorPassword")
 KUBECONFIG_KEY = "kubeconfig"
 NOT_PART_OF_THE_PROGRAM = (".git", ".venv", "__pycache__", ".pulumi-state", ".rendered", ".pytest_cache", "tests",
                            "docs", "go", "node_modules")

@@ -7,7 +7,7 @@ and nothing that differs between pods: the start scripts of pod_scripts/ complet
 
 from __future__ import annotations
 
-from .acl import gateway_acl_rules, gateway_users_acl
+from .acl import cache_acl_rules, cache_users_acl, gateway_acl_rules, gateway_users_acl
 from .haproxy import haproxy_cfg
 from .redis_conf import cache_redis_conf, gateway_redis_conf
 from .scripts import cache_scripts, gateway_scripts
@@ -15,7 +15,9 @@ from .sentinel_conf import MONITOR_PLACEHOLDER_HOST, gateway_sentinel_conf
 
 __all__ = [
     "MONITOR_PLACEHOLDER_HOST",
+    "cache_acl_rules",
     "cache_redis_conf",
+    "cache_users_acl",
     "gateway_acl_rules",
     "gateway_users_acl",
     "cache_scripts",

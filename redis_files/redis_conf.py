@@ -85,11 +85,11 @@ def gateway_redis_conf(cfg: StackConfig) -> str:
 
 def cache_redis_conf(cfg: StackConfig) -> str:
     """The cache's redis.conf: an L1 cache without persistence (the Context-API falls back to
-    PostgreSQL); cache-start.sh adds requirepass when auth is on."""
+    PostgreSQL); cache-start.sh appends the ACL users (users.acl, with password hashes)."""
     cache = cfg.context_cache
     header = [
-        "# redis.conf of the Context-API cache (ConfigMap redis-config); cache-start.sh adds",
-        "# requirepass from the Secret when contextCache.auth.enabled.",
+        "# redis.conf of the Context-API cache (ConfigMap redis-config); cache-start.sh appends",
+        "# the ACL users of users.acl, with their password hashes from the Secret.",
     ]
     persistence = [f"dir {CACHE_DATA_DIR}", 'save ""', "appendonly no"]
     return _lines(header, _network(), _logging(), _memory(cache.maxmemory_bytes, cache.maxmemory_policy),

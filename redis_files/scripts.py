@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stack_config import names
+
 POD_SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "pod_scripts"
 CACHE_SCRIPTS_DIR = POD_SCRIPTS_DIR / "cache"
 
@@ -21,5 +23,7 @@ def gateway_scripts() -> dict[str, str]:
 
 
 def cache_scripts() -> dict[str, str]:
-    """File name -> content of the cache's scripts (cache-start.sh)."""
-    return _read_scripts(CACHE_SCRIPTS_DIR)
+    """File name -> content of the cache's scripts (cache-start.sh, cache-readiness.sh) and of
+    passwords.sh, which cache-start.sh shares with the gateway's redis-start.sh."""
+    shared = POD_SCRIPTS_DIR / names.PASSWORDS_SCRIPT
+    return {**_read_scripts(CACHE_SCRIPTS_DIR), shared.name: shared.read_text(encoding="utf-8")}

@@ -506,7 +506,9 @@ class GatewayConfig(_Model):
 
 class CacheAuthConfig(_Model):
     enabled: bool = Field(
-        False, description="requirepass from the secret `contextCachePassword` (the Context-API client sends none)")
+        False, description="the clients' ACL user `default` takes the password `contextCachePassword`, and the "
+        "readiness probe and the exporter get users of their own; off, `default` has no password (the Context-API "
+        "client sends none). Either way `default` may run only the Context-API's commands and INFO, PING, ROLE")
 
 
 class ContextCacheConfig(_Model):

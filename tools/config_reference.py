@@ -84,7 +84,12 @@ They reach the pods only through the Kubernetes Secrets `redis-gateway-auth` and
 `operator` (every command, for people) and the seed of the internal users' passwords; must differ from \
 `gatewayRedisPassword`. Outside prod, without it the internal users' passwords derive from the clients' \
 password and the program warns |
-| `contextCachePassword` | `contextCache.auth.enabled` | `requirepass` of the Context-API cache |
+| `contextCachePassword` | `contextCache.auth.enabled` | the cache's clients' password: its ACL user \
+`default`, restricted to the Context-API's commands (GET, SET, DEL) and INFO, PING, ROLE |
+| `contextCacheOperatorPassword` | optional in every stack, read whenever set | the cache's ACL user \
+`operator` (every command, for people), which exists only while this key is set, with or without \
+`contextCache.auth.enabled`; with it, the seed of the cache's internal users' passwords; must differ from \
+`contextCachePassword` |
 | `kubeconfig` | `platform.kubernetes.renderYamlToDirectory` is null | kubeconfig of the explicit provider, \
 self-contained (see below) |
 
@@ -103,6 +108,14 @@ besides the clients' `default`, the users `replication`, `sentinel`, `pod`, `pro
 `gatewayOperatorPassword`, the seed is `gatewayRedisPassword`. Changing the seed changes them all in \
 the Secret, and the pods read them when they start: like any password change, that is a rotation \
 (docs/architecture.md, "Redis users").
+
+**Redis users of the cache** (docs/architecture.md, "Redis users"): the clients' `default` never runs \
+FLUSHALL, CONFIG, DEBUG or SHUTDOWN; without `contextCache.auth.enabled` it has no password and the \
+readiness probe and the exporter use it too. With auth, `probe` and `exporter` have passwords of their \
+own, in Secret `redis-auth` under `acl-<user>-password`, derived as HMAC-SHA256(seed, `redis/<user>`) \
+with the seed `contextCacheOperatorPassword`, or `contextCachePassword` without it. Without \
+`contextCacheOperatorPassword` there is no `operator`: the cache persists nothing, so restarting its \
+pod (`kubectl -n <namespace> rollout restart deployment/redis`) is how it is emptied.
 
 The `kubeconfig` secret must carry its credentials inline: the provider runs wherever `pulumi up`
 runs (a CI runner, a colleague's machine), where the files of the machine it came from do not

@@ -8,7 +8,9 @@ overrides, the equivalent of `pulumi config set --path`) and writes every object
 Kubernetes provider's renderYamlToDirectory mode, so a reader or a test takes either output unchanged.
 
 Passwords come from KUBERNAUT_GATEWAY_REDIS_PASSWORD, KUBERNAUT_GATEWAY_SENTINEL_PASSWORD,
-KUBERNAUT_GATEWAY_OPERATOR_PASSWORD and KUBERNAUT_CONTEXT_CACHE_PASSWORD, or are random for this run. The rendered Secrets hold them in
+KUBERNAUT_GATEWAY_OPERATOR_PASSWORD and KUBERNAUT_CONTEXT_CACHE_PASSWORD, or are random for this run;
+KUBERNAUT_CONTEXT_CACHE_OPERATOR_PASSWORD, whose key adds the cache's `operator` user, only from its
+variable (unset: no such user, as in a stack without the key). The rendered Secrets hold them in
 plain text: DIR is created private (0700, files 0600) and must lie outside the repository, or
 below its git-ignored `.rendered/`.
 """
@@ -37,6 +39,8 @@ PASSWORD_ENV = {
     "contextCachePassword": "KUBERNAUT_CONTEXT_CACHE_PASSWORD",
     "gatewayOperatorPassword": "KUBERNAUT_GATEWAY_OPERATOR_PASSWORD",
 }
+# Optional keys whose presence changes what is deployed: never made up.
+OPTIONAL_PASSWORD_ENV = {"contextCacheOperatorPassword": "KUBERNAUT_CONTEXT_CACHE_OPERATOR_PASSWORD"}
 
 
 class RenderError(Exception):
@@ -45,7 +49,8 @@ class RenderError(Exception):
 
 def passwords_from_env(env: Mapping[str, str]) -> dict[str, str]:
     """Each password from its variable, else a random one that lives only as long as the output."""
-    return {key: env.get(variable) or secrets.token_urlsafe(24) for key, variable in PASSWORD_ENV.items()}
+    given = {key: env[variable] for key, variable in OPTIONAL_PASSWORD_ENV.items() if env.get(variable)}
+    return {**{key: env.get(variable) or secrets.token_urlsafe(24) for key, variable in PASSWORD_ENV.items()}, **given}
 
 
 def parse_override(text: str) -> tuple[str, Any]:

@@ -11,6 +11,7 @@ PASSWORDS = {
     "gatewaySentinelPassword": "gw-sentinel-pw-a83b06c2f1",
     "contextCachePassword": "cache-pw-77d1e0b9c3",
     "gatewayOperatorPassword": "gw-operator-pw-9d41c7a2b8",
+    "contextCacheOperatorPassword": "cache-operator-pw-4e8a1c6f20",
     "kubeconfig": """\
 apiVersion: v1
 kind: Config
@@ -36,3 +37,10 @@ def acl_passwords(passwords: dict[str, str] = PASSWORDS) -> dict[str, str]:
     """ACL user -> password of the gateway's internal users, as the program derives them."""
     from stack_config import internal_passwords
     return internal_passwords(passwords["gatewayRedisPassword"], passwords.get("gatewayOperatorPassword"))
+
+
+def cache_acl_passwords(passwords: dict[str, str] = PASSWORDS, auth: bool = True) -> dict[str, str]:
+    """ACL user -> password of the cache's internal users, as the program derives them."""
+    from stack_config import CACHE_PASSWORDS
+    return CACHE_PASSWORDS.internal_passwords(passwords["contextCachePassword"] if auth else None,
+                                              passwords.get("contextCacheOperatorPassword"))

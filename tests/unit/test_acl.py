@@ -4,13 +4,14 @@ tests/pod_runtime's (test_gateway_pods.py, test_exporter.py)."""
 
 from __future__ import annotations
 
+import hmac
 import re
 
 import pytest
 
 import redis_files
 from redis_files import acl
-from stack_config import derived_password, internal_passwords, load_stack_config, names
+from stack_config import CACHE_PASSWORDS, GATEWAY_PASSWORDS, derived_password, internal_passwords, load_stack_config, names
 from stack_config.keys import valid_password
 
 from .support import PASSWORDS
@@ -126,3 +127,77 @@ def test_rules_only_name_subcommands_every_engine_has():
                                       "latency|latest", "latency|histogram")}
     assert not any("setinfo" in rules for rules in RULES.values())
     assert acl.SENTINEL_CHANNEL == "__sentinel__:hello"
+
+
+# ---------------------------------------------------------------------------- the cache's users
+
+def _cache_config(auth: bool):
+    return load_stack_config({"contextCache": {"auth": {"enabled": auth}}}, "dev")
+
+
+def cache_grants(rules: str) -> set[str]:
+    return {rule[1:] for rule in rules.split() if rule.startswith("+") and not rule.startswith("+@")}
+
+
+CACHE_CLIENT = {"get", "set", "del", "ping", "info", "role"}
+EXPORTER = {"ping", "info", "slowlog|get", "slowlog|len", "latency|latest", "latency|histogram"}
+
+
+@pytest.mark.parametrize("auth", [False, True], ids=["auth-off", "auth-on"])
+def test_the_cache_clients_get_the_context_api_commands_and_read_only_introspection(auth):
+    rules = redis_files.cache_acl_rules(_cache_config(auth), operator=False)
+    default = rules["default"].split()
+    # Without auth the probe and the exporter are `default` too: it also reads what the exporter reads.
+    assert cache_grants(rules["default"]) == (CACHE_CLIENT if auth else CACHE_CLIENT | EXPORTER)
+    assert not set(FORBIDDEN_TO_CLIENTS) & cache_grants(rules["default"])
+    assert ("nopass" in default) == (not auth)
+    assert default[default.index("-@all"):default.index("-@all") + 4] == list(acl.HANDSHAKE)
+    assert "~*" in default and "resetchannels" in default and "+@all" not in default
+    assert list(rules) == (["default", "probe", "exporter"] if auth else ["default"])
+
+
+def test_the_cache_probe_and_exporter_users_with_auth():
+    rules = redis_files.cache_acl_rules(_cache_config(True), operator=False)
+    assert cache_grants(rules["probe"]) == {"ping"}
+    assert cache_grants(rules["exporter"]) == EXPORTER == grants("exporter")
+    for user in ("probe", "exporter"):
+        assert rules[user].split()[:3] == ["on", "resetkeys", "resetchannels"], "no key, no channel"
+        assert "nopass" not in rules[user].split()
+
+
+@pytest.mark.parametrize("auth", [False, True], ids=["auth-off", "auth-on"])
+def test_the_cache_operator_exists_only_with_its_password(auth):
+    cfg = _cache_config(auth)
+    assert "operator" not in redis_files.cache_acl_rules(cfg, operator=False)
+    assert redis_files.cache_acl_rules(cfg, operator=True)["operator"] == RULES["operator"] == "on ~* &* +@all"
+
+
+def test_the_cache_template_holds_no_password():
+    for auth in (False, True):
+        text = redis_files.cache_users_acl(_cache_config(auth), operator=True)
+        lines = [line for line in text.splitlines() if not line.startswith("#")]
+        assert [line.split()[1] for line in lines] == list(redis_files.cache_acl_rules(_cache_config(auth), True))
+        assert not any("#" in line or ">" in line for line in lines)
+
+
+def test_cache_passwords_are_derived_with_the_caches_own_context():
+    seed = "cache-seed-password-123456"
+    cache = CACHE_PASSWORDS.internal_passwords(seed, None)
+    assert set(cache) == {"probe", "exporter"}
+    assert all(valid_password(value) for value in cache.values())
+    # The same seed gives the gateway's users other passwords: the context is the component's name.
+    assert cache["probe"] != GATEWAY_PASSWORDS.derived_password(seed, "probe")
+    assert cache["probe"] == CACHE_PASSWORDS.derived_password(seed, "probe")
+    # The gateway's passwords are those of before the generalisation (deployed pods keep theirs).
+    assert derived_password(seed, "probe") == GATEWAY_PASSWORDS.derived_password(seed, "probe") == \
+        hmac.new(seed.encode(), b"redis-gateway/probe", "sha256").hexdigest()
+    # With the operator's password it is the seed, and `operator` is that password.
+    with_operator = CACHE_PASSWORDS.internal_passwords(seed, "cache-operator-pw-123456")
+    assert with_operator["operator"] == "cache-operator-pw-123456"
+    assert with_operator["probe"] == CACHE_PASSWORDS.derived_password("cache-operator-pw-123456", "probe")
+    # Without auth there are no derived users: the clients' `default` does their jobs.
+    assert CACHE_PASSWORDS.internal_passwords(None, "cache-operator-pw-123456") == {
+        "operator": "cache-operator-pw-123456"}
+    assert CACHE_PASSWORDS.internal_passwords(None, None) == {}
+    with pytest.raises(ValueError):
+        CACHE_PASSWORDS.derived_password(seed, "operator")

@@ -28,7 +28,7 @@ from .test_stack_config import INVALID as INVALID_IN_TEST_STACK_CONFIG
 
 PROJECT_PREFIX = "kubernaut-redis:"
 PASSWORD_KEYS_OF_A_STACK = ("gatewayRedisPassword", "gatewaySentinelPassword", "contextCachePassword",
-                            "gatewayOperatorPassword")
+                            "gatewayOperatorPassword", "contextCacheOperatorPassword")
 
 
 def _passwords(**changed: Optional[str]) -> dict[str, Optional[str]]:
@@ -213,6 +213,14 @@ BAD: list[tuple[str, str, dict[str, Any], Optional[dict], str, str]] = [
      "must differ from it, or the clients hold the operators' full access"),
     ("cache-password-short", "dev", {"contextCache.auth.enabled": True}, _passwords(contextCachePassword="cachepw"),
      "contextCachePassword", PASSWORD_RULE),
+    # the cache's optional operator password: read whenever set, with or without the cache's auth
+    ("cache-operator-password-short", "prod", {}, _passwords(contextCacheOperatorPassword="Qx7-secret-9z2k"),
+     "contextCacheOperatorPassword", PASSWORD_RULE),
+    ("cache-operator-password-with-quote", "dev", {"contextCache.auth.enabled": True},
+     _passwords(contextCacheOperatorPassword='Qx7"secret9z2k4m8p'), "contextCacheOperatorPassword", PASSWORD_RULE),
+    ("cache-operator-password-is-the-clients", "dev", {"contextCache.auth.enabled": True},
+     _passwords(contextCacheOperatorPassword=PASSWORDS["contextCachePassword"]), "contextCacheOperatorPassword",
+     "must differ from it, or the clients hold the operators' full access"),
 ]
 
 # Unknown keys of the project's namespace: (id, the stack's config keys besides its own, the
@@ -294,6 +302,15 @@ def test_the_operator_password_is_optional_outside_prod_and_unread_without_gatew
     # auth off in dev: no ACL user, so a refused operator password is not read either
     load_stack_config(_raw("dev", {"gateway.auth.enabled": False, "gateway.auth.sentinel": False}), "dev",
                       passwords=_passwords(gatewayOperatorPassword="x"), config_keys=())
+
+
+def test_the_cache_operator_password_is_optional_everywhere():
+    for stack in STACKS:
+        load_stack_config(_raw(stack, {}), stack, passwords=_passwords(contextCacheOperatorPassword=None),
+                          config_keys=())
+    # Without the cache's auth there is no clients' password it could equal.
+    load_stack_config(_raw("dev", {}), "dev", config_keys=(),
+                      passwords=_passwords(contextCacheOperatorPassword=PASSWORDS["contextCachePassword"]))
 
 
 @pytest.mark.parametrize("value", [

@@ -21,7 +21,8 @@ def test_reference_lists_every_key_with_a_description():
         for path, field in _leaves(StackConfig.model_fields[attribute].annotation, (section,)):
             assert f"| `{'.'.join(path)}` |" in text
             assert field.description, f"{'.'.join(path)} has no description"
-    for secret in ("gatewayRedisPassword", "gatewaySentinelPassword", "contextCachePassword", "kubeconfig"):
+    for secret in ("gatewayRedisPassword", "gatewaySentinelPassword", "contextCachePassword",
+                   "contextCacheOperatorPassword", "kubeconfig"):
         assert f"`{secret}`" in text
 
 

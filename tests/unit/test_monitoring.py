@@ -101,8 +101,10 @@ def test_each_exporter_reads_its_servers_password_from_the_secret(program):
             "name": "redis-gateway-auth", "key": "acl-exporter-password"}}}]
     assert gateway["sentinel-exporter"]["env"] == [{"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {
         "name": "redis-gateway-auth", "key": "sentinel-password"}}}]
-    assert cache["redis-exporter"]["env"] == [{"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {
-        "name": "redis-auth", "key": "redis-password"}}}]
+    # The cache's: its own ACL user `exporter` too.
+    assert cache["redis-exporter"]["env"] == [
+        {"name": "REDIS_USER", "value": "exporter"},
+        {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "acl-exporter-password"}}}]
 
 
 def test_exporters_without_auth_get_no_password(program):

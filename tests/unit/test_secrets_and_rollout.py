@@ -8,10 +8,11 @@ import pytest
 
 from stack_config import names
 
-from .support import PASSWORDS, STACKS, acl_passwords
+from .support import PASSWORDS, STACKS, acl_passwords, cache_acl_passwords
 
 # The keys' values and the internal ACL users' passwords the program derives from them.
-PASSWORD_VALUES = [value for key, value in PASSWORDS.items() if key != "kubeconfig"] + list(acl_passwords().values())
+PASSWORD_VALUES = [value for key, value in PASSWORDS.items() if key != "kubeconfig"] + list(acl_passwords().values()) \
+    + list(cache_acl_passwords().values())
 SECRET_KINDS = {"Secret"}
 
 
@@ -45,7 +46,10 @@ def test_passwords_reach_the_secrets(program, stack):
                        **{f"acl-{user}-password": password for user, password in acl_passwords().items()}}
     assert gateway["acl-operator-password"] == PASSWORDS["gatewayOperatorPassword"]
     cache = run.object("Secret", names.CACHE_AUTH_SECRET)["stringData"]["value"]
-    assert cache == {"redis-password": PASSWORDS["contextCachePassword"]}
+    assert cache == {"redis-password": PASSWORDS["contextCachePassword"],
+                     **{f"acl-{user}-password": password for user, password in cache_acl_passwords().items()}}
+    assert set(cache) == {"redis-password", "acl-probe-password", "acl-exporter-password", "acl-operator-password"}
+    assert cache["acl-operator-password"] == PASSWORDS["contextCacheOperatorPassword"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
