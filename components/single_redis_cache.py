@@ -214,10 +214,10 @@ class SingleRedisCache(pulumi.ComponentResource):
                 # without `-a` (valkey-cli reads it too)
                 secret_env("REDISCLI_AUTH", names.CACHE_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD),
             ]
-        # cache-start.sh hashes every internal user's password into redis.conf, and the readiness
-        # probe is `probe`; the exporter's reaches the exporter container only.
+        # cache-start.sh hashes every internal user's password into redis.conf (the exporter's
+        # too: its user is defined here), and the readiness probe is `probe`.
         env += [secret_env(names.acl_password_env(user), names.CACHE_AUTH_SECRET, names.acl_secret_key(user))
-                for user in self._acl_users if user != names.ACL_USER_EXPORTER]
+                for user in self._acl_users]
         return k8s.core.v1.ContainerArgs(
             name="redis",
             image=cfg.platform.images.redis,

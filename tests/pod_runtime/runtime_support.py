@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import redis
 import yaml
 
 from labcluster.layout import CLIENT_IMAGE, LAB_ENGINE_IMAGES, LabEngineImage
@@ -30,14 +31,16 @@ ENGINES = LAB_ENGINE_IMAGES
 DEFAULT_ENGINE = LAB_ENGINE_IMAGES[0]
 
 
-def stack_config(stack: str, gateway_overrides: dict | None = None) -> StackConfig:
+def stack_config(stack: str, gateway_overrides: dict | None = None, cache_overrides: dict | None = None) -> StackConfig:
     """The validated config of Pulumi.<stack>.yaml, with `gateway_overrides` merged into its
-    gateway key (as `pulumi config set --path gateway.<key>` would)."""
+    gateway key and `cache_overrides` into its contextCache key (as `pulumi config set --path
+    gateway.<key>` would)."""
     document = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text()) or {}
     values = {key.removeprefix(f"{names.PROJECT}:"): value
               for key, value in (document.get("config") or {}).items()}
-    if gateway_overrides:
-        values["gateway"] = {**(values.get("gateway") or {}), **gateway_overrides}
+    for key, overrides in (("gateway", gateway_overrides), ("contextCache", cache_overrides)):
+        if overrides:
+            values[key] = {**(values.get(key) or {}), **overrides}
     return load_stack_config({key: values.get(key) for key in CONFIG_KEYS}, stack)
 
 
@@ -54,3 +57,46 @@ def require_lab_images(engine: LabEngineImage = DEFAULT_ENGINE) -> None:
     if missing:
         pytest.fail(f"missing podman images {', '.join(missing)}; build them with lab/images/build-images",
                     pytrace=False)
+
+
+# ---------------------------------------------------------------------------- ACL users
+
+# Issue 8: what the clients' user (the Gateway, Kubernaut's integration test; the Context-API on
+# the cache) must be refused.
+# DEBUG and MODULE are refused before the ACL is asked (enable-debug-command and
+# enable-module-command are off by default since Redis 7): ACL DRYRUN shows the ACL refuses them too.
+NOT_ENABLED = [("DEBUG", "SLEEP", "0"), ("MODULE", "LIST")]
+REFUSED_TO_CLIENTS = [("FLUSHALL",), ("FLUSHDB",), ("CONFIG", "SET", "maxmemory", "100mb"), ("CONFIG", "GET", "*"),
+                      ("SHUTDOWN", "NOSAVE"), ("REPLICAOF", "NO", "ONE"),
+                      ("SLAVEOF", "NO", "ONE"), ("ACL", "LIST"), ("ACL", "SETUSER", "x"),
+                      ("CLIENT", "KILL", "TYPE", "normal"), ("CLIENT", "PAUSE", "10"), ("KEYS", "*"),
+                      ("EVAL", "return 1", "0"), ("BGSAVE",), ("PUBLISH", "__sentinel__:hello", "x")]
+
+
+def is_refused(client: redis.Redis, *command: str) -> bool:
+    try:
+        client.execute_command(*command)
+    except redis.exceptions.NoPermissionError:
+        return True
+    return False
+
+
+def dryrun(operator: redis.Redis, user: str, command: tuple[str, ...]) -> str:
+    try:
+        return str(operator.execute_command("ACL", "DRYRUN", user, *command))
+    except redis.ResponseError as err:
+        return str(err)
+
+
+def assert_refused_to_clients(client: redis.Redis, operator: redis.Redis) -> None:
+    """`client`, a connection of the clients' user `default`, is refused every command of
+    REFUSED_TO_CLIENTS with NOPERM and those of NOT_ENABLED by the engine, and keeps its
+    connection (SHUTDOWN did not run); ACL DRYRUN, asked by `operator`, shows the ACL refuses them all."""
+    refused = [command for command in REFUSED_TO_CLIENTS if is_refused(client, *command)]
+    assert refused == REFUSED_TO_CLIENTS, f"not refused with NOPERM: {set(REFUSED_TO_CLIENTS) - set(refused)}"
+    for command in NOT_ENABLED:
+        with pytest.raises(redis.ResponseError, match="no permissions|not allowed"):
+            client.execute_command(*command)
+    assert client.ping(), "the refusals closed nothing"
+    for command in [*REFUSED_TO_CLIENTS, *NOT_ENABLED]:
+        assert "no permissions" in dryrun(operator, "default", command), command

@@ -21,7 +21,8 @@ import redis
 
 from gateway_pods import (CLIENT_IMAGE, NETWORK, PREFIX, GatewayPods, podman, reply_pairs, start_writer, wait_for,
                           writer_result)
-from runtime_support import OPERATOR_PASSWORD, REDIS_PASSWORD, SENTINEL_PASSWORD, require_lab_images, stack_config
+from runtime_support import (OPERATOR_PASSWORD, REDIS_PASSWORD, SENTINEL_PASSWORD, assert_refused_to_clients, dryrun,
+                             is_refused, require_lab_images, stack_config)
 from stack_config import engine_binaries, names
 
 CFG = stack_config("prod")
@@ -124,15 +125,6 @@ def test_auth_is_enforced(gateway: GatewayPods, healthy: int):
 
 # ---------------------------------------------------------------------------- ACL users
 
-# Issue 8: what the clients' user (the Gateway, Kubernaut's integration test) must be refused.
-# DEBUG and MODULE are refused before the ACL is asked (enable-debug-command and
-# enable-module-command are off by default since Redis 7): ACL DRYRUN shows the ACL refuses them too.
-NOT_ENABLED = [("DEBUG", "SLEEP", "0"), ("MODULE", "LIST")]
-REFUSED_TO_CLIENTS = [("FLUSHALL",), ("FLUSHDB",), ("CONFIG", "SET", "maxmemory", "100mb"), ("CONFIG", "GET", "*"),
-                      ("SHUTDOWN", "NOSAVE"), ("REPLICAOF", "NO", "ONE"),
-                      ("SLAVEOF", "NO", "ONE"), ("ACL", "LIST"), ("ACL", "SETUSER", "x"),
-                      ("CLIENT", "KILL", "TYPE", "normal"), ("CLIENT", "PAUSE", "10"), ("KEYS", "*"),
-                      ("EVAL", "return 1", "0"), ("BGSAVE",), ("PUBLISH", "__sentinel__:hello", "x")]
 # (allowed, refused) per internal user, as ACL DRYRUN checks them; the real work of each is the
 # other tests' (failover: sentinel; the links: replication; probes, claim, preStop: probe and pod).
 INTERNAL_USERS = {
@@ -153,14 +145,6 @@ INTERNAL_USERS = {
     "exporter": ([("INFO", "all"), ("PING",), ("SLOWLOG", "GET", "10"), ("SLOWLOG", "LEN"), ("LATENCY", "LATEST")],
                  [("GET", "k"), ("CONFIG", "GET", "masterauth"), ("CLIENT", "LIST"), ("FLUSHALL",)]),
 }
-
-
-def _refused(client: redis.Redis, *command: str) -> bool:
-    try:
-        client.execute_command(*command)
-    except redis.exceptions.NoPermissionError:
-        return True
-    return False
 
 
 @pytest.mark.every_engine
@@ -189,24 +173,10 @@ def test_the_clients_user_runs_kubernauts_commands_and_is_refused_the_rest(gatew
         assert client.execute_command("ROLE")[0] == "master"
         assert client.delete(fingerprint, "alert:storm:rate:krt-acl", "alert:pattern:krt-acl",
                              "alert:buffer:ns:krt-acl", "gateway:dedup:lock:krt-acl") == 5
-        refused = [command for command in REFUSED_TO_CLIENTS if _refused(client, *command)]
-        assert refused == REFUSED_TO_CLIENTS, f"not refused with NOPERM: {set(REFUSED_TO_CLIENTS) - set(refused)}"
-        for command in NOT_ENABLED:
-            with pytest.raises(redis.ResponseError, match="no permissions|not allowed"):
-                client.execute_command(*command)
-        assert client.ping(), "the refusals closed nothing"
-    with gateway.redis(healthy) as operator:
-        assert operator.config_get("maxmemory")["maxmemory"] == str(CFG.gateway.maxmemory_bytes)
-        for command in [*REFUSED_TO_CLIENTS, *NOT_ENABLED]:
-            assert "no permissions" in _dryrun(operator, "default", command), command
+        with gateway.redis(healthy) as operator:
+            assert_refused_to_clients(client, operator)
+            assert operator.config_get("maxmemory")["maxmemory"] == str(CFG.gateway.maxmemory_bytes)
     assert gateway.master_ordinal() == healthy
-
-
-def _dryrun(operator: redis.Redis, user: str, command: tuple[str, ...]) -> str:
-    try:
-        return str(operator.execute_command("ACL", "DRYRUN", user, *command))
-    except redis.ResponseError as err:
-        return str(err)
 
 
 @pytest.mark.every_engine
@@ -217,23 +187,23 @@ def test_each_internal_user_can_do_its_job_and_nothing_else(gateway: GatewayPods
         assert sorted(operator.execute_command("ACL", "USERS")) == sorted(["default", *names.ACL_INTERNAL_USERS])
         for user, (allowed, refused) in INTERNAL_USERS.items():
             for command in allowed:
-                assert _dryrun(operator, user, command) == "OK", (user, command, _dryrun(operator, user, command))
+                assert dryrun(operator, user, command) == "OK", (user, command, dryrun(operator, user, command))
             for command in refused:
-                assert "no permissions" in _dryrun(operator, user, command), (user, command)
+                assert "no permissions" in dryrun(operator, user, command), (user, command)
     # Each password authenticates its user; a real call beyond the user's rules is refused.
     for user, (allowed, refused) in INTERNAL_USERS.items():
         with gateway.as_user(replica, user) as client:
             assert client.ping()
-            assert _refused(client, "GET", "k") and _refused(client, "FLUSHALL"), user
+            assert is_refused(client, "GET", "k") and is_refused(client, "FLUSHALL"), user
     with gateway.as_user(replica, "probe") as probe:
         assert probe.info("replication")["role"] == "slave"
-        assert _refused(probe, "REPLICAOF", "NO", "ONE")
+        assert is_refused(probe, "REPLICAOF", "NO", "ONE")
     with gateway.as_user(replica, "exporter") as exporter:
         assert "used_memory" in exporter.info("memory")
-        assert _refused(exporter, "CONFIG", "GET", "masterauth"), "masterauth is the replication user's password"
+        assert is_refused(exporter, "CONFIG", "GET", "masterauth"), "masterauth is the replication user's password"
     with gateway.as_user(replica, "pod") as pod:
         assert pod.dbsize() >= 0
-        assert _refused(pod, "ACL", "LIST")
+        assert is_refused(pod, "ACL", "LIST")
     # The replicas' links use the `replication` user, and Sentinel's the `sentinel` user.
     with gateway.redis(healthy) as operator:
         users = {entry["user"] for entry in operator.client_list() if entry.get("user")}

@@ -228,6 +228,8 @@ def test_script_bundles_are_the_pod_scripts():
     gateway = redis_files.gateway_scripts()
     for script in (names.REDIS_START_SCRIPT, names.SENTINEL_START_SCRIPT, names.REDIS_READINESS_SCRIPT,
                    names.REDIS_LIVENESS_SCRIPT, names.SENTINEL_PROBE_SCRIPT, names.REDIS_PRESTOP_SCRIPT,
-                   "common.sh"):
+                   "common.sh", names.PASSWORDS_SCRIPT):
         assert script in gateway
-    assert set(redis_files.cache_scripts()) == {"cache-start.sh"}
+    assert set(redis_files.cache_scripts()) == {names.CACHE_START_SCRIPT, names.CACHE_READINESS_SCRIPT,
+                                                names.PASSWORDS_SCRIPT}
+    assert redis_files.cache_scripts()[names.PASSWORDS_SCRIPT] == gateway[names.PASSWORDS_SCRIPT], "one copy"

@@ -5,16 +5,23 @@ Debian 13). Containers and the network are `krt-solo-*`."""
 
 from __future__ import annotations
 
+import hashlib
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 import redis
 
 import redis_files
+from components.monitoring import exporter_command
+from components.single_redis_cache import CacheFiles
 from gateway_pods import PREFIX, podman, wait_for
-from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, STACKS, require_lab_images, stack_config
-from stack_config import engine_binaries, names
+from labcluster.layout import EXPORTER_IMAGE
+from runtime_support import (REDIS_PASSWORD, SENTINEL_PASSWORD, STACKS, assert_refused_to_clients, dryrun, is_refused,
+                             require_lab_images, stack_config)
+from stack_config import CACHE_PASSWORDS, engine_binaries, names
+from test_exporter import sample
 
 pytestmark = pytest.mark.every_engine
 
@@ -75,30 +82,142 @@ def exit_code(name: str, timeout: float) -> int:
     return int(podman("wait", f"{SOLO}-{name}", timeout=timeout).stdout.strip())
 
 
+CACHE_OPERATOR_PASSWORD = "krt-cache-operator-pw-5c1e8a27f3"
+
+
+def cache_secrets(auth: bool, operator: bool) -> dict[str, str]:
+    """The redis container's secret variables as the component sets them (the program's derivation)."""
+    acl = CACHE_PASSWORDS.internal_passwords(REDIS_PASSWORD if auth else None,
+                                             CACHE_OPERATOR_PASSWORD if operator else None)
+    clients = {"REDIS_PASSWORD": REDIS_PASSWORD, "REDISCLI_AUTH": REDIS_PASSWORD} if auth else {}
+    return {**clients, **{names.acl_password_env(user): password for user, password in acl.items()}}
+
+
+def start_cache(engine, network: str, tmp_path: Path, auth: bool, operator: bool,
+                env: dict[str, str] | None = None) -> str:
+    """The cache's container as its pod runs it (ConfigMap files, cache-start.sh, the Secret's
+    variables); its IP."""
+    cfg = stack_config("dev", cache_overrides={"auth": {"enabled": auth}})
+    files = CacheFiles.render(cfg, operator)
+    conf = read_only_dir(tmp_path / "conf", files.config, 0o444)
+    scripts = read_only_dir(tmp_path / "bin", files.scripts, 0o555)
+    data = tmp_path / "data"
+    data.mkdir(mode=0o777)
+    run_solo(engine, "cache", network, [(conf, names.CONF_DIR + ":ro"), (scripts, names.SCRIPTS_DIR + ":ro"),
+                                        (data, names.DATA_DIR)], env or {}, cache_secrets(auth, operator),
+             ["sh", f"{names.SCRIPTS_DIR}/{names.CACHE_START_SCRIPT}"])
+    return container_ip("cache", network)
+
+
+def cache_client(ip: str, **auth: str) -> redis.Redis:
+    return redis.Redis(host=ip, port=names.REDIS_PORT, socket_timeout=2, decode_responses=True, **auth)
+
+
 @pytest.mark.parametrize("auth", [False, True], ids=["no-auth", "auth"])
 def test_cache_start(lab_engine, solo_network: str, tmp_path: Path, auth: bool):
     cfg = stack_config("dev")
-    conf = read_only_dir(tmp_path / "conf", {names.REDIS_CONF: redis_files.cache_redis_conf(cfg)}, 0o444)
-    scripts = read_only_dir(tmp_path / "bin", redis_files.cache_scripts(), 0o555)
-    data = tmp_path / "data"
-    data.mkdir(mode=0o777)
-    secrets = {"REDIS_PASSWORD": REDIS_PASSWORD} if auth else {}
-    run_solo(lab_engine, "cache", solo_network, [(conf, names.CONF_DIR + ":ro"), (scripts, names.SCRIPTS_DIR + ":ro"),
-                                     (data, names.DATA_DIR)], {}, secrets,
-             ["sh", f"{names.SCRIPTS_DIR}/cache-start.sh"])
-    client = redis.Redis(host=container_ip("cache", solo_network), port=names.REDIS_PORT,
-                         password=REDIS_PASSWORD if auth else None, socket_timeout=2, decode_responses=True)
+    ip = start_cache(lab_engine, solo_network, tmp_path, auth, operator=False)
+    client = cache_client(ip, password=REDIS_PASSWORD) if auth else cache_client(ip)
     wait_for("the cache to answer", client.ping, 20)
-    assert int(client.config_get("maxmemory")["maxmemory"]) == cfg.context_cache.maxmemory_bytes
+    memory = client.info("memory")
+    assert int(memory["maxmemory"]) == cfg.context_cache.maxmemory_bytes
+    assert memory["maxmemory_policy"] == cfg.context_cache.maxmemory_policy
     assert client.set("context:key", "v", ex=300)
+    assert is_refused(client, "FLUSHALL") and is_refused(client, "CONFIG", "GET", "maxmemory")
     if auth:
-        anonymous = redis.Redis(host=container_ip("cache", solo_network), port=names.REDIS_PORT, socket_timeout=2)
         with pytest.raises(redis.AuthenticationError):
-            anonymous.get("context:key")
+            cache_client(ip).get("context:key")
     cmdlines = podman("exec", f"{SOLO}-cache", "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '").stdout
     assert engine_binaries(lab_engine.engine).server in cmdlines and REDIS_PASSWORD not in cmdlines
     mode = podman("exec", f"{SOLO}-cache", "stat", "-c", "%a", "/tmp/redis.conf").stdout.strip()
     assert mode == "600"
+    effective = podman("exec", f"{SOLO}-cache", "cat", "/tmp/redis.conf").stdout
+    assert REDIS_PASSWORD not in effective, "hashes only"
+    assert ("user default on nopass" in effective) == (not auth)
+    assert ("#" + hashlib.sha256(REDIS_PASSWORD.encode()).hexdigest() in effective) == auth
+    assert "requirepass" not in effective
+
+
+CACHE_CLIENT_WORK = [("PING",), ("SET", "context:krt", "v", "EX", "300"), ("GET", "context:krt"), ("DEL", "context:krt"),
+                     ("INFO", "memory"), ("ROLE",)]
+CACHE_EXPORTER_WORK = [("INFO", "all"), ("PING",), ("SLOWLOG", "GET", "10"), ("SLOWLOG", "LEN"), ("LATENCY", "LATEST"),
+                       ("LATENCY", "HISTOGRAM")]
+
+
+@pytest.mark.parametrize("auth", [False, True], ids=["no-auth", "auth"])
+def test_cache_users_do_their_jobs_and_nothing_else(lab_engine, solo_network: str, tmp_path: Path, auth: bool):
+    """Each of the cache's ACL users on the real server: the Context-API's `default` (as go-redis
+    connects: no user name, the password only with auth), the readiness probe, the exporter (the
+    real redis_exporter in the pod's network namespace) and `operator`."""
+    cfg = stack_config("lab")
+    ip = start_cache(lab_engine, solo_network, tmp_path, auth, operator=True)
+    passwords = cache_secrets(auth, operator=True)
+    operator = cache_client(ip, username="operator", password=CACHE_OPERATOR_PASSWORD)
+    wait_for("the cache to answer", operator.ping, 20)
+    assert operator.config_get("maxmemory")["maxmemory"] == str(cfg.context_cache.maxmemory_bytes)
+
+    clients = cache_client(ip, password=REDIS_PASSWORD) if auth else cache_client(ip)
+    # go-redis' handshake: HELLO (RESP3), SELECT, CLIENT SETNAME; then the Context-API's commands.
+    assert clients.execute_command("HELLO", "3")
+    clients.execute_command("SELECT", "0")
+    assert clients.client_setname("context-api")
+    assert clients.set("context:krt:user", "v", ex=300) and clients.get("context:krt:user") == "v"
+    assert 0 < operator.ttl("context:krt:user") <= 300, "SET ... EX 300 set the expiry"
+    assert clients.delete("context:krt:user") == 1 and clients.ping()
+    assert clients.info("server") and clients.execute_command("ROLE")[0] == "master"
+    assert_refused_to_clients(clients, operator)
+    for command in CACHE_CLIENT_WORK:
+        assert dryrun(operator, "default", command) == "OK", command
+    # Without auth the probe and the exporter are `default`, which may then read what the exporter
+    # reads besides INFO and PING.
+    for command in CACHE_EXPORTER_WORK:
+        assert (dryrun(operator, "default", command) == "OK") == (command[0] in ("INFO", "PING") or not auth), command
+
+    if auth:
+        with pytest.raises(redis.AuthenticationError):
+            cache_client(ip).get("k")
+        probe = cache_client(ip, username="probe", password=passwords["ACL_PROBE_PASSWORD"])
+        exporter = cache_client(ip, username="exporter", password=passwords["ACL_EXPORTER_PASSWORD"])
+        assert probe.ping() and exporter.ping()
+        for command in [("GET", "k"), ("INFO",), ("FLUSHALL",), ("CONFIG", "SET", "maxmemory", "1mb")]:
+            assert is_refused(probe, *command), command
+        for command in CACHE_EXPORTER_WORK:
+            exporter.execute_command(*command)
+        for command in [("GET", "k"), ("SET", "k", "v"), ("CONFIG", "GET", "maxmemory"), ("CLIENT", "LIST"),
+                        ("FLUSHALL",), ("SHUTDOWN", "NOSAVE")]:
+            assert is_refused(exporter, *command), command
+
+    # The readiness probe as the pod runs it: `probe` with auth, `default` without; a wrong
+    # password fails it (NOAUTH/WRONGPASS is an error reply, and -e turns it into an exit code).
+    readiness = ["sh", f"{names.SCRIPTS_DIR}/{names.CACHE_READINESS_SCRIPT}", str(names.REDIS_PORT)]
+    ready = podman("exec", f"{SOLO}-cache", *readiness, check=False)
+    assert ready.returncode == 0 and "PONG" in ready.stdout, ready.stdout + ready.stderr
+    if auth:
+        wrong = podman("exec", "-e", "ACL_PROBE_PASSWORD=krt-not-the-probe-pw-1234", f"{SOLO}-cache", *readiness,
+                       check=False)
+        assert wrong.returncode != 0, wrong.stdout + wrong.stderr
+
+    # The exporter as the pod runs it: in the cache's network namespace, with the component's
+    # command and environment; redis_up and the SLOWLOG metric show its user may read them.
+    exporter_secrets = {"REDIS_USER": "exporter", "REDIS_PASSWORD": passwords["ACL_EXPORTER_PASSWORD"]} if auth else {}
+    podman("run", "-d", "--name", f"{SOLO}-exporter", "--network", f"container:{SOLO}-cache", "--user", "999:999",
+           "--read-only", *[arg for key in exporter_secrets for arg in ("-e", key)], EXPORTER_IMAGE,
+           *exporter_command(cfg, names.REDIS_PORT, names.REDIS_EXPORTER_PORT), env=exporter_secrets)
+    text = wait_for("redis_up 1 from the cache's exporter",
+                    lambda: (lambda t: t if sample(t, "redis_up") == 1 else None)(exporter_metrics(ip)), 30)
+    assert sample(text, "redis_slowlog_length") is not None, "SLOWLOG LEN refused to the exporter"
+    assert sample(text, "redis_memory_max_bytes") == cfg.context_cache.maxmemory_bytes
+
+    # Operators may do anything, e.g. empty the cache.
+    assert operator.flushall() and operator.acl_whoami() == "operator"
+
+
+def exporter_metrics(ip: str) -> str:
+    try:
+        with urllib.request.urlopen(f"http://{ip}:{names.REDIS_EXPORTER_PORT}/metrics", timeout=5) as response:
+            return response.read().decode()
+    except OSError:
+        return ""
 
 
 def gateway_files(tmp_path: Path) -> list[tuple[Path, str]]:
@@ -165,15 +284,13 @@ def test_start_names_a_missing_engine_binary_variable(lab_engine, solo_network: 
                                                       variable: str):
     """A pod spec without the engine's binaries (a hand-made manifest, say) stops at once, naming
     the variable, instead of running whatever `redis-server` the image may have."""
-    if script == "cache-start.sh":
-        cfg = stack_config("dev")
-        conf = read_only_dir(tmp_path / "conf", {names.REDIS_CONF: redis_files.cache_redis_conf(cfg)}, 0o444)
-        scripts = read_only_dir(tmp_path / "bin", redis_files.cache_scripts(), 0o555)
-        mounts, env = [(conf, names.CONF_DIR + ":ro"), (scripts, names.SCRIPTS_DIR + ":ro")], {}
+    if script == names.CACHE_START_SCRIPT:
+        start_cache(lab_engine, solo_network, tmp_path, auth=False, operator=False, env={variable: ""})
+        name = "cache"
     else:
-        mounts, env = gateway_files(tmp_path), gateway_env(30)
-    run_solo(lab_engine, "no-engine", solo_network, mounts, {**env, variable: ""}, {},
-             ["sh", f"{names.SCRIPTS_DIR}/{script}"])
-    assert exit_code("no-engine", timeout=30) != 0
-    logs = podman("logs", f"{SOLO}-no-engine").stderr
+        run_solo(lab_engine, "no-engine", solo_network, gateway_files(tmp_path), {**gateway_env(30), variable: ""}, {},
+                 ["sh", f"{names.SCRIPTS_DIR}/{script}"])
+        name = "no-engine"
+    assert exit_code(name, timeout=30) != 0
+    logs = podman("logs", f"{SOLO}-{name}").stderr
     assert f"environment variable {variable} is not set" in logs, logs

@@ -1,6 +1,7 @@
-"""The gateway's Redis ACL users: their rules (redis_files/acl.py) and the derived passwords
-(stack_config/acl.py). That each user can do its job on real servers, and is refused the rest, is
-tests/pod_runtime's (test_gateway_pods.py, test_exporter.py)."""
+"""The Redis ACL users of the gateway and of the cache: their rules (redis_files/acl.py) and the
+derived passwords (stack_config/acl.py). That each user can do its job on real servers, and is
+refused the rest, is tests/pod_runtime's (test_gateway_pods.py, test_exporter.py; the cache's:
+test_single_containers.py)."""
 
 from __future__ import annotations
 

@@ -96,11 +96,12 @@ def test_auth_on_uses_the_secret_the_start_script_and_a_user_per_job(program):
     assert set(secret["stringData"]["value"]) == {
         "redis-password", "acl-probe-password", "acl-exporter-password", "acl-operator-password"}
     container = _container(run)
-    # the exporter's password reaches the exporter container only (test_monitoring.py)
+    # every user's password: cache-start.sh writes each user's hash (the exporter container: test_monitoring.py)
     assert _secret_env(container) == {
         "REDIS_PASSWORD": {"name": "redis-auth", "key": "redis-password"},
         "REDISCLI_AUTH": {"name": "redis-auth", "key": "redis-password"},
         "ACL_PROBE_PASSWORD": {"name": "redis-auth", "key": "acl-probe-password"},
+        "ACL_EXPORTER_PASSWORD": {"name": "redis-auth", "key": "acl-exporter-password"},
         "ACL_OPERATOR_PASSWORD": {"name": "redis-auth", "key": "acl-operator-password"}}
     assert container["command"] == ["sh", "/opt/kubernaut-redis/bin/cache-start.sh"]
     users = _users(run)
