@@ -10,7 +10,6 @@ healthy and no alert is active. Every fault is undone on the way out, whatever h
 from __future__ import annotations
 
 import functools
-
 import threading
 import time
 from dataclasses import dataclass, field
