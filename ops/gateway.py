@@ -146,6 +146,12 @@ class GatewayOps:
                      if not s.error and not s.quorum_ok]
         problems += [f"{s.pod}: sentinel flags {s.flags}" for s in sentinels
                      if not s.error and s.flags and s.flags != "master"]
+        # Each sentinel must know every other pod's sentinel and every replica, and nothing more:
+        # more are ghosts of removed pods (a scale-down), fewer are peers it lost.
+        peers = len(pods) - 1
+        problems += [f"{s.pod}: sentinel knows {s.other_sentinels} other sentinels and {s.replicas} replicas, "
+                     f"expected {peers} and {peers}" for s in sentinels
+                     if not s.error and (s.other_sentinels, s.replicas) != (peers, peers)]
         return status
 
     def handover_budget_seconds(self) -> float:

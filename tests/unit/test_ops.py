@@ -94,6 +94,8 @@ def test_a_healthy_gateway_has_one_agreed_master_and_no_problem():
      "redis-gateway-0: sentinel cannot reach quorum"),
     (lambda c: c.sentinel.update({"redis-gateway-0": sentinel_master("redis-gateway-0", flags="s_down,master")}),
      "redis-gateway-0: sentinel flags s_down,master"),
+    (lambda c: c.sentinel.update({"redis-gateway-1": sentinel_master("redis-gateway-0", others=4, replicas=4)}),
+     "redis-gateway-1: sentinel knows 4 other sentinels and 4 replicas, expected 2 and 2"),
 ])
 def test_each_kind_of_trouble_is_a_problem(break_it, problem):
     cluster = healthy()
