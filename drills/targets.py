@@ -19,6 +19,7 @@ from typing import Any, Mapping, Optional, Sequence
 import redis
 
 from cluster import ClientSpec, Cluster, SecretEnv
+from ops import GatewayOps
 from smoke import Targets, from_stack_outputs
 from stack_config import names
 
@@ -242,8 +243,6 @@ class Target:
 
     def switchover(self, master: str, to: Optional[str]) -> str:
         """The operators' fenced switchover (python -m ops switchover); the new master's pod."""
-        from ops import GatewayOps
-
         return GatewayOps(self.cluster, self.namespace, self.statefulset, self.headless).switchover(to, master=master)
 
     def exec(self, pod: str, container: str, *command: str):

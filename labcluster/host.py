@@ -235,13 +235,10 @@ def kube_router_synced() -> bool:
     return f"-j {KUBE_ROUTER_CHAIN_PREFIX}FORWARD" in done.stdout
 
 
-# kube-router's network policy ipsets: KUBE-SRC-*/KUBE-DST-* per policy, kube-router-* of its own.
-IPSET_PREFIXES = ("KUBE-", "kube-router-", "inet6:KUBE-", "inet6:kube-router-")
-
-
 def lab_ipsets() -> list[str]:
+    """kube-router's network policy ipsets (KUBE-SRC-*, KUBE-DST-* per policy; IPv4 only here)."""
     done = run("ipset", "list", "-n", check=False)
-    return [name for name in done.stdout.split() if name.startswith(IPSET_PREFIXES)]
+    return [name for name in done.stdout.split() if name.startswith("KUBE-")]
 
 
 def remove_ipsets() -> list[str]:

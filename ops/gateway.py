@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from cluster import Cluster
+from smoke.targets import sentinel_settings
 from stack_config import names
 
 SWITCHOVER_SCRIPT = f"{names.SCRIPTS_DIR}/{names.REDIS_SWITCHOVER_SCRIPT}"
@@ -157,11 +158,10 @@ class GatewayOps:
     def handover_budget_seconds(self) -> float:
         """redis-prestop.sh's budget: the deployed sentinel.conf's down-after + 10 s."""
         conf = self.cluster.config_map_value(self.namespace, names.GATEWAY_CONFIG_MAP, names.SENTINEL_CONF) or ""
-        for line in conf.splitlines():
-            words = line.split()
-            if words[:2] == ["sentinel", "down-after-milliseconds"] and len(words) == 4:
-                return int(words[3]) / 1000 + 10
-        raise SwitchoverError(f"no down-after-milliseconds in ConfigMap {names.GATEWAY_CONFIG_MAP}")
+        down_after = sentinel_settings(conf, names.MASTER_SET).get("down-after-milliseconds")
+        if down_after is None:
+            raise SwitchoverError(f"no down-after-milliseconds in ConfigMap {names.GATEWAY_CONFIG_MAP}")
+        return int(down_after) / 1000 + 10
 
     def switchover(self, to: Optional[str] = None, master: Optional[str] = None) -> str:
         """Move the master role, fenced, to pod `to` (or Sentinel's best replica); returns the new
