@@ -46,20 +46,9 @@ def _allowed(policy, direction, labels, namespace=None):
     return ports
 
 
-@pytest.fixture(scope="module")
-def prod_objects():
-    import asyncio
-
-    from tools.pulumi_mock_run import run_program, stack_file_config
-
-    from .support import PASSWORDS
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    try:
-        return run_program("prod", stack_file_config("prod"), PASSWORDS).kubernetes_objects()
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+@pytest.fixture
+def prod_objects(program):
+    return program("prod").kubernetes_objects()
 
 
 def _policies(objects):
