@@ -27,7 +27,8 @@ from .layout import (APISERVER_PORT, CLUSTER_DOMAIN, COMPONENTS, DNS_SERVICE_IP,
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD_SCRIPT = REPO / "scripts" / "build-cluster"
-HOST_COMMANDS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "iptables-save", "ipset", "nft",
+HOST_COMMANDS = ("containerd", "containerd-shim-runc-v2", "runc", "ctr", "iptables", "iptables-save", "ip6tables",
+                 "ip6tables-save", "ipset", "nft",
                  "openssl", "ip", "mount", "umount", "nsenter", "dig", "conntrack")
 COMPONENT_TIMEOUT_SECONDS = 60.0
 NODE_READY_TIMEOUT_SECONDS = 90.0
@@ -385,7 +386,7 @@ def leftovers(layout: Layout) -> list[str]:
             found.append(f"link {link}")
     if host.run("nft", "list", "table", "inet", GUARD_TABLE, check=False).returncode == 0:
         found.append(f"nft table {GUARD_TABLE}")
-    found += [f"iptables chain {c}" for c in host.iptables_chains() if c.startswith("KUBE-")]
+    found += [f"{command} chain {chain}" for command, chain in host.iptables_chains() if chain.startswith("KUBE-")]
     found += [f"ipset {s}" for s in host.lab_ipsets()]
     found += [f"netns {n}" for n in LabCluster._pod_netns()]
     if layout.root.exists():

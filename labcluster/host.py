@@ -19,6 +19,9 @@ from .layout import (CLUSTER_CIDR, GUARD_LOG_PREFIX, GUARD_TABLE, HOSTPATH_PV_DI
 PROC_SYS = Path("/proc/sys")
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 KUBEPODS_CGROUP = "kubepods"
+# The kubelet writes chains to both families, kube-proxy and kube-router to IPv4 only here.
+IPTABLES_FAMILIES = (("iptables", "iptables-save"), ("ip6tables", "ip6tables-save"))
+IPTABLES_TABLES = ("nat", "filter", "mangle")
 
 
 def run(*command: str, check: bool = True, component: str = "host") -> subprocess.CompletedProcess:
@@ -209,23 +212,25 @@ def _rmdir(path: Path) -> None:
 
 
 def remove_kube_proxy_rules(kube_proxy: Optional[Path]) -> list[str]:
-    """kube-proxy's, kube-router's and the kubelet's KUBE-* chains, and the jumps into them."""
+    """kube-proxy's, kube-router's and the kubelet's KUBE-* chains, and the jumps into them, in
+    both families (the kubelet makes its canary and firewall chains in ip6tables too)."""
     if kube_proxy and kube_proxy.exists():
         run(str(kube_proxy), "--cleanup", check=False)
     removed = []
-    for table in ("nat", "filter", "mangle"):
-        dump = run("iptables-save", "-t", table, check=False).stdout.splitlines()
-        chains = [line[1:].split()[0] for line in dump if line.startswith(":KUBE-")]
-        for line in dump:  # jumps from the built-in chains first, or the chains cannot go
-            words = shlex.split(line)
-            if words[:1] == ["-A"] and not words[1].startswith("KUBE-") and "-j" in words \
-                    and words[words.index("-j") + 1].startswith("KUBE-"):
-                run("iptables", "-t", table, "-D", *words[1:], check=False)
-        for chain in chains:
-            run("iptables", "-t", table, "-F", chain, check=False)
-        for chain in chains:
-            run("iptables", "-t", table, "-X", chain, check=False)
-        removed += [f"iptables {table} chain {c}" for c in chains]
+    for iptables, save in IPTABLES_FAMILIES:
+        for table in IPTABLES_TABLES:
+            dump = run(save, "-t", table, check=False).stdout.splitlines()
+            chains = [line[1:].split()[0] for line in dump if line.startswith(":KUBE-")]
+            for line in dump:  # jumps from the built-in chains first, or the chains cannot go
+                words = shlex.split(line)
+                if words[:1] == ["-A"] and not words[1].startswith("KUBE-") and "-j" in words \
+                        and words[words.index("-j") + 1].startswith("KUBE-"):
+                    run(iptables, "-t", table, "-D", *words[1:], check=False)
+            for chain in chains:
+                run(iptables, "-t", table, "-F", chain, check=False)
+            for chain in chains:
+                run(iptables, "-t", table, "-X", chain, check=False)
+            removed += [f"{iptables} {table} chain {c}" for c in chains]
     return removed
 
 
@@ -249,11 +254,13 @@ def remove_ipsets() -> list[str]:
     return [f"ipset {name}" for name in names]
 
 
-def iptables_chains() -> list[str]:
+def iptables_chains() -> list[tuple[str, str]]:
+    """Every chain of the tables the lab touches, as (command, chain), in both families."""
     chains = []
-    for table in ("nat", "filter", "mangle"):
-        done = run("iptables-save", "-t", table, check=False)
-        chains += [line[1:].split()[0] for line in done.stdout.splitlines() if line.startswith(":")]
+    for iptables, save in IPTABLES_FAMILIES:
+        for table in IPTABLES_TABLES:
+            done = run(save, "-t", table, check=False)
+            chains += [(iptables, line[1:].split()[0]) for line in done.stdout.splitlines() if line.startswith(":")]
     return chains
 
 
