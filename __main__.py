@@ -24,6 +24,7 @@ from components import (
     ensure_namespace,
 )
 from stack_config import (
+    ACCEPTED_KEYS,
     CACHE_PASSWORDS,
     CONFIG_KEYS,
     CONTEXT_CACHE_OPERATOR_PASSWORD_KEY,
@@ -36,6 +37,7 @@ from stack_config import (
     ConfigError,
     PasswordDerivation,
     StackConfig,
+    accepted_key,
     cache_endpoint,
     check_kubeconfig,
     gateway_master_endpoint,
@@ -43,7 +45,10 @@ from stack_config import (
     gateway_sentinel_endpoint,
     load_stack_config,
     names,
+    password_keys_in_use,
 )
+from stack_config.rotation import ROTATION_OUTPUT, PasswordWindow, rotation_problems, rotation_record
+from stack_config.upgrade import ENGINE_OUTPUT, EngineImage, engine_problems, engine_record
 
 KUBECONFIG_KEY = "kubeconfig"
 
@@ -61,6 +66,13 @@ class Passwords:
     gateway_operator_set: bool = False
     # ACL user -> password of the cache's internal users (probe and exporter with auth, operator when set).
     cache_acl: Optional[dict[str, pulumi.Output[str]]] = None
+    # A rotation's second passwords (<key>Accepted; docs/architecture.md, "Rotation"): the clients'
+    # and Sentinel's where set, and each internal user's whose password it changes.
+    gateway_redis_accepted: Optional[pulumi.Output[str]] = None
+    gateway_sentinel_accepted: Optional[pulumi.Output[str]] = None
+    context_cache_accepted: Optional[pulumi.Output[str]] = None
+    gateway_acl_accepted: Optional[dict[str, pulumi.Output[str]]] = None
+    cache_acl_accepted: Optional[dict[str, pulumi.Output[str]]] = None
 
 
 def stack_config_keys() -> set[str]:
@@ -81,13 +93,18 @@ def _decoded(config: pulumi.Config, key: str) -> Any:
         return text
 
 
+def plain_passwords(config: pulumi.Config) -> dict[str, Optional[str]]:
+    """Every password key's plain text, for the checks at preview only: what reaches a resource
+    is the secret Output of read_passwords."""
+    return {key: config.get(key) for key in (*PASSWORD_KEYS, *ACCEPTED_KEYS)}
+
+
 def read_stack_config(config: pulumi.Config, stack: str) -> StackConfig:
     """Everything is checked before anything is created: the structured keys, unknown keys of
     the project, and the plain text of the passwords the config switches on (never shown)."""
     raw = {key: _decoded(config, key) for key in CONFIG_KEYS}
-    passwords = {key: config.get(key) for key in PASSWORD_KEYS}
     try:
-        return load_stack_config(raw, stack, passwords=passwords, config_keys=stack_config_keys())
+        return load_stack_config(raw, stack, passwords=plain_passwords(config), config_keys=stack_config_keys())
     except ConfigError as err:
         raise pulumi.RunError(f"invalid configuration of stack '{stack}':\n{err}") from None
 
@@ -99,13 +116,30 @@ def read_passwords(config: pulumi.Config, cfg: StackConfig) -> Passwords:
     operator = config.get_secret(GATEWAY_OPERATOR_PASSWORD_KEY) if auth.enabled else None
     context_cache = (config.require_secret(CONTEXT_CACHE_PASSWORD_KEY)
                      if cfg.context_cache.auth.enabled else None)
+    cache_operator = config.get_secret(CONTEXT_CACHE_OPERATOR_PASSWORD_KEY)
+
+    def accepted(key: str, on: bool = True) -> Optional[pulumi.Output[str]]:
+        return config.get_secret(accepted_key(key)) if on else None
+
+    gateway_redis_accepted = accepted(GATEWAY_REDIS_PASSWORD_KEY, auth.enabled)
+    context_cache_accepted = accepted(CONTEXT_CACHE_PASSWORD_KEY, context_cache is not None)
     return Passwords(
         gateway_redis=gateway_redis,
         gateway_sentinel=config.require_secret(GATEWAY_SENTINEL_PASSWORD_KEY) if auth.sentinel else None,
         context_cache=context_cache,
         gateway_acl=acl_passwords(GATEWAY_PASSWORDS, gateway_redis, operator) if gateway_redis is not None else None,
         gateway_operator_set=operator is not None,
-        cache_acl=acl_passwords(CACHE_PASSWORDS, context_cache, config.get_secret(CONTEXT_CACHE_OPERATOR_PASSWORD_KEY)),
+        cache_acl=acl_passwords(CACHE_PASSWORDS, context_cache, cache_operator),
+        gateway_redis_accepted=gateway_redis_accepted,
+        gateway_sentinel_accepted=accepted(GATEWAY_SENTINEL_PASSWORD_KEY, auth.sentinel),
+        context_cache_accepted=context_cache_accepted,
+        gateway_acl_accepted=(accepted_acl_passwords(
+            GATEWAY_PASSWORDS, (gateway_redis, gateway_redis_accepted),
+            (operator, accepted(GATEWAY_OPERATOR_PASSWORD_KEY, operator is not None)))
+            if gateway_redis is not None else None),
+        cache_acl_accepted=accepted_acl_passwords(
+            CACHE_PASSWORDS, (context_cache, context_cache_accepted),
+            (cache_operator, accepted(CONTEXT_CACHE_OPERATOR_PASSWORD_KEY, cache_operator is not None))),
     )
 
 
@@ -119,6 +153,21 @@ def acl_passwords(derivation: PasswordDerivation, clients: Optional[pulumi.Outpu
             for user in derivation.internal_users(clients is not None, operator is not None)}
 
 
+Window = tuple[Optional[pulumi.Output[str]], Optional[pulumi.Output[str]]]
+
+
+def accepted_acl_passwords(derivation: PasswordDerivation, clients: Window,
+                           operator: Window) -> dict[str, pulumi.Output[str]]:
+    """The internal users' second passwords while their seed's window is open (clients and
+    operator: (password, <key>Accepted)): each derived from the seed's second password, and
+    `operator`'s the operator key's own second one. Empty while the seed has none."""
+    seed_accepted = operator[1] if operator[0] is not None else clients[1]
+    if seed_accepted is None:
+        return {}
+    other_clients = clients[1] if operator[0] is None else clients[0]
+    return acl_passwords(derivation, other_clients, operator[1] if operator[0] is not None else None)
+
+
 def read_kubeconfig(config: pulumi.Config, stack: str) -> pulumi.Output[str]:
     """The secret key `kubeconfig`, checked to be self-contained (stack_config/kubeconfig.py)
     before anything is created; its text is read only for that check and never shown."""
@@ -130,18 +179,70 @@ def read_kubeconfig(config: pulumi.Config, stack: str) -> pulumi.Output[str]:
     return kubeconfig
 
 
-def kubernetes_provider(config: pulumi.Config, cfg: StackConfig) -> k8s.Provider:
+def password_windows(passwords: dict[str, Optional[str]], cfg: StackConfig) -> dict[str, PasswordWindow]:
+    """Each password key the config uses and sets, with its rotation's second password."""
+    in_use = password_keys_in_use(cfg.gateway.auth.enabled, cfg.gateway.auth.sentinel, cfg.context_cache.auth.enabled)
+    return {key: PasswordWindow(passwords[key], passwords.get(accepted_key(key)))
+            for key in in_use if passwords.get(key) is not None}
+
+
+@dataclass(frozen=True)
+class DeploymentGuard:
+    """The checks against the last `pulumi up` that finished, and the engine record this one leaves."""
+
+    passed: Optional[pulumi.Output[bool]]  # None in render mode
+    engine_record: pulumi.Output[dict[str, Any]]
+
+
+def deployment_guard(cfg: StackConfig, rotation: dict[str, Any]) -> DeploymentGuard:
+    """Refuses, against the records of the last `pulumi up` that finished, read back from the
+    stack itself: a password change that skips a rotation step (stack_config/rotation.py), and an
+    engine that cannot read the data of the engine every gateway pod has run (stack_config/
+    upgrade.py). The provider waits for it, so a refusal stops every Kubernetes object before
+    any changes. Render mode, which changes no cluster, checks nothing."""
+    current = EngineImage(cfg.platform.engine, cfg.platform.images.redis)
+    partition = cfg.gateway.update_partition
+    if cfg.platform.kubernetes.render_yaml_to_directory:
+        return DeploymentGuard(None, pulumi.Output.from_input(engine_record(current, partition, None)))
+    stack = pulumi.get_stack()
+    # A file backend's stacks belong to the organization `organization`.
+    organization = pulumi.get_organization() or "organization"
+    itself = pulumi.StackReference(f"{organization}/{pulumi.get_project()}/{stack}")
+    deployed_engine = itself.get_output(ENGINE_OUTPUT)
+
+    def check(deployed: list[Optional[dict[str, Any]]]) -> bool:
+        rotation_deployed, engine_deployed = deployed
+        problems = rotation_problems(rotation_deployed, rotation)
+        if problems:
+            raise pulumi.RunError(f"password rotation of stack '{stack}' refused, nothing changed:\n"
+                                  + "\n".join(problems))
+        problems = engine_problems(engine_deployed, current)
+        if problems:
+            raise pulumi.RunError(f"engine change of stack '{stack}' refused, nothing changed:\n" + "\n".join(problems))
+        return True
+
+    return DeploymentGuard(
+        passed=pulumi.Output.all(itself.get_output(ROTATION_OUTPUT), deployed_engine).apply(check),
+        engine_record=deployed_engine.apply(lambda deployed: engine_record(current, partition, deployed)))
+
+
+def kubernetes_provider(config: pulumi.Config, cfg: StackConfig,
+                        guard: Optional[pulumi.Output[bool]] = None) -> k8s.Provider:
     """The only provider (default providers are disabled in every stack file), never the ambient
     kubeconfig. ConfigMaps and Secrets are updated in place instead of delete-then-create under
-    the same name; the pod-template checksum rolls the pods when a ConfigMap changes."""
+    the same name; the pod-template checksum rolls the pods when a ConfigMap changes. Its
+    kubeconfig waits for `guard`: every object waits for the provider."""
     target = cfg.platform.kubernetes
     common = {"enable_config_map_mutable": True, "enable_secret_mutable": True}
     if target.render_yaml_to_directory:
         # Render mode refuses kubeconfig/context: it talks to no cluster.
         return k8s.Provider("kubernetes", render_yaml_to_directory=target.render_yaml_to_directory, **common)
+    kubeconfig = read_kubeconfig(config, pulumi.get_stack())
+    if guard is not None:
+        kubeconfig = pulumi.Output.all(guard, kubeconfig).apply(lambda values: values[1])
     return k8s.Provider(
         "kubernetes",
-        kubeconfig=read_kubeconfig(config, pulumi.get_stack()),
+        kubeconfig=kubeconfig,
         context=target.context or None,
         **common,
     )
@@ -164,8 +265,10 @@ def main() -> None:
     cfg = read_stack_config(config, pulumi.get_stack())
     passwords = read_passwords(config, cfg)
     warn_about_weak_settings(cfg, passwords)
+    record = rotation_record(pulumi.get_stack(), password_windows(plain_passwords(config), cfg))
+    guard = deployment_guard(cfg, record)
 
-    provider = kubernetes_provider(config, cfg)
+    provider = kubernetes_provider(config, cfg, guard.passed)
     namespace = ensure_namespace(cfg, pulumi.ResourceOptions(provider=provider))
     component_opts = pulumi.ResourceOptions(
         providers=[provider], depends_on=[namespace] if namespace else None)
@@ -175,13 +278,16 @@ def main() -> None:
         RedisSentinelClusterArgs(
             config=cfg, namespace=cfg.platform.namespace,
             redis_password=passwords.gateway_redis, sentinel_password=passwords.gateway_sentinel,
-            acl_passwords=passwords.gateway_acl),
+            acl_passwords=passwords.gateway_acl, redis_password_accepted=passwords.gateway_redis_accepted,
+            sentinel_password_accepted=passwords.gateway_sentinel_accepted,
+            acl_passwords_accepted=passwords.gateway_acl_accepted),
         opts=component_opts,
     )
     cache = SingleRedisCache(
         names.CACHE,
         SingleRedisCacheArgs(config=cfg, namespace=cfg.platform.namespace, password=passwords.context_cache,
-                             acl_passwords=passwords.cache_acl),
+                             acl_passwords=passwords.cache_acl, password_accepted=passwords.context_cache_accepted,
+                             acl_passwords_accepted=passwords.cache_acl_accepted),
         opts=component_opts,
     )
 
@@ -207,6 +313,12 @@ def main() -> None:
         "endpoint": cache_endpoint(cfg),
         "service": cache.service_name,
     })
+    # The guard's records: resolved only once the workloads holding the passwords and the engine
+    # have rolled out, so a `pulumi up` that fails on the way leaves the previous records (the
+    # engine keeps stack outputs that a failed update did not register).
+    rolled_out = pulumi.Output.all(gateway.stateful_set_name, gateway.ha_service_name, cache.deployment_name)
+    pulumi.export(ROTATION_OUTPUT, pulumi.Output.secret(rolled_out.apply(lambda _: record)))
+    pulumi.export(ENGINE_OUTPUT, pulumi.Output.all(rolled_out, guard.engine_record).apply(lambda done: done[1]))
 
 
 main()

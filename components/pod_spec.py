@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from typing import Literal, Mapping, Optional, Sequence
 
+import pulumi
 import pulumi_kubernetes as k8s
 
 from stack_config import ContainerResources, names
+
+from .checksum import password_checksum
 
 # Sentinel resolves names synchronously: a lookup that hangs for the resolver's default 5 s x 2
 # sends it into TILT. Fail a lookup fast and retry instead.
@@ -160,3 +163,18 @@ def config_map_volume(volume: str, config_map: str, mode: int) -> k8s.core.v1.Vo
         name=volume,
         config_map=k8s.core.v1.ConfigMapVolumeSourceArgs(name=config_map, default_mode=mode),
     )
+
+
+def pod_annotations(config_checksum: str, salt: str,
+                    passwords: Mapping[str, pulumi.Input[str]]) -> dict[str, pulumi.Input[str]]:
+    """The pod template's annotations: the checksum of its non-secret files and, when the pod
+    holds passwords (`passwords`: name -> password, every one it sends or accepts), their digest
+    (checksum.password_checksum, salted with `salt`). Either changes the template, so the pods
+    roll. The digest is unsecreted: a secret value anywhere in the spec makes the engine keep
+    the whole spec secret, and previews would show no diff of it; the digest, salted and slow
+    over every password of the pod, is made to be shown."""
+    annotations: dict[str, pulumi.Input[str]] = {names.CHECKSUM_ANNOTATION: config_checksum}
+    if passwords:
+        digest = pulumi.Output.all(**passwords).apply(lambda values: password_checksum(salt, values))
+        annotations[names.PASSWORDS_ANNOTATION] = pulumi.Output.unsecret(digest)
+    return annotations

@@ -5,7 +5,12 @@ Objects and names are fixed by docs/architecture.md. Two kinds of fields need ca
   revisionHistoryLimit, volumeClaimTemplates, metadata name/namespace) are literals derived
   only from config that never changes by accident; tests/unit guard them.
 - Passwords live only in the Secret `redis-gateway-auth` and reach the containers through
-  secretKeyRef; ConfigMaps, annotations, the checksum and the outputs never see them.
+  secretKeyRef; ConfigMaps, the config checksum and the outputs never see them. A password
+  change rolls the pods that hold it through a salted, slow digest of all of their passwords
+  (names.PASSWORDS_ANNOTATION), a secret Output.
+- During a rotation (docs/architecture.md, "Rotation") a password has a twin `<key>-accepted`
+  in the Secret, `<VARIABLE>_ACCEPTED` in the containers that check it: the servers accept it,
+  nothing sends it.
 - With gateway.auth.enabled the servers run Redis ACL users (redis_files/acl.py): each container
   gets the passwords of the users it acts as, and only the redis container, which writes the
   users file, gets all of them.
@@ -13,6 +18,7 @@ Objects and names are fixed by docs/architecture.md. Two kinds of fields need ca
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Mapping, Optional
@@ -40,6 +46,7 @@ from .pod_spec import (
     exec_probe,
     hostname_anti_affinity,
     literal_env,
+    pod_annotations,
     pod_security_context,
     resource_requirements,
     secret_env,
@@ -53,6 +60,10 @@ from .timeouts import create_timeout, custom_timeouts
 
 TYPE_TOKEN = "kubernaut:redis:RedisSentinelCluster"
 
+# pulumi-kubernetes' switch off of its readiness wait for one object, and its conditions that
+# replace that wait.
+SKIP_AWAIT_ANNOTATION = "pulumi.com/skipAwait"
+WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
 # Replace-forcing StatefulSet fields: constants, so that no config value can ever change them.
 POD_MANAGEMENT_POLICY = "Parallel"  # ordered start deadlocks a full restart whose master is not pod-0
 REVISION_HISTORY_LIMIT = 10
@@ -78,6 +89,11 @@ class RedisSentinelClusterArgs:
     sentinel_password: Optional[pulumi.Input[str]] = None
     # ACL user -> password of every internal user (names.ACL_INTERNAL_USERS), with auth.enabled.
     acl_passwords: Optional[Mapping[str, pulumi.Input[str]]] = None
+    # A rotation's second passwords: the clients', Sentinel's, and (ACL user -> password) the
+    # internal users' while their seed has one.
+    redis_password_accepted: Optional[pulumi.Input[str]] = None
+    sentinel_password_accepted: Optional[pulumi.Input[str]] = None
+    acl_passwords_accepted: Optional[Mapping[str, pulumi.Input[str]]] = None
 
     def __post_init__(self) -> None:
         auth = self.config.gateway.auth
@@ -87,6 +103,24 @@ class RedisSentinelClusterArgs:
             raise ValueError("gateway.auth.sentinel needs the gateway sentinel password")
         if auth.enabled and set(self.acl_passwords or {}) != set(names.ACL_INTERNAL_USERS):
             raise ValueError(f"gateway.auth.enabled needs the passwords of the ACL users {names.ACL_INTERNAL_USERS}")
+        if not set(self.acl_passwords_accepted or {}) <= set(self.acl_passwords or {}):
+            raise ValueError("a second password of an ACL user needs that user's password")
+
+    def secret_data(self) -> dict[str, pulumi.Input[str]]:
+        """Secret key -> password of Secret `redis-gateway-auth`: every password the pods hold."""
+        auth = self.config.gateway.auth
+        if not auth.enabled:
+            return {}
+        acl, acl_accepted = self.acl_passwords or {}, self.acl_passwords_accepted or {}
+        current = {names.SECRET_KEY_REDIS_PASSWORD: self.redis_password,
+                   **{names.acl_secret_key(user): acl[user] for user in names.ACL_INTERNAL_USERS}}
+        accepted = {names.SECRET_KEY_REDIS_PASSWORD: self.redis_password_accepted,
+                    **{names.acl_secret_key(user): value for user, value in acl_accepted.items()}}
+        if auth.sentinel:
+            current[names.SECRET_KEY_SENTINEL_PASSWORD] = self.sentinel_password
+            accepted[names.SECRET_KEY_SENTINEL_PASSWORD] = self.sentinel_password_accepted
+        return {**current, **{names.accepted_secret_key(key): value for key, value in accepted.items()
+                              if value is not None}}
 
 
 @dataclass(frozen=True)
@@ -136,14 +170,23 @@ class RedisSentinelCluster(pulumi.ComponentResource):
         self._cfg = cfg
         self._namespace = namespace
 
+        secret_data = args.secret_data()
+        self._secret_keys = frozenset(secret_data)
         config_maps = self._config_maps(files)
-        secret = self._auth_secret(args)
+        secret = self._auth_secret(secret_data)
         mounted = [*config_maps, *([secret] if secret else [])]
         headless = self._headless_service()
-        stateful_set = self._stateful_set(files.gateway_checksum, depends_on=[*mounted, headless])
+        stateful_set = self._stateful_set(
+            pod_annotations(files.gateway_checksum, f"{namespace}/{names.GATEWAY}", secret_data),
+            depends_on=[*mounted, headless])
         self._pod_disruption_budget(
             f"{name}-pdb", names.GATEWAY_PDB, names.COMPONENT_SENTINEL_CLUSTER)
-        haproxy = self._haproxy_deployment(files.haproxy_checksum, depends_on=mounted)
+        # HAProxy sends the clients' and Sentinel's passwords in its checks, and accepts none.
+        proxy_passwords = {key: value for key, value in secret_data.items()
+                           if key in (names.SECRET_KEY_REDIS_PASSWORD, names.SECRET_KEY_SENTINEL_PASSWORD)}
+        haproxy = self._haproxy_deployment(
+            pod_annotations(files.haproxy_checksum, f"{namespace}/{names.GATEWAY_HAPROXY}", proxy_passwords),
+            depends_on=mounted)
         self._pod_disruption_budget(
             f"{name}-haproxy-pdb", names.GATEWAY_HAPROXY_PDB, names.COMPONENT_MASTER_PROXY)
         ha_service = self._ha_service(depends_on=[haproxy])
@@ -188,15 +231,9 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             for suffix, object_name, component, data in specs
         ]
 
-    def _auth_secret(self, args: RedisSentinelClusterArgs) -> Optional[k8s.core.v1.Secret]:
-        auth = self._cfg.gateway.auth
-        if not auth.enabled:
+    def _auth_secret(self, string_data: Mapping[str, pulumi.Input[str]]) -> Optional[k8s.core.v1.Secret]:
+        if not string_data:
             return None
-        string_data = {names.SECRET_KEY_REDIS_PASSWORD: args.redis_password}
-        if auth.sentinel:
-            string_data[names.SECRET_KEY_SENTINEL_PASSWORD] = args.sentinel_password
-        for user in names.ACL_INTERNAL_USERS:
-            string_data[names.acl_secret_key(user)] = (args.acl_passwords or {})[user]
         return k8s.core.v1.Secret(
             f"{self._name}-auth",
             metadata=self._metadata(names.GATEWAY_AUTH_SECRET, names.COMPONENT_SENTINEL_CLUSTER),
@@ -240,22 +277,41 @@ class RedisSentinelCluster(pulumi.ComponentResource):
 
     # ------------------------------------------------------------------ StatefulSet
 
-    def _stateful_set(self, checksum: str, depends_on: list[pulumi.Resource]) -> k8s.apps.v1.StatefulSet:
+    def _stateful_set(self, annotations: Mapping[str, pulumi.Input[str]],
+                      depends_on: list[pulumi.Resource]) -> k8s.apps.v1.StatefulSet:
         gateway = self._cfg.gateway
         labels, selector = _labels(names.COMPONENT_SENTINEL_CLUSTER)
+        metadata = self._metadata(names.GATEWAY, names.COMPONENT_SENTINEL_CLUSTER)
+        if gateway.update_partition > 0:
+            # A partition above 0 holds the rollout back on purpose: a wait for every pod would
+            # time out. The staged pods are watched with `kubectl rollout status` (README,
+            # "Engine upgrade and rollback").
+            metadata.annotations = {SKIP_AWAIT_ANNOTATION: "true"}
+        else:
+            # The provider's own StatefulSet wait compares status fields without the generation,
+            # and right after an update the status is still the last rollout's: `pulumi up`
+            # returned before a pod was replaced. A waitFor condition is read only once the
+            # controller has observed the new generation: every pod updated and Ready.
+            metadata.annotations = {WAIT_FOR_ANNOTATION: json.dumps([
+                f"jsonpath={{.status.updatedReplicas}}={gateway.replicas}",
+                f"jsonpath={{.status.readyReplicas}}={gateway.replicas}"])}
         return k8s.apps.v1.StatefulSet(
             f"{self._name}-statefulset",
-            metadata=self._metadata(names.GATEWAY, names.COMPONENT_SENTINEL_CLUSTER),
+            metadata=metadata,
             spec=k8s.apps.v1.StatefulSetSpecArgs(
                 service_name=names.GATEWAY_HEADLESS_SERVICE,
                 replicas=gateway.replicas,
                 pod_management_policy=POD_MANAGEMENT_POLICY,
                 revision_history_limit=REVISION_HISTORY_LIMIT,
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
-                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
+                # A partition above 0 stages a rollout: the pods below it keep their template
+                # (the master's pod, during an engine upgrade), so that it can still be undone.
+                update_strategy=k8s.apps.v1.StatefulSetUpdateStrategyArgs(
+                    type="RollingUpdate",
+                    rolling_update=k8s.apps.v1.RollingUpdateStatefulSetStrategyArgs(
+                        partition=gateway.update_partition)),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=labels, annotations={names.CHECKSUM_ANNOTATION: checksum}),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=dict(annotations)),
                     spec=self._gateway_pod_spec(selector),
                 ),
                 volume_claim_templates=[self._data_claim_template()],
@@ -335,15 +391,21 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             # The binaries of platform.engine (stack_config.engines), which common.sh runs.
             **engine_binaries(cfg.platform.engine).env(),
         })
+        passwords: dict[str, str] = {}  # variable -> Secret key
         if gateway.auth.enabled and container == "redis":
-            env.append(secret_env("REDIS_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_REDIS_PASSWORD))
+            passwords["REDIS_PASSWORD"] = names.SECRET_KEY_REDIS_PASSWORD
         if gateway.auth.sentinel:
-            env.append(secret_env(
-                "SENTINEL_PASSWORD", names.GATEWAY_AUTH_SECRET, names.SECRET_KEY_SENTINEL_PASSWORD))
+            passwords["SENTINEL_PASSWORD"] = names.SECRET_KEY_SENTINEL_PASSWORD
         if gateway.auth.enabled:
             users = names.ACL_INTERNAL_USERS if container == "redis" else (names.ACL_USER_SENTINEL,)
-            env += [secret_env(names.acl_password_env(user), names.GATEWAY_AUTH_SECRET, names.acl_secret_key(user))
-                    for user in users]
+            passwords.update({names.acl_password_env(user): names.acl_secret_key(user) for user in users})
+        env += [secret_env(variable, names.GATEWAY_AUTH_SECRET, key) for variable, key in passwords.items()]
+        # A rotation's second passwords, for the servers that check them: the redis container's
+        # users file (every user) and the sentinel's own password (sentinel-start.sh). The
+        # sentinel's ACL user password is only sent, never checked there.
+        checked = passwords if container == "redis" else {"SENTINEL_PASSWORD": names.SECRET_KEY_SENTINEL_PASSWORD}
+        env += [secret_env(names.accepted_env(variable), names.GATEWAY_AUTH_SECRET, names.accepted_secret_key(key))
+                for variable, key in checked.items() if names.accepted_secret_key(key) in self._secret_keys]
         if cli_password_key:
             env.append(secret_env("REDISCLI_AUTH", names.GATEWAY_AUTH_SECRET, cli_password_key))
         return env
@@ -392,8 +454,8 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             image_pull_policy=cfg.platform.images.pull_policy,
             command=_script(names.SENTINEL_START_SCRIPT),
             ports=[k8s.core.v1.ContainerPortArgs(name="sentinel", container_port=names.SENTINEL_PORT)],
-            # Sentinel has a password of its own only with auth.sentinel (sentinel-start.sh writes
-            # requirepass from SENTINEL_PASSWORD alone); without it, it takes no AUTH at all.
+            # Sentinel has a password of its own only with auth.sentinel (sentinel-start.sh makes
+            # it the `default` user's from SENTINEL_PASSWORD alone); without it, it takes no AUTH.
             env=self._gateway_env(
                 "sentinel", names.SECRET_KEY_SENTINEL_PASSWORD if cfg.gateway.auth.sentinel else None),
             resources=resource_requirements(cfg.gateway.resources.sentinel),
@@ -407,7 +469,8 @@ class RedisSentinelCluster(pulumi.ComponentResource):
 
     # ------------------------------------------------------------------ HAProxy master proxy
 
-    def _haproxy_deployment(self, checksum: str, depends_on: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
+    def _haproxy_deployment(self, annotations: Mapping[str, pulumi.Input[str]],
+                            depends_on: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
         gateway = self._cfg.gateway
         labels, selector = _labels(names.COMPONENT_MASTER_PROXY)
         return k8s.apps.v1.Deployment(
@@ -421,8 +484,7 @@ class RedisSentinelCluster(pulumi.ComponentResource):
                     type="RollingUpdate",
                     rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_unavailable=0, max_surge=1)),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=labels, annotations={names.CHECKSUM_ANNOTATION: checksum}),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels, annotations=dict(annotations)),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,

@@ -6,7 +6,10 @@ by default. Either way the server runs ACL users (redis_files/acl.py, cache_acl_
 clients' `default` may run the Context-API's commands and read-only introspection, never
 FLUSHALL, CONFIG, DEBUG or SHUTDOWN. Passwords (the clients', with auth; the probe's and the
 exporter's, derived from it or from the operator's; the operator's, when set) reach the pod only
-through the Secret `redis-auth`; the ConfigMap holds rules only.
+through the Secret `redis-auth`; the ConfigMap holds rules only. During a rotation
+(docs/architecture.md, "Rotation") a password has a twin `<key>-accepted` that the server accepts
+too. A password change restarts the one pod (a salted digest on its template): for the cache,
+a rotation's only disruption.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from .pod_spec import (
     container_security_context,
     exec_probe,
     literal_env,
+    pod_annotations,
     pod_security_context,
     resource_requirements,
     secret_env,
@@ -55,6 +59,9 @@ class SingleRedisCacheArgs:
     # ACL user -> password of the internal users (CACHE_PASSWORDS.internal_users): `probe` and
     # `exporter` with auth, `operator` while contextCacheOperatorPassword is set.
     acl_passwords: Optional[Mapping[str, pulumi.Input[str]]] = None
+    # A rotation's second passwords: the clients', and (ACL user -> password) the internal users'.
+    password_accepted: Optional[pulumi.Input[str]] = None
+    acl_passwords_accepted: Optional[Mapping[str, pulumi.Input[str]]] = None
 
     def __post_init__(self) -> None:
         auth = self.config.context_cache.auth.enabled
@@ -65,6 +72,19 @@ class SingleRedisCacheArgs:
         if given != expected:
             raise ValueError(f"the cache's ACL users are {sorted(expected)} with contextCache.auth.enabled={auth}, "
                              f"got passwords of {sorted(given)}")
+        if not set(self.acl_passwords_accepted or {}) <= given:
+            raise ValueError("a second password of an ACL user needs that user's password")
+
+    def secret_data(self) -> dict[str, pulumi.Input[str]]:
+        """Secret key -> password of Secret `redis-auth`: the clients' (with auth), each internal
+        user's, and their second passwords during a rotation."""
+        current = {names.acl_secret_key(user): value for user, value in (self.acl_passwords or {}).items()}
+        accepted = {names.acl_secret_key(user): value for user, value in (self.acl_passwords_accepted or {}).items()}
+        if self.config.context_cache.auth.enabled:
+            current = {names.SECRET_KEY_REDIS_PASSWORD: self.password, **current}
+            accepted[names.SECRET_KEY_REDIS_PASSWORD] = self.password_accepted
+        return {**current, **{names.accepted_secret_key(key): value for key, value in accepted.items()
+                              if value is not None}}
 
     @property
     def operator(self) -> bool:
@@ -101,10 +121,13 @@ class SingleRedisCache(pulumi.ComponentResource):
         self._namespace = args.namespace
         files = CacheFiles.render(args.config, args.operator)
         self._acl_users = tuple(args.acl_passwords or {})
+        secret_data = args.secret_data()
+        self._secret_keys = frozenset(secret_data)
 
         config_map = self._config_map(files)
-        secret = self._auth_secret(args.password, args.acl_passwords or {})
-        deployment = self._deployment(files, depends_on=[config_map, *([secret] if secret else [])])
+        secret = self._auth_secret(secret_data)
+        annotations = pod_annotations(files.checksum, f"{args.namespace}/{names.CACHE}", secret_data)
+        deployment = self._deployment(files, annotations, depends_on=[config_map, *([secret] if secret else [])])
         service = self._service()
 
         self.deployment_name = deployment.metadata.name
@@ -127,19 +150,15 @@ class SingleRedisCache(pulumi.ComponentResource):
             opts=self._child(),
         )
 
-    def _auth_secret(self, password: Optional[pulumi.Input[str]],
-                     acl_passwords: Mapping[str, pulumi.Input[str]]) -> Optional[k8s.core.v1.Secret]:
-        """The clients' password (with auth) and each internal user's; no Secret without either."""
-        string_data = {names.acl_secret_key(user): pulumi.Output.secret(value) for user, value in acl_passwords.items()}
-        if self._cfg.context_cache.auth.enabled:
-            string_data = {names.SECRET_KEY_REDIS_PASSWORD: pulumi.Output.secret(password), **string_data}
+    def _auth_secret(self, string_data: Mapping[str, pulumi.Input[str]]) -> Optional[k8s.core.v1.Secret]:
+        """SingleRedisCacheArgs.secret_data; no Secret without a password."""
         if not string_data:
             return None
         return k8s.core.v1.Secret(
             f"{self._name}-auth",
             metadata=self._metadata(names.CACHE_AUTH_SECRET),
             type="Opaque",
-            string_data=string_data,
+            string_data={key: pulumi.Output.secret(value) for key, value in string_data.items()},
             opts=self._child(),
         )
 
@@ -157,7 +176,8 @@ class SingleRedisCache(pulumi.ComponentResource):
             opts=self._child(custom_timeouts=create_timeout(cache_await_timeouts(self._cfg))),
         )
 
-    def _deployment(self, files: CacheFiles, depends_on: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
+    def _deployment(self, files: CacheFiles, annotations: Mapping[str, pulumi.Input[str]],
+                    depends_on: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
         selector = selector_labels(names.CACHE, names.COMPONENT_CACHE)
         return k8s.apps.v1.Deployment(
             f"{self._name}-deployment",
@@ -170,7 +190,7 @@ class SingleRedisCache(pulumi.ComponentResource):
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(
                         labels=object_labels(names.CACHE, names.COMPONENT_CACHE, names.CACHE),
-                        annotations={names.CHECKSUM_ANNOTATION: files.checksum}),
+                        annotations=dict(annotations)),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,
@@ -218,6 +238,12 @@ class SingleRedisCache(pulumi.ComponentResource):
         # too: its user is defined here), and the readiness probe is `probe`.
         env += [secret_env(names.acl_password_env(user), names.CACHE_AUTH_SECRET, names.acl_secret_key(user))
                 for user in self._acl_users]
+        # A rotation's second passwords, which cache-start.sh adds to each user (passwords.sh).
+        checked = {names.acl_password_env(user): names.acl_secret_key(user) for user in self._acl_users}
+        if cache.auth.enabled:
+            checked["REDIS_PASSWORD"] = names.SECRET_KEY_REDIS_PASSWORD
+        env += [secret_env(names.accepted_env(variable), names.CACHE_AUTH_SECRET, names.accepted_secret_key(key))
+                for variable, key in checked.items() if names.accepted_secret_key(key) in self._secret_keys]
         return k8s.core.v1.ContainerArgs(
             name="redis",
             image=cfg.platform.images.redis,

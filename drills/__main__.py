@@ -6,7 +6,11 @@ fenced `python -m ops switchover --to`) and sentinel-failover (a bare SENTINEL F
 replaces); the two where Sentinel
 cannot fail over for a while (no-quorum, no-good-replica: they measure the degraded state and
 its healing, and are not in the benchmark's default set); floor-master-kill and
-floor-master-kill-restart on the bare hand-made cluster of drills.floor instead.
+floor-master-kill-restart on the bare hand-made cluster of drills.floor instead. The day-2
+operations, each a `pulumi up` of a config change with a second writer through the master-only
+endpoint: scale (gateway.replicas +2 and back), upgrade-to-redis-8.0 and upgrade-to-valkey-8.1
+(replicas first, the master's pod last), rollback-from-redis-8.0 (staged on the replicas, then
+undone); start an upgrade from the old engine with `--fresh --engine redis-7.0`.
 
 The lab cluster is brought up (a healthy one is reused); the gateway is the lab stack, deployed
 with `pulumi up -s lab` and the --set overrides first (the Pulumi engine must be built:
@@ -22,6 +26,8 @@ import argparse
 import json
 import sys
 from typing import Any, Optional
+
+from labcluster.layout import LAB_ENGINE_IMAGES
 
 from .analysis import summarize
 from .runner import Options, cluster_for, run_trial
@@ -39,6 +45,11 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                         "gateway.resources.sentinel.limits.cpu=100m; the floor takes its Sentinel timing too")
     parser.add_argument("--no-deploy", dest="deploy", action="store_false",
                         help="drill the lab stack as deployed, without `pulumi up` first")
+    parser.add_argument("--engine", choices=[engine.name for engine in LAB_ENGINE_IMAGES],
+                        help="deploy the lab stack on this engine of the lab's images (before the --set overrides)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="destroy the lab stack first, volumes included (to start an upgrade drill from an older "
+                        "engine than the one deployed)")
     parser.add_argument("--rate", type=float, default=100.0, help="writes per second (default 100)")
     args = parser.parse_args(argv)
     if not 1 <= args.trials <= 200:
@@ -54,13 +65,17 @@ def trial_line(trial: dict[str, Any]) -> str:
             f"failover {trial['failover']} ({trial['old_master']} -> {trial['new_master']}), "
             f"TILT {trial['tilt'] or 'none'}, chains {list(trial.get('chains', {})) or 'none'}, "
             f"aborts {trial.get('aborts') or 'none'}"
+            + (f", through the endpoint: outage {trial['endpoint']['outage_s']} s, lost {trial['endpoint']['lost']}, "
+               f"masters {' -> '.join(pod for _, pod in trial['masters'])}" if "endpoint" in trial else "")
             + (f", UNMET: {'; '.join(trial['unmet'])}" if trial["unmet"] else ""))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scenario = SCENARIOS[args.scenario]
     echo = (lambda text: print(text, file=sys.stderr, flush=True))
-    options = Options(overrides=args.overrides, deploy=args.deploy, rate=args.rate, echo=echo)
+    engine = [e for e in LAB_ENGINE_IMAGES if e.name == args.engine]
+    overrides = [*(engine[0].overrides() if engine else []), *args.overrides]
+    options = Options(overrides=overrides, deploy=args.deploy, fresh=args.fresh, rate=args.rate, echo=echo)
     trials = []
     with cluster_for(scenario, options) as target:
         for number in range(1, args.trials + 1):

@@ -67,6 +67,17 @@ def writer_metrics(result: dict[str, Any], fault_at: float, old_master: str) -> 
     }
 
 
+# What a writer through the master-only endpoint tells: every reply comes from the Service's
+# address, so nothing about which node took a write.
+ENDPOINT_KEYS = ("outage_s", "outage_from_fault_s", "first_ack_after_fault_s", "attempts", "acked",
+                 "failed_attempts", "errors", "error_samples", "slowest_attempt", "lost", "verify_error")
+
+
+def endpoint_metrics(result: dict[str, Any], fault_at: float) -> dict[str, Any]:
+    measured = writer_metrics(result, fault_at, old_master="")
+    return {key: measured[key] for key in ENDPOINT_KEYS}
+
+
 def _relative(at: Optional[float], origin: float) -> Optional[float]:
     return None if at is None else round(at - origin, 3)
 
@@ -102,7 +113,19 @@ def summarize(trials: list[dict[str, Any]], key: str = "outage_s") -> dict[str, 
         "cycle_trials": _count_if(trials, "cycles", bool),
         "longest_chain_s": max((t["longest_chain_s"] for t in trials if "longest_chain_s" in t), default=None),
         "aborts": _sum_counts(t.get("aborts") for t in trials) if any("aborts" in t for t in trials) else None,
+        # The second writer, through the master-only endpoint, in the scenarios that run one.
+        "endpoint": _endpoint_summary([t["endpoint"] for t in trials if "endpoint" in t]),
     }
+
+
+def _endpoint_summary(measured: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    if not measured:
+        return None
+    values = [m["outage_s"] for m in measured if m.get("outage_s") is not None]
+    lost = [m["lost"] for m in measured if m.get("lost") is not None]
+    return {"measured": len(values), "p50": percentile(values, 0.50), "p95": percentile(values, 0.95),
+            "max": max(values) if values else None, "lost_total": sum(lost), "verified": len(lost),
+            "failed_attempts": sum(m.get("failed_attempts") or 0 for m in measured)}
 
 
 def _count_if(trials: list[dict[str, Any]], key: str, predicate) -> Optional[int]:

@@ -39,6 +39,7 @@ class SentinelView:
     master_host: Optional[str] = None
     config_epoch: Optional[int] = None
     tilt: Optional[bool] = None
+    flags: str = ""  # SENTINEL MASTER's flags: "master", "master,s_down", "master,s_down,o_down", ...
     error: str = ""
 
     @property
@@ -59,6 +60,7 @@ def sentinel_view(pod: str, ip: str, port: int, password: Optional[str], master_
             else:
                 master = {_text(k): _text(v) for k, v in zip(fields[::2], fields[1::2])}
             view.master_host = master.get("ip")
+            view.flags = master.get("flags", "")
             view.config_epoch = int(master["config-epoch"]) if "config-epoch" in master else None
         finally:
             client.close()
@@ -126,14 +128,25 @@ class TiltWatch(BackgroundPoll):
     panel: SentinelPanel
     seen: dict[str, list[float]] = field(default_factory=dict)
     unanswered: dict[str, int] = field(default_factory=dict)
+    # Polls at which a sentinel judged the master objectively down (o_down): a failover for a
+    # failure, where a planned handover (SENTINEL FAILOVER) has none.
+    odown: dict[str, int] = field(default_factory=dict)
+    # [time, pod] each time the master the answering sentinels agree on changed.
+    masters: list[list] = field(default_factory=list)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            for view in self.panel.views():
+            views = self.panel.views()
+            for view in views:
                 if view.tilt:
                     self.seen.setdefault(view.pod, []).append(time.time())
                 elif view.error:
                     self.unanswered[view.pod] = self.unanswered.get(view.pod, 0) + 1
+                if "o_down" in view.flags:
+                    self.odown[view.pod] = self.odown.get(view.pod, 0) + 1
+            named = {v.master_pod for v in views if not v.error}
+            if len(named) == 1 and (not self.masters or self.masters[-1][1] != next(iter(named))):
+                self.masters.append([round(time.time(), 3), next(iter(named))])
             self._stop.wait(TILT_POLL_SECONDS)
 
     @property

@@ -22,7 +22,7 @@ from typing import Any, Iterator, Optional
 
 from cluster import Cluster, KubernetesCluster
 
-from .analysis import writer_metrics
+from .analysis import endpoint_metrics, writer_metrics
 from .floor import FloorCluster
 from .observe import ReplicationWatch, TiltWatch, failover_aborts, notable_sentinel_lines
 from .scenarios import Scenario, unmet_expectations
@@ -35,6 +35,7 @@ READY_TIMEOUT_SECONDS = 300.0
 class Options:
     overrides: list[str] = field(default_factory=list)  # gateway config, as `pulumi config set --path`
     deploy: bool = True  # `pulumi up -s lab` first; else use what the lab stack has deployed
+    fresh: bool = False  # the lab stack destroyed first (volumes too): an older engine's start
     rate: float = 100.0
     steady_seconds: float = 3.0
     tail_seconds: float = 2.0
@@ -58,13 +59,17 @@ def lab_cluster(options: Options) -> Cluster:
     return KubernetesCluster.lab()
 
 
-def gateway_outputs(options: Options, fresh: bool = False) -> dict[str, Any]:
-    """The lab stack's outputs, after `pulumi up -s lab` with the overrides unless told not to;
-    `fresh`: destroyed first (its namespace, and with it the gateway's volumes, go too)."""
+def lab_stack(options: Options):
     from labcluster.cluster import LabCluster
     from lab.stack import LabStack
 
-    stack = LabStack(LabCluster.default().kubeconfig, echo=options.say)
+    return LabStack(LabCluster.default().kubeconfig, echo=options.say)
+
+
+def gateway_outputs(options: Options, fresh: bool = False) -> dict[str, Any]:
+    """The lab stack's outputs, after `pulumi up -s lab` with the overrides unless told not to;
+    `fresh`: destroyed first (its namespace, and with it the gateway's volumes, go too)."""
+    stack = lab_stack(options)
     if fresh:
         stack.destroy()
     return stack.up(options.overrides) if options.deploy or fresh else stack.outputs()
@@ -74,6 +79,7 @@ def gateway_outputs(options: Options, fresh: bool = False) -> dict[str, Any]:
 def gateway_target(options: Options, fresh: bool = False) -> Iterator[GatewayTarget]:
     cluster = lab_cluster(options)
     target = GatewayTarget.from_outputs(cluster, gateway_outputs(options, fresh))
+    target.deployer = lambda extra: lab_stack(options).up([*options.overrides, *extra])
     target.start_client()
     try:
         target.wait_healthy(READY_TIMEOUT_SECONDS)
@@ -95,7 +101,7 @@ def floor_target(options: Options, fresh: bool = True) -> Iterator[FloorCluster]
 
 
 def cluster_for(scenario: Scenario, options: Options):
-    return floor_target(options) if scenario.floor else gateway_target(options)
+    return floor_target(options) if scenario.floor else gateway_target(options, fresh=options.fresh)
 
 
 def restore_bound(target: Target) -> float:
@@ -119,6 +125,16 @@ def run_trial(target: Target, scenario: Scenario, number: int, options: Options)
     return trial
 
 
+def masters_from(changes: list[list], fault_at: float, old_master: str) -> list[list]:
+    """The agreed master from the fault on, [seconds after the fault, pod] at each change: the
+    first entry is the master at the fault."""
+    timeline = [[0.0, old_master]]
+    for at, pod in changes:
+        if at >= fault_at and pod != timeline[-1][1]:
+            timeline.append([round(at - fault_at, 3), pod])
+    return timeline
+
+
 def _measure(target: Target, scenario: Scenario, number: int, options: Options) -> dict[str, Any]:
     bound = restore_bound(target)
     replaced = target.replace_restarted_pods(bound)
@@ -129,8 +145,14 @@ def _measure(target: Target, scenario: Scenario, number: int, options: Options) 
     prefix = f"drill:{scenario.name}:{number}:{int(time.time() * 1000)}"
     max_seconds = options.steady_seconds + 3 * bound + options.tail_seconds + 60
     replication = ReplicationWatch(target.pod_ips, REDIS_PORT, target.redis_password)
-    with TiltWatch(target.panel) as tilt, replication, target.writer(prefix, options.rate, max_seconds) as writer:
+    max_seconds += scenario.extra_seconds
+    endpoint_writer = (target.writer(f"{prefix}:endpoint", options.rate, max_seconds, through_endpoint=True)
+                       if scenario.endpoint_writer else contextlib.nullcontext())
+    with TiltWatch(target.panel) as tilt, replication, target.writer(prefix, options.rate, max_seconds) as writer, \
+            endpoint_writer as through_endpoint:
         writer.wait_steady(options.steady_seconds)
+        if through_endpoint:
+            through_endpoint.wait_steady(options.steady_seconds)
         fault = scenario.apply(target, old_master)
         fault_at = fault["fault_at"]
         restored_at: Optional[float] = None
@@ -141,7 +163,10 @@ def _measure(target: Target, scenario: Scenario, number: int, options: Options) 
             restore_error = str(err)
         time.sleep(options.tail_seconds)
         result = writer.stop()
+        endpoint_result = through_endpoint.stop() if through_endpoint else None
     measured = writer_metrics(result, fault_at, old_master)
+    if endpoint_result is not None:
+        measured["endpoint"] = endpoint_metrics(endpoint_result, fault_at)
     new_master = target.panel.agreed_master()
     epoch_after = target.panel.max_epoch()
     measured.update({
@@ -149,6 +174,8 @@ def _measure(target: Target, scenario: Scenario, number: int, options: Options) 
         "epoch_before": epoch_before, "epoch_after": epoch_after,
         "failover": epoch_before is not None and epoch_after is not None and epoch_after > epoch_before,
         "tilt": tilt.tilted, "tilt_samples": {pod: len(times) for pod, times in tilt.seen.items()},
+        "odown_samples": dict(tilt.odown),
+        "masters": masters_from(tilt.masters, fault_at, old_master),
         "restored_s": None if restored_at is None else round(restored_at - fault_at, 3),
         "fault": fault,
         "replaced_before": replaced, "restarts_before": restarts_before, "restarts_after": target.pod_restarts(),

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from ops import GatewayOps
+
 from .targets import SENTINEL_PORT
 
 # How long the master stays cut off after the others elected a new one: long enough for the
@@ -33,6 +35,11 @@ class Scenario:
     apply: Callable[[Any, str], dict[str, Any]]
     expects_failover: Optional[bool]  # None: the drill only measures (the bare cluster's restart)
     floor: bool = False  # runs on the bare floor cluster instead of the gateway
+    # A second writer through the master-only endpoint (the Gateway's path) beside the one
+    # through Sentinel: the day-2 operations are proved on both.
+    endpoint_writer: bool = False
+    # Seconds the writers may run beyond a failover drill's bound: a `pulumi up` takes minutes.
+    extra_seconds: float = 0.0
 
 
 def _killed(target, pod: str) -> dict[str, Any]:
@@ -279,6 +286,114 @@ def full_restart(target, master: str) -> dict[str, Any]:
     return fault
 
 
+def _gateway_status(target) -> dict[str, Any]:
+    """ops status of the gateway as deployed now: problems (ghosts of removed pods included) and
+    each sentinel's quorum."""
+    status = GatewayOps(target.cluster, target.namespace, target.statefulset, target.headless).status()
+    return {"at": time.time(), "pods": len(status.nodes), "problems": status.problems,
+            "quorums": sorted({s.quorum for s in status.sentinels if s.error is None}, key=str)}
+
+
+def scale_out_and_in(target, master: str) -> dict[str, Any]:
+    """`pulumi up` with `gateway.replicas` two higher, then `pulumi up` of the drill's own
+    config again (scale back), each waited for until the invariants hold; `ops status` after
+    each (every sentinel with the right peer and replica counts, no ghost, the quorum the
+    config gives). `fault_at` is the first `pulumi up`'s start."""
+    replicas = target.replicas
+    fault: dict[str, Any] = {"operation": "scale", "pod": master, "from": replicas, "to": replicas + 2,
+                             "fault_at": time.time()}
+    for step, overrides in (("out", [f"gateway.replicas={replicas + 2}"]), ("in", [])):
+        fault[step] = target.redeploy(overrides)
+        fault[step]["healthy_at"] = target.wait_healthy(target.timing.restore_bound_seconds * target.replicas)
+        fault[step]["status"] = _gateway_status(target)
+    return fault
+
+
+def _engines(target) -> dict[str, str]:
+    """Pod -> "<engine> <version>" its redis reports (INFO server), or "?" when it does not answer."""
+    engines = {}
+    for pod in target.pod_names():
+        try:
+            info = target.node_command(pod, "INFO", "server")
+        except Exception as err:  # recorded, judged by the scenario's expectations
+            engines[pod] = f"? ({type(err).__name__})"
+            continue
+        name = info.get("server_name") or "redis"
+        engines[pod] = f"{name} {info.get(f'{name}_version') or info.get('redis_version')}"
+    return engines
+
+
+def _engine_label(engine) -> str:
+    """How _engines names a lab engine image: "redis 8.0.2", "valkey 8.1.1"."""
+    from stack_config.upgrade import image_version
+
+    return f"{engine.engine} {'.'.join(map(str, image_version(engine.image)))}"
+
+
+def _wait_for_engine(target, pods: list[str], engine, timeout: float) -> Optional[float]:
+    """When every pod of `pods` runs `engine` (None if not within `timeout`)."""
+    wanted = _engine_label(engine)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        running = _engines(target)
+        if all(running.get(pod) == wanted for pod in pods):
+            return time.time()
+        time.sleep(2.0)
+    return None
+
+
+def _staged_rollout_to_replicas(target, master: str, engine) -> dict[str, Any]:
+    """The runbook's first steps: the master moved to pod 0 (fenced switchover; pod 0 is the
+    last a rollout reaches), then `pulumi up` with the new engine and gateway.updatePartition=1:
+    every pod but 0 runs the new engine as a replica of the old master."""
+    fault: dict[str, Any] = {"operation": "upgrade", "pod": master, "to": engine.name, "fault_at": time.time()}
+    first = target.pod_names()[0]
+    fault["switchover"] = None if master == first else target.switchover(master, first)
+    fault["staged"] = target.redeploy([*engine.overrides(), "gateway.updatePartition=1"])
+    # `pulumi up` does not wait for a partitioned rollout (the provider's wait is off for it).
+    fault["staged"]["updated_at"] = _wait_for_engine(target, target.pod_names()[1:], engine,
+                                                     target.timing.restore_bound_seconds * target.replicas)
+    fault["staged"]["healthy_at"] = target.wait_healthy(target.timing.restore_bound_seconds * target.replicas)
+    fault["staged"]["engines"] = _engines(target)
+    fault["staged"]["master"] = target.panel.agreed_master()
+    return fault
+
+
+def upgrade_engine(engine):
+    def upgrade(target, master: str) -> dict[str, Any]:
+        """Staged rollout to the replicas, then `pulumi up` with the partition back to 0: pod 0,
+        the master, is updated last, and its preStop hands the role over to an upgraded replica."""
+        fault = _staged_rollout_to_replicas(target, master, engine)
+        fault["completed"] = target.redeploy(engine.overrides())
+        fault["completed"]["healthy_at"] = target.wait_healthy(target.timing.restore_bound_seconds * target.replicas)
+        fault["completed"]["engines"] = _engines(target)
+        fault["completed"]["master"] = target.panel.agreed_master()
+        return fault
+    return upgrade
+
+
+def roll_back_engine(engine):
+    def roll_back(target, master: str) -> dict[str, Any]:
+        """Staged rollout to the replicas, then `pulumi up` of the drill's own config again (the
+        old engine, partition 0) before the master's pod was reached: the replicas go back, and
+        their RDB files of the newer format are set aside at their start."""
+        fault = _staged_rollout_to_replicas(target, master, engine)
+        fault["operation"] = "rollback"
+        fault["rolled_back"] = target.redeploy([])
+        fault["rolled_back"]["healthy_at"] = target.wait_healthy(
+            target.timing.restore_bound_seconds * target.replicas)
+        fault["rolled_back"]["engines"] = _engines(target)
+        fault["rolled_back"]["master"] = target.panel.agreed_master()
+        return fault
+    return roll_back
+
+
+def _lab_engine(name: str):
+    from labcluster.layout import LAB_ENGINE_IMAGES
+
+    return next(engine for engine in LAB_ENGINE_IMAGES if engine.name == name)
+
+
 SCENARIOS = {s.name: s for s in [
     Scenario("master-kill", "master pod's node lost: cut off and its containers SIGKILLed, held down until a "
              "new master is elected, then back in a new sandbox with a new IP", kill_master, True),
@@ -311,10 +426,69 @@ SCENARIOS = {s.name: s for s in [
     # Measured only (None): the boot rule may give the role to any node with the newest data.
     Scenario("full-restart", "every gateway pod deleted at once through the API and recreated together",
              full_restart, None),
+    # Measured (None): the pod count is part of every pod's template, so each step rolls every
+    # pod and the master hands over (fenced) when its turn comes; no failover for a failure.
+    Scenario("scale", "gateway.replicas raised by two and back by `pulumi up` (3 -> 5 -> 3), writers through "
+             "Sentinel and through the master-only endpoint", scale_out_and_in, None, endpoint_writer=True,
+             extra_seconds=1200.0),
+    # Measured only (None): the switchover to pod 0 may or may not be needed; the expectations
+    # below judge the engines and the master of each step.
+    Scenario("upgrade-to-redis-8.0", "engine upgrade by `pulumi up`, replicas first (updatePartition=1), the master's "
+             "pod last through its preStop handover; deploy the old engine with --set first",
+             upgrade_engine(_lab_engine("redis-8.0")), None, endpoint_writer=True, extra_seconds=1800.0),
+    Scenario("upgrade-to-valkey-8.1", "as upgrade-to-redis-8.0, to Valkey 8.1",
+             upgrade_engine(_lab_engine("valkey-8.1")), None, endpoint_writer=True, extra_seconds=1800.0),
+    Scenario("rollback-from-redis-8.0", "staged upgrade to Redis 8.0 on the replicas, rolled back by `pulumi up` of "
+             "the old config before the master's pod was reached", roll_back_engine(_lab_engine("redis-8.0")), None,
+             endpoint_writer=True, extra_seconds=1800.0),
     Scenario("floor-master-kill", "bare hand-made cluster: as master-kill", kill_master, True, floor=True),
     Scenario("floor-master-kill-restart", "bare hand-made cluster: as master-kill-restart",
              kill_master_and_restart, None, floor=True),
 ]}
+
+
+def _engine_steps_unmet(fault: dict[str, Any]) -> list[str]:
+    """An upgrade or rollback: after the staged step, pod 0 (the master) runs the old engine and
+    every other pod the new one; after completing, every pod the new one and the master is not
+    pod 0 (it handed over); after rolling back, every pod the old one and pod 0 still master."""
+    staged = fault.get("staged")
+    if not staged:
+        return []
+    unmet = []
+    engines = staged["engines"]
+    pods = sorted(engines, key=lambda pod: int(pod.rsplit("-", 1)[1]))
+    old, new = engines[pods[0]], {engines[pod] for pod in pods[1:]}
+    if len(new) != 1 or old in new:
+        unmet.append(f"staged rollout: engines {engines}, expected pod 0 on the old one and the others on one new one")
+    if staged.get("master") != pods[0]:
+        unmet.append(f"staged rollout: master {staged.get('master')}, expected {pods[0]}")
+    if "completed" in fault:
+        done = fault["completed"]
+        if set(done["engines"].values()) != new:
+            unmet.append(f"upgrade: engines {done['engines']}, expected all {sorted(new)}")
+        if done.get("master") in (None, pods[0]):
+            unmet.append(f"upgrade: master {done.get('master')}, expected an upgraded pod")
+    if "rolled_back" in fault:
+        done = fault["rolled_back"]
+        if set(done["engines"].values()) != {old}:
+            unmet.append(f"rollback: engines {done['engines']}, expected all {old}")
+        if done.get("master") != pods[0]:
+            unmet.append(f"rollback: master {done.get('master')}, expected {pods[0]} (never moved)")
+    return unmet
+
+
+def _scale_steps_unmet(fault: dict[str, Any]) -> list[str]:
+    unmet = []
+    for step in ("out", "in"):
+        status = (fault.get(step) or {}).get("status")
+        if status is None:
+            continue
+        unmet += [f"after scaling {step}: {problem}" for problem in status["problems"]]
+        majority = status["pods"] // 2 + 1
+        if status["quorums"] != [majority]:
+            unmet.append(f"after scaling {step} to {status['pods']} pods: sentinel quorums {status['quorums']}, "
+                         f"expected the majority {majority}")
+    return unmet
 
 
 def unmet_expectations(scenario: Scenario, trial: dict[str, Any]) -> list[str]:
@@ -322,6 +496,13 @@ def unmet_expectations(scenario: Scenario, trial: dict[str, Any]) -> list[str]:
     unmet = []
     if trial.get("lost") is None:
         unmet.append(f"acknowledged writes not verified: {trial.get('verify_error')}")
+    if "endpoint" in trial and trial["endpoint"].get("lost") is None:
+        unmet.append(f"writes through the endpoint not verified: {trial['endpoint'].get('verify_error')}")
+    fault = trial.get("fault") or {}
+    unmet += _engine_steps_unmet(fault) + _scale_steps_unmet(fault)
+    if scenario.endpoint_writer and trial.get("odown_samples"):
+        # The day-2 operations move the master only by fenced handovers, never by a failure.
+        unmet.append(f"a sentinel judged the master objectively down: {trial['odown_samples']}")
     if scenario.expects_failover is None:
         return unmet
     if scenario.expects_failover:
@@ -329,7 +510,7 @@ def unmet_expectations(scenario: Scenario, trial: dict[str, Any]) -> list[str]:
             unmet.append("no failover happened")
         if trial.get("new_master") == trial.get("old_master"):
             unmet.append(f"{trial.get('old_master')} is master again instead of a replica")
-        chosen = (trial.get("fault") or {}).get("chosen")
+        chosen = fault.get("chosen")
         if chosen and trial.get("new_master") != chosen:
             unmet.append(f"{trial.get('new_master')} was promoted, not the chosen {chosen}")
     elif trial.get("failover"):

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from pathlib import Path
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import redis
 
@@ -97,6 +97,7 @@ class Target:
         self.timing = timing
         self.cluster_domain = cluster_domain
         self.targets_json = targets.to_json()
+        self.master_endpoint = targets.master_endpoint
         self.client = client
         self.redis_password = redis_password
         self.sentinel_password = sentinel_password
@@ -171,9 +172,16 @@ class Target:
         left = max(1.0, timeout - (time.monotonic() - started))
         return wait_until(self.all_ready, left, f"{self.namespace}/{self.statefulset}: every pod Ready")
 
-    def writer(self, prefix: str, rate: float, max_seconds: float) -> WriterProcess:
+    def writer(self, prefix: str, rate: float, max_seconds: float, through_endpoint: bool = False) -> WriterProcess:
+        """The writer through Sentinel discovery, or `through_endpoint`: through the master-only
+        Service, as the Gateway writes."""
+        endpoint = None
+        if through_endpoint:
+            if self.master_endpoint is None:
+                raise RuntimeError(f"{self.namespace}/{self.statefulset} has no master-only endpoint")
+            endpoint = f"{self.master_endpoint.host}:{self.master_endpoint.port}"
         return WriterProcess(self.cluster, self.client, self.sentinel_addresses, self.master_set, prefix, rate,
-                             max_seconds)
+                             max_seconds, endpoint=endpoint)
 
     def client_exec(self, command: Sequence[str], timeout: float = 300.0):
         return self.cluster.client_exec(self.client, command, timeout=timeout)
@@ -310,6 +318,23 @@ class Target:
 
 class GatewayTarget(Target):
     """The gateway of the lab stack, from `pulumi stack output --json` of the stack."""
+
+    # `pulumi up` of the lab stack with extra overrides (the drill's own come first), returning
+    # its outputs; set by the runner that deployed it (drills.runner.gateway_target).
+    deployer: Optional[Callable[[Sequence[str]], Mapping[str, Any]]] = None
+
+    def redeploy(self, overrides: Sequence[str]) -> dict[str, Any]:
+        """`pulumi up` of a config change (`gateway.replicas=5`, an image) while the drill runs,
+        the target following what it deployed (its pods, endpoint and timing); [] deploys the
+        drill's own config again."""
+        if self.deployer is None:
+            raise RuntimeError("this target was not deployed by the drill: it cannot change its config")
+        started = time.time()
+        outputs = self.deployer(list(overrides))
+        fresh = GatewayTarget.from_outputs(self.cluster, outputs)
+        self.replicas, self.timing = fresh.replicas, fresh.timing
+        self.targets_json, self.master_endpoint = fresh.targets_json, fresh.master_endpoint
+        return {"overrides": list(overrides), "started_at": started, "done_at": time.time()}
 
     @classmethod
     def from_outputs(cls, cluster: Cluster, outputs: Mapping[str, Any]) -> "GatewayTarget":

@@ -1,7 +1,7 @@
 """A steady writer through Sentinel discovery that remembers every acknowledged write.
 
     python3 -m drills.writer --sentinels HOST[:PORT],... --master-set NAME [--rate 100]
-                             [--max-seconds 300] [--prefix drill:<id>]
+                             [--max-seconds 300] [--prefix drill:<id>] [--endpoint HOST[:PORT]]
 
 Runs in a client pod inside the cluster (pod names resolve only there), from the client image,
 with nothing but the standard library and redis-py (Debian's 4.3). Passwords come from
@@ -11,7 +11,10 @@ command line.
 Each attempt is `SET <prefix>:<n> <n>` with a key of its own, through redis-py's Sentinel master
 client, as the Gateway's writes would go through a Sentinel-aware client. A write counts as
 ACKNOWLEDGED only when its OK arrived; it is recorded with the wall-clock time of that reply and
-the address of the node that sent it. The writer stops when its stdin closes (the drill decides
+the address of the node that sent it. With --endpoint the writes go instead to that one address
+(the master-only Service `redis-gateway-ha`) over a plain client, as the Gateway's go-redis
+client sends them; every reply then comes from that address, and the node behind it is not
+known. The writer stops when its stdin closes (the drill decides
 when) or after --max-seconds, whichever comes first. It then asks the Sentinels for the final
 master and looks every acknowledged key up there: an acknowledged key that is missing is LOST.
 
@@ -57,6 +60,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=300.0, help="hard bound of the run")
     parser.add_argument("--prefix", default=f"drill:{int(time.time())}", help="key prefix of this run")
     parser.add_argument("--socket-timeout", type=float, default=SOCKET_TIMEOUT_SECONDS)
+    parser.add_argument("--endpoint", help="HOST[:PORT] to write to with a plain client instead of through the "
+                        "sentinels (which still name the master the keys are verified on)")
     args = parser.parse_args(argv)
     if not 0 < args.rate <= 1000:
         parser.error("--rate must be in (0, 1000]")
@@ -73,6 +78,10 @@ def sentinel_addresses(text: str) -> list[tuple[str, int]]:
     return addresses
 
 
+def _retry() -> Retry:
+    return Retry(ExponentialBackoff(cap=RETRY_BACKOFF_CAP_SECONDS, base=RETRY_BACKOFF_BASE_SECONDS), RETRIES)
+
+
 def connect(args: argparse.Namespace, deadline: float) -> tuple[Sentinel, redis.Redis]:
     """A Sentinel and a master client over ONE connection, so that the node behind each reply is
     known. redis-py's Sentinel connection asks the Sentinels for the master on every reconnect and
@@ -82,9 +91,14 @@ def connect(args: argparse.Namespace, deadline: float) -> tuple[Sentinel, redis.
         sentinel_addresses(args.sentinels),
         sentinel_kwargs={"password": os.environ.get("SENTINEL_PASSWORD") or None, **timeouts},
     )
-    retry = Retry(ExponentialBackoff(cap=RETRY_BACKOFF_CAP_SECONDS, base=RETRY_BACKOFF_BASE_SECONDS), RETRIES)
+    if args.endpoint:
+        host, _, port = args.endpoint.rpartition(":") if ":" in args.endpoint else (args.endpoint, "", "")
+        # A plain client on one address, as the Gateway's: a reconnect goes to the same address.
+        return sentinel, redis.Redis(host, int(port or 6379), password=os.environ.get("REDIS_PASSWORD") or None,
+                                     retry=_retry(), retry_on_error=[redis.ConnectionError, redis.TimeoutError],
+                                     single_connection_client=True, **timeouts)
     pool = SentinelConnectionPool(args.master_set, sentinel, is_master=True, check_connection=False,
-                                  password=os.environ.get("REDIS_PASSWORD") or None, retry=retry,
+                                  password=os.environ.get("REDIS_PASSWORD") or None, retry=_retry(),
                                   retry_on_error=[redis.ConnectionError, redis.TimeoutError], **timeouts)
     while True:
         try:

@@ -144,8 +144,10 @@ class LabStack:
             (self.root / "encryptionsalt").unlink(missing_ok=True)
         id_file.write_text(current + "\n")
 
-    def prepare(self, overrides: Sequence[str] = ()) -> None:
-        """Fresh copy of the program, the stack selected, its secrets and overrides set."""
+    def prepare(self, overrides: Sequence[str] = (), secret_values: Optional[Mapping[str, str]] = None) -> None:
+        """Fresh copy of the program, the stack selected, its secrets and overrides set.
+        `secret_values` (key -> value) replace or add to the stack's own for this run only (a
+        rotation's step); the next run without them has the stack's own again."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o700)
         self._forget_state_of_another_cluster()
@@ -168,8 +170,9 @@ class LabStack:
                 salt_file.chmod(0o600)
         else:
             self.pulumi("stack", "select", STACK)
-        for key in SECRET_KEYS:
-            self.pulumi("config", "set", "--secret", key, stdin=self._secret_file(key).read_text())
+        own = {key: self._secret_file(key).read_text() for key in SECRET_KEYS}
+        for key, value in {**own, **(secret_values or {})}.items():
+            self.pulumi("config", "set", "--secret", key, stdin=value)
         self.pulumi("config", "set", "--secret", KUBECONFIG_KEY, stdin=self.kubeconfig.read_text())
         for override in overrides:
             key, sep, value = override.partition("=")
@@ -179,16 +182,17 @@ class LabStack:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def up(self, overrides: Sequence[str] = ()) -> dict[str, Any]:
-        self.prepare(overrides)
+    def up(self, overrides: Sequence[str] = (), secret_values: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+        self.prepare(overrides, secret_values)
         started = time.monotonic()
         self.echo(f"lab stack: pulumi up -s {STACK} against the lab cluster")
         self.pulumi("up", "--yes", "--skip-preview", "--diff=false", stream=True)
         self.echo(f"lab stack: pulumi up done in {time.monotonic() - started:.1f} s")
         return self.outputs()
 
-    def preview(self, overrides: Sequence[str] = (), expect_no_changes: bool = False) -> str:
-        self.prepare(overrides)
+    def preview(self, overrides: Sequence[str] = (), expect_no_changes: bool = False,
+                secret_values: Optional[Mapping[str, str]] = None) -> str:
+        self.prepare(overrides, secret_values)
         args = ["preview", "--diff"] + (["--expect-no-changes"] if expect_no_changes else [])
         return self.pulumi(*args).stdout
 
@@ -207,3 +211,12 @@ class LabStack:
 
     def passwords(self) -> Mapping[str, str]:
         return {key: self._secret_file(key).read_text() for key in SECRET_KEYS}
+
+    def keep_secret(self, key: str, value: str) -> None:
+        """Makes `value` the stack's own secret `key` from now on: after a rotation has closed,
+        the next run must deploy the new password, not skip back to the old one."""
+        if key not in SECRET_KEYS:
+            raise StackError(f"{key} is not a secret key of the lab stack ({', '.join(SECRET_KEYS)})")
+        path = self._secret_file(key)
+        path.write_text(value)
+        path.chmod(0o600)

@@ -57,6 +57,11 @@ class LabEngineImage:
     image: str     # platform.images.redis and platform.images.haproxy
     debian: str    # the Debian release it is built from
 
+    def overrides(self) -> list[str]:
+        """The `pulumi config set --path` values that put the lab stack on this engine."""
+        return [f"platform.engine={self.engine}", f"platform.images.redis={self.image}",
+                f"platform.images.haproxy={self.image}"]
+
 
 LAB_ENGINE_IMAGES = (
     LabEngineImage("redis-8.0", "redis", "localhost/kubernaut-redis-lab:8.0.2", "13 (trixie)"),

@@ -38,6 +38,7 @@ class SentinelStatus:
     flags: Optional[str] = None
     other_sentinels: Optional[int] = None
     replicas: Optional[int] = None
+    quorum: Optional[int] = None  # its configured quorum of the master set
     quorum_ok: Optional[bool] = None  # SENTINEL CKQUORUM
     error: Optional[str] = None
 
@@ -125,6 +126,7 @@ class GatewayOps:
         return SentinelStatus(
             pod, self.pod_of(fields.get("ip", "")) or None, flags=fields.get("flags"),
             other_sentinels=int(fields.get("num-other-sentinels", 0)), replicas=int(fields.get("num-slaves", 0)),
+            quorum=int(fields["quorum"]) if fields.get("quorum", "").isdigit() else None,
             quorum_ok=bool(quorum and quorum.startswith("OK")))
 
     def status(self) -> GatewayStatus:

@@ -3,8 +3,9 @@
 #
 # Environment (docs/architecture.md, "Inside a gateway pod"): POD_NAME, POD_NAMESPACE,
 # STATEFULSET_NAME, HEADLESS_SERVICE, CLUSTER_DOMAIN, REPLICAS, MASTER_SET, REDIS_PORT,
-# SENTINEL_PORT, DNS_WAIT_SECONDS, BOOT_PEER_WAIT_SECONDS; ENGINE_SERVER, ENGINE_SENTINEL and
-# ENGINE_CLI, the binaries of the engine (redis-* or valkey-*, named in stack_config/engines.py);
+# SENTINEL_PORT, DNS_WAIT_SECONDS, BOOT_PEER_WAIT_SECONDS; ENGINE_SERVER, ENGINE_SENTINEL,
+# ENGINE_CLI and ENGINE_CHECK_RDB, the binaries of the engine (redis-* or valkey-*, named in
+# stack_config/engines.py);
 # REDIS_PASSWORD and SENTINEL_PASSWORD only when auth is on; with it, the passwords of the Redis
 # ACL users, ACL_<USER>_PASSWORD (the redis container: all of them; the sentinel container:
 # ACL_SENTINEL_PASSWORD). Passwords reach the CLI through
@@ -66,7 +67,7 @@ require_number() {
 load_pod_identity() {
     require_env POD_NAME POD_NAMESPACE STATEFULSET_NAME HEADLESS_SERVICE CLUSTER_DOMAIN \
         REPLICAS MASTER_SET REDIS_PORT SENTINEL_PORT DNS_WAIT_SECONDS BOOT_PEER_WAIT_SECONDS \
-        ENGINE_SERVER ENGINE_SENTINEL ENGINE_CLI
+        ENGINE_SERVER ENGINE_SENTINEL ENGINE_CLI ENGINE_CHECK_RDB
     require_number REPLICAS "$REPLICAS"
     require_number REDIS_PORT "$REDIS_PORT"
     require_number SENTINEL_PORT "$SENTINEL_PORT"
@@ -79,11 +80,14 @@ load_pod_identity() {
     [ "$POD_NAME" = "$STATEFULSET_NAME-$MY_ORDINAL" ] ||
         die "POD_NAME '$POD_NAME' is not a pod of StatefulSet '$STATEFULSET_NAME'"
     MY_FQDN=$(pod_fqdn "$MY_ORDINAL")
+    # Each password and its rotation twin (<variable>_ACCEPTED), checked before any file holds one.
     for password_variable in REDIS_PASSWORD SENTINEL_PASSWORD ACL_REPLICATION_PASSWORD ACL_SENTINEL_PASSWORD \
         ACL_POD_PASSWORD ACL_PROBE_PASSWORD ACL_EXPORTER_PASSWORD ACL_OPERATOR_PASSWORD; do
-        password_value=
-        eval "password_value=\${$password_variable:-}"
-        check_password "$password_variable" "$password_value"
+        for checked_variable in "$password_variable" "${password_variable}_ACCEPTED"; do
+            password_value=
+            eval "password_value=\${$checked_variable:-}"
+            check_password "$checked_variable" "$password_value"
+        done
     done
 }
 
@@ -104,6 +108,26 @@ fqdn_ordinal() {
     case $fqdn_number in '' | *[!0-9]*) return 1 ;; esac
     [ "$fqdn_number" -lt "$REPLICAS" ] || return 1
     printf '%s\n' "$fqdn_number"
+}
+
+# Why peers that dial this pod's name would not reach it, or nothing when the cluster's DNS gives
+# that name one of this pod's own addresses. A replaced pod has a new address, and DNS caches
+# keep handing out the old one for their TTL (CoreDNS `cache 30`, as many clusters ship it):
+# meanwhile a master's handover cannot ask this pod for its offset, and its fence counts this
+# pod's sentinel as silent. The trailing dot makes the name absolute, so the lookup skips
+# /etc/hosts, where the kubelet lists this pod's own name.
+dns_problem() {
+    dns_own=$(hostname -I 2>/dev/null) || dns_own=
+    dns_answer=$(getent ahosts "$1." 2>/dev/null | awk '{ print $1 }' | sort -u)
+    [ -n "$dns_answer" ] || { printf '%s does not resolve yet\n' "$1"; return 0; }
+    for dns_address in $dns_answer; do
+        case " $dns_own " in
+            *" $dns_address "*) ;;
+            *) printf '%s resolves to %s, not to this pod (%s): a DNS cache still holds an old address\n' \
+                   "$1" "$(printf '%s' "$dns_answer" | tr '\n' ' ')" "$(printf '%s' "$dns_own" | sed 's/ *$//')"
+               return 0 ;;
+        esac
+    done
 }
 
 is_member_fqdn() {

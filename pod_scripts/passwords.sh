@@ -33,25 +33,35 @@ password_hash() {
 }
 
 # The users of the template <file> (lines `user <name> <rules>`, redis_files/acl.py) as Redis
-# reads them: each line gets the hash of the user's password and, while <variable>_PREVIOUS is
-# set too (a rotation), of that one as well: Redis accepts every password a user has. A user
-# whose rules say `nopass` (the cache's clients without auth) is written as it is.
+# reads them: each line gets the hash of the user's password and, while <variable>_ACCEPTED is
+# set too (a rotation's window, docs/architecture.md "Rotation"), of that one as well: Redis
+# accepts every password a user has. A user whose rules say `nopass` (the cache's clients without
+# auth) is written as it is. Run it in a command substitution: a bad password exits it (non-zero).
 acl_file_lines() {
     while read -r acl_keyword acl_user acl_rules; do
         [ "$acl_keyword" = user ] || continue
         case " $acl_rules " in
             *" nopass "*) printf 'user %s %s\n' "$acl_user" "$acl_rules"; continue ;;
         esac
-        acl_variable=$(acl_password_variable "$acl_user")
-        eval "acl_password=\${$acl_variable:-}"
-        [ -n "$acl_password" ] || die "environment variable $acl_variable is not set (password of the ACL user $acl_user)"
-        check_password "$acl_variable" "$acl_password"
-        acl_hashes="#$(password_hash "$acl_password")"
-        eval "acl_previous=\${${acl_variable}_PREVIOUS:-}"
-        if [ -n "$acl_previous" ]; then
-            check_password "${acl_variable}_PREVIOUS" "$acl_previous"
-            acl_hashes="$acl_hashes #$(password_hash "$acl_previous")"
-        fi
+        acl_variable=$(acl_password_variable "$acl_user") || exit 1
+        # A failure in a command substitution passed as an argument would go unnoticed: assign first.
+        acl_hashes=$(accepted_hashes "$acl_variable" "ACL user $acl_user") || exit 1
         printf 'user %s %s %s\n' "$acl_user" "$acl_rules" "$acl_hashes"
     done <"$1"
+}
+
+# `#<hash>` of the password in variable <variable> and, while <variable>_ACCEPTED is set, of that
+# one too, space-separated: the password rules of a user that accepts both. Dies when <variable>
+# is unset (<what> names whose password it is) or a password breaks check_password.
+accepted_hashes() {
+    eval "hashes_password=\${$1:-}"
+    [ -n "$hashes_password" ] || die "environment variable $1 is not set (password of the $2)"
+    check_password "$1" "$hashes_password"
+    hashes="#$(password_hash "$hashes_password")"
+    eval "hashes_accepted=\${${1}_ACCEPTED:-}"
+    if [ -n "$hashes_accepted" ]; then
+        check_password "${1}_ACCEPTED" "$hashes_accepted"
+        hashes="$hashes #$(password_hash "$hashes_accepted")"
+    fi
+    printf '%s\n' "$hashes"
 }

@@ -32,6 +32,9 @@ SCRIPT_NAME=redis-start
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=passwords.sh
 . "$(dirname -- "$0")/passwords.sh"
+# shellcheck source-path=SCRIPTDIR
+# shellcheck source=rdb-format.sh
+. "$(dirname -- "$0")/rdb-format.sh"
 
 # How long the claim of a restarted master waits for its own dataset to load.
 LOAD_WAIT_SECONDS=600
@@ -514,10 +517,12 @@ main() {
         adopt_legacy_peers &
     fi
     if [ "$CLAIM" = yes ]; then
+        set_aside_unreadable_rdb "$REDIS_DATA_DIR" claim
         log "claiming the master role: starting with port $REDIS_PORT closed until it is settled"
         write_redis_conf closed
         claim_master_role &
     else
+        set_aside_unreadable_rdb "$REDIS_DATA_DIR" follow
         log "starting as a replica of $FOLLOW"
         write_redis_conf "$FOLLOW"
     fi

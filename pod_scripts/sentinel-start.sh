@@ -95,8 +95,12 @@ runtime_lines() {
     printf 'sentinel myid %s\n' "$(sentinel_id_of "$MY_ORDINAL")"
     printf 'sentinel announce-ip %s\n' "$MY_FQDN"
     if [ -n "${SENTINEL_PASSWORD:-}" ]; then
-        # Also the password this sentinel sends to its peers (they all share it).
-        printf 'requirepass "%s"\n' "$SENTINEL_PASSWORD"
+        # What `requirepass` would do, with room for a rotation's second password
+        # (SENTINEL_PASSWORD_ACCEPTED): the clients' user `default` takes either. The sentinel
+        # sends its peers SENTINEL_PASSWORD alone (sentinel-pass), which they all accept.
+        sentinel_hashes=$(accepted_hashes SENTINEL_PASSWORD "sentinel") || exit 1
+        printf 'user default on %s ~* &* +@all\n' "$sentinel_hashes"
+        printf 'sentinel sentinel-pass "%s"\n' "$SENTINEL_PASSWORD"
     fi
     if [ -n "${ACL_SENTINEL_PASSWORD:-}" ]; then
         # The Redis ACL user `sentinel`: what Sentinel sends the servers, nothing more.

@@ -38,6 +38,7 @@ from .derived import (
 from .engines import ENGINES, Engine, EngineBinaries, engine_binaries, image_engine
 from .errors import ConfigError, format_validation_error
 from .keys import (
+    ACCEPTED_KEYS,
     CONFIG_KEYS,
     CONTEXT_CACHE_OPERATOR_PASSWORD_KEY,
     CONTEXT_CACHE_PASSWORD_KEY,
@@ -48,6 +49,7 @@ from .keys import (
     OPTIONAL_PASSWORD_KEYS,
     PASSWORD_KEYS,
     SECRET_KEYS,
+    accepted_key,
     password_keys_in_use,
     password_problems,
     unknown_key_problems,
@@ -100,7 +102,7 @@ def load_stack_config(raw: Mapping[str, Any], stack: str, *,
 
 
 __all__ = [
-    "CACHE_PASSWORDS", "CONFIG_KEYS", "CONTEXT_CACHE_OPERATOR_PASSWORD_KEY", "CONTEXT_CACHE_PASSWORD_KEY",
+    "ACCEPTED_KEYS", "accepted_key", "password_keys_in_use", "CACHE_PASSWORDS", "CONFIG_KEYS", "CONTEXT_CACHE_OPERATOR_PASSWORD_KEY", "CONTEXT_CACHE_PASSWORD_KEY",
     "GATEWAY_PASSWORDS", "PasswordDerivation", "GATEWAY_OPERATOR_PASSWORD_KEY", "GATEWAY_REDIS_PASSWORD_KEY",
     "GATEWAY_SENTINEL_PASSWORD_KEY", "KNOWN_KEYS", "OPTIONAL_PASSWORD_KEYS", "PASSWORD_KEYS", "derived_password",
     "internal_passwords", "SECRET_KEYS", "POD_SECURITY_BASELINE", "POD_SECURITY_RESTRICTED", "AwaitTimeouts", "CacheAuthConfig",

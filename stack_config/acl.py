@@ -15,7 +15,8 @@ whose internal users can change the server; the cache's can only read INFO, SLOW
 
 Derivation keeps each password stable across runs (no rollout, no state of its own) and changes
 them all when the seed changes; the pods accept more than one password per user
-(pod_scripts/passwords.sh: <VARIABLE>_PREVIOUS), which is the path for a rotation window.
+(pod_scripts/passwords.sh: <VARIABLE>_ACCEPTED): a rotation's window (docs/architecture.md,
+"Rotation") derives each user's second password from the seed's second one.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The server engines the gateway and the cache run on, and the binaries of each.
 
 This is the one place that names the binaries: the components pass them to the pods as
-ENGINE_SERVER, ENGINE_SENTINEL and ENGINE_CLI (pod_scripts/common.sh reads them), and render the
-cache's probe with the CLI. Valkey ships valkey-server, valkey-sentinel and valkey-cli; the
+ENGINE_SERVER, ENGINE_SENTINEL, ENGINE_CLI and ENGINE_CHECK_RDB (pod_scripts/common.sh reads
+them), and render the cache's probe with the CLI. Valkey ships valkey-server, valkey-sentinel and valkey-cli; the
 redis-named links exist only in some packagings (Debian's valkey-redis-compat, not the images
 this project builds or Valkey's own), so nothing relies on them. Everything else the pods use
 is the same on both: the config directives of redis_files, the Sentinel commands and events, the
@@ -24,14 +24,19 @@ class EngineBinaries:
     server: str
     sentinel: str
     cli: str
+    # The RDB checker: redis-start.sh asks it whether the engine reads the format of the file
+    # on the volume (pod_scripts/rdb-format.sh).
+    check_rdb: str
 
     def env(self) -> dict[str, str]:
         """The variables the pod scripts read (pod_scripts/common.sh)."""
-        return {"ENGINE_SERVER": self.server, "ENGINE_SENTINEL": self.sentinel, "ENGINE_CLI": self.cli}
+        return {"ENGINE_SERVER": self.server, "ENGINE_SENTINEL": self.sentinel, "ENGINE_CLI": self.cli,
+                "ENGINE_CHECK_RDB": self.check_rdb}
 
 
 def engine_binaries(engine: Engine) -> EngineBinaries:
-    return EngineBinaries(server=f"{engine}-server", sentinel=f"{engine}-sentinel", cli=f"{engine}-cli")
+    return EngineBinaries(server=f"{engine}-server", sentinel=f"{engine}-sentinel", cli=f"{engine}-cli",
+                          check_rdb=f"{engine}-check-rdb")
 
 
 _REPOSITORY_NAME = re.compile(r"(?:.*/)?([^/:@]+)(?:[:@].*)?", re.ASCII | re.DOTALL)

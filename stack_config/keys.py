@@ -40,7 +40,17 @@ OPTIONAL_PASSWORD_KEYS = (GATEWAY_OPERATOR_PASSWORD_KEY, CONTEXT_CACHE_OPERATOR_
 OPERATOR_PASSWORD_OF = {GATEWAY_OPERATOR_PASSWORD_KEY: GATEWAY_REDIS_PASSWORD_KEY,
                         CONTEXT_CACHE_OPERATOR_PASSWORD_KEY: CONTEXT_CACHE_PASSWORD_KEY}
 REQUIRED_IN_STACKS = {GATEWAY_OPERATOR_PASSWORD_KEY: ("prod",)}
-SECRET_KEYS = (*PASSWORD_KEYS, KUBECONFIG_KEY)
+# A rotation's second password of each password key (docs/architecture.md, "Rotation"): the
+# servers accept it beside the key's own value, and nothing in the tier sends it.
+ACCEPTED_SUFFIX = "Accepted"
+
+
+def accepted_key(key: str) -> str:
+    return f"{key}{ACCEPTED_SUFFIX}"
+
+
+ACCEPTED_KEYS = tuple(accepted_key(key) for key in PASSWORD_KEYS)
+SECRET_KEYS = (*PASSWORD_KEYS, *ACCEPTED_KEYS, KUBECONFIG_KEY)
 KNOWN_KEYS = (*CONFIG_KEYS, *SECRET_KEYS)
 
 PASSWORD_MIN_LENGTH = 16
@@ -96,10 +106,41 @@ def password_problems(passwords: Mapping[str, Optional[str]], in_use: Mapping[st
                             f"(`pulumi config set --secret {key} -s {stack} <password-file`)")
         elif not valid_password(value):
             problems.append(f"{key}: got a value that breaks the rule (a secret, not shown); {PASSWORD_RULE}")
+    problems += accepted_password_problems(passwords, in_use)
     for operator_key, clients_key in OPERATOR_PASSWORD_OF.items():
-        operator = passwords.get(operator_key)
-        if operator_key in in_use and clients_key in in_use and operator is not None \
-                and operator == passwords.get(clients_key):
-            problems.append(f"{operator_key}: got the value of {clients_key} (a secret, not shown); must differ "
-                            "from it, or the clients hold the operators' full access")
+        if operator_key not in in_use or clients_key not in in_use:
+            continue
+        # During a rotation either side has two passwords: none of the operator's may be the clients'.
+        for key in (operator_key, accepted_key(operator_key)):
+            value = passwords.get(key)
+            same = [other for other in (clients_key, accepted_key(clients_key))
+                    if value is not None and passwords.get(other) == value]
+            if same:
+                problems.append(f"{key}: got the value of {same[0]} (a secret, not shown); must differ from it, or "
+                                "the clients hold the operators' full access")
+    return problems
+
+
+def accepted_password_problems(passwords: Mapping[str, Optional[str]], in_use: Mapping[str, str]) -> list[str]:
+    """One line per rotation key (<key>Accepted) that is set where it cannot apply or that the
+    pods would refuse: it needs its key in use and set, and a value of its own."""
+    problems = []
+    for key in PASSWORD_KEYS:
+        value = passwords.get(accepted_key(key))
+        if value is None:
+            continue
+        name = accepted_key(key)
+        if key not in in_use:
+            problems.append(f"{name}: set while {key} is not in use; a rotation's second password exists only "
+                            f"beside its key (`pulumi config rm {name}`)")
+        elif passwords.get(key) is None:
+            # Without the key, the derived passwords' seed would jump from the clients' password
+            # to this one in a single step (docs/architecture.md, "Rotation").
+            problems.append(f"{name}: set while {key} is not; set {key} when the stack is created, a rotation "
+                            f"needs both")
+        elif not valid_password(value):
+            problems.append(f"{name}: got a value that breaks the rule (a secret, not shown); {PASSWORD_RULE}")
+        elif value == passwords.get(key):
+            problems.append(f"{name}: got the value of {key} (a secret, not shown); the window's second password "
+                            f"must differ from it (`pulumi config rm {name}` closes the window)")
     return problems

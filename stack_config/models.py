@@ -401,6 +401,10 @@ class GatewayConfig(_Model):
     boot_peer_wait_seconds: _int(1, MAX_WAIT_SECONDS) = Field(
         20, description=f"how long a starting pod asks peer sentinels for the master (1..{MAX_WAIT_SECONDS})")
     proxy: ProxyConfig = Field(default_factory=ProxyConfig, description="master-only HAProxy")
+    update_partition: _int(0, MAX_GATEWAY_REPLICAS) = Field(
+        0, description="staged rollout: a changed pod template reaches only the pods whose ordinal is >= this "
+        "(the StatefulSet's rollingUpdate.partition); 0 = every pod; <= replicas. An engine upgrade "
+        "updates the replicas first and the master's pod last (README, Operations)")
 
     @property
     def majority(self) -> int:
@@ -429,8 +433,16 @@ class GatewayConfig(_Model):
             self._repl_backlog_problem(),
             self._persistence_size_problem(),
             self._grace_period_problem(),
+            self._update_partition_problem(),
         )
         return self
+
+    def _update_partition_problem(self):
+        if self.update_partition > self.replicas:
+            return ("updatePartition", self.update_partition,
+                    f"must be between 0 and replicas ({self.replicas}): the pods from this ordinal up take a "
+                    "changed template")
+        return None
 
     def _quorum_problem(self):
         # HAProxy admits a master only while `quorum` sentinels name it: with quorum = replicas,

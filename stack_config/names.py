@@ -52,6 +52,17 @@ def acl_password_env(user: str) -> str:
     return f"ACL_{user.upper()}_PASSWORD"
 
 
+# A rotation's second password (docs/architecture.md, "Rotation"): while a window is open, each
+# Secret key and variable holding a password has a twin, with this suffix, holding the other
+# password its user accepts (pod_scripts/passwords.sh). Nothing sends the twin; servers accept it.
+def accepted_secret_key(secret_key: str) -> str:
+    return f"{secret_key}-accepted"
+
+
+def accepted_env(variable: str) -> str:
+    return f"{variable}_ACCEPTED"
+
+
 # Context-API cache (SingleRedisCache)
 CACHE = "redis"
 CACHE_CONFIG_MAP = "redis-config"
@@ -106,6 +117,9 @@ COMPONENT_SENTINEL_CLUSTER = "sentinel-cluster"
 COMPONENT_MASTER_PROXY = "master-proxy"
 COMPONENT_CACHE = "cache"
 CHECKSUM_ANNOTATION = "kubernaut.io/config-checksum"
+# A keyed digest of the passwords a pod uses and accepts (components/checksum.py): a password
+# change rolls the pods that hold it, and the annotation tells nothing about the passwords.
+PASSWORDS_ANNOTATION = "kubernaut.io/passwords-checksum"
 # With network policies on (stack key `networkPolicy`), pods of the stack's namespace carrying
 # these labels (value "true") may connect besides the configured clients: the smoke check Job,
 # the lab's client pods, a person's debugging pod.

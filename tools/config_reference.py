@@ -73,7 +73,9 @@ SECRETS = f"""\
 
 Never stored in the stack files; set with `pulumi config set --secret KEY VALUE -s <stack>`.
 They reach the pods only through the Kubernetes Secrets `redis-gateway-auth` and `redis-auth`
-(`secretKeyRef`), never a ConfigMap, an annotation, the config checksum or a stack output.
+(`secretKeyRef`), never a ConfigMap, the config checksum or a stack output in plain text (the pods'
+`kubernaut.io/passwords-checksum` and the stack output `passwordRotation` hold salted PBKDF2
+digests only, the latter as a secret).
 
 | key | needed when | what it is |
 |---|---|---|
@@ -90,6 +92,13 @@ password and the program warns |
 `operator` (every command, for people), which exists only while this key is set, with or without \
 `contextCache.auth.enabled`; with it, the seed of the cache's internal users' passwords; must differ from \
 `contextCachePassword` |
+| `<key>Accepted` (`gatewayRedisPasswordAccepted`, `gatewaySentinelPasswordAccepted`, \
+`gatewayOperatorPasswordAccepted`, `contextCachePasswordAccepted`, `contextCacheOperatorPasswordAccepted`) | \
+only during a rotation, beside `<key>` | a second password the servers accept for `<key>`'s user (and, for \
+the seed, the internal users' passwords derived from it); nothing in the tier sends it. Same rule as \
+`<key>`, must differ from it; an operator's must differ from the clients' both. Set, switched with \
+`<key>` and removed in the three `pulumi up`s of a rotation (docs/architecture.md, "Rotation"); the \
+preview refuses a step that skips one |
 | `kubeconfig` | `platform.kubernetes.renderYamlToDirectory` is null | kubeconfig of the explicit provider, \
 self-contained (see below) |
 
@@ -106,8 +115,8 @@ besides the clients' `default`, the users `replication`, `sentinel`, `pod`, `pro
 `acl-<user>-password`. The program derives them as HMAC-SHA256(`gatewayOperatorPassword`, \
 `redis-gateway/<user>`) in hex (`operator`'s is that key itself), so no more keys are needed; without \
 `gatewayOperatorPassword`, the seed is `gatewayRedisPassword`. Changing the seed changes them all in \
-the Secret, and the pods read them when they start: like any password change, that is a rotation \
-(docs/architecture.md, "Redis users").
+the Secret, and the pods roll: like any password change, that is a rotation in three steps \
+(docs/architecture.md, "Rotation").
 
 **Redis users of the cache** (docs/architecture.md, "Redis users"): the clients' `default` never runs \
 FLUSHALL, CONFIG, DEBUG or SHUTDOWN; without `contextCache.auth.enabled` it has no password and the \
@@ -179,13 +188,16 @@ NOTES = f"""\
   `.../kubernaut-valkey-lab:8.1.1`), the two must agree, or the preview stops with
   `platform.engine: got "redis"; must be valkey: ...`. The engine only picks the binaries
   (`redis-server`, `redis-sentinel`, `redis-cli` or `valkey-server`, `valkey-sentinel`,
-  `valkey-cli`; `stack_config/engines.py` names them and the pods get them as `ENGINE_SERVER`,
-  `ENGINE_SENTINEL`, `ENGINE_CLI`): the config templates, scripts and HAProxy checks are the same
-  for Redis 7.0, Redis 8 and Valkey 8.1, which the pod-runtime tests run on (docs/lab.md).
-- **Default images**: `redis:8.10.2` and `haproxy:3.0.27` (README, "Which Redis"). Switching
-  the engine, or going back a version, is not a rolling update: a server cannot load an RDB file
-  of a newer format (Redis 8 writes one that Redis 7.0 and Valkey 8.1 refuse), so it needs a new
-  data set (a new stack, or the keys copied by a client).
+  `valkey-cli`, and the RDB checker; `stack_config/engines.py` names them and the pods get them
+  as `ENGINE_SERVER`, `ENGINE_SENTINEL`, `ENGINE_CLI`, `ENGINE_CHECK_RDB`): the config templates,
+  scripts and HAProxy checks are the same for Redis 7.0, Redis 8 and Valkey 8.1, which the
+  pod-runtime tests run on (docs/lab.md).
+- **Default images**: `redis:8.10.2` and `haproxy:3.0.27` (README, "Which Redis"). An engine
+  upgrade (a newer version, or Redis 7.0 to Valkey 8.1) is a rolling update, staged with
+  `gateway.updatePartition`; going back is possible only until pod 0 takes the new engine, since
+  a server cannot load an RDB file of a newer format (Redis 8 writes one that Redis 7.0 and
+  Valkey 8.1 refuse), and the preview refuses it after that (README, "Engine upgrade and
+  rollback").
 - **Sentinel CPU limit 250m** (the previous deployment used 100m): CPU throttling delays
   Sentinel's timer, which then enters TILT mode and does not fail over; TILT was reported at a
   50m limit and never at 200m.
@@ -198,6 +210,10 @@ NOTES = f"""\
   StorageClass). Changing `platform.namespace` moves everything, data included.
 - **Config changes roll the pods**: the annotation `kubernaut.io/config-checksum` on each pod
   template is the sha256 of its ConfigMaps' files; passwords are not part of it.
+- **Password changes roll the pods that hold them**: the annotation
+  `kubernaut.io/passwords-checksum` is PBKDF2 over all of a pod's passwords at once, salted with
+  the workload; a change of one password must still go through the three steps of a rotation
+  (docs/architecture.md, "Rotation"), which the program enforces.
 """
 
 

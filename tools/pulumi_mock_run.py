@@ -14,7 +14,7 @@ import logging
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 import pulumi
 import yaml
@@ -26,16 +26,22 @@ from stack_config import StackConfig, load_stack_config, names
 REPO = Path(__file__).resolve().parent.parent
 PROGRAM = REPO / "__main__.py"
 PROVIDER_TYPE = "pulumi:providers:kubernetes"
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Records every registration; returns the inputs as state, as the provider would echo them."""
+    """Records every registration; returns the inputs as state, as the provider would echo them.
+    A StackReference (the program reads its own stack's outputs) answers `deployed_outputs`: the
+    outputs of a previous `pulumi up`, none by default."""
 
-    def __init__(self) -> None:
+    def __init__(self, deployed_outputs: Optional[Mapping[str, Any]] = None) -> None:
         self.registrations: list[pulumi.runtime.MockResourceArgs] = []
+        self.deployed_outputs = dict(deployed_outputs or {})
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         self.registrations.append(args)
+        if args.typ == STACK_REFERENCE_TYPE:
+            return f"{args.name}-id", {**args.inputs, "outputs": self.deployed_outputs, "secretOutputNames": []}
         return f"{args.name}-id", dict(args.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -67,7 +73,8 @@ class ProgramRun:
         return [reg for reg in self.registrations if reg.typ == PROVIDER_TYPE]
 
     def components(self) -> list[pulumi.runtime.MockResourceArgs]:
-        return [reg for reg in self.registrations if not reg.custom]
+        # A StackReference is read, not registered: the mocks see it without `custom`.
+        return [reg for reg in self.registrations if not reg.custom and reg.typ != STACK_REFERENCE_TYPE]
 
 
 def _as_manifest(reg: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
@@ -117,14 +124,18 @@ def set_path(values: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def run_program(stack: str, config: Mapping[str, Any], secrets: Mapping[str, str],
-                *, preview: bool = False, program: Union[Path, Callable[[], None]] = PROGRAM) -> ProgramRun:
+                *, preview: bool = False, program: Union[Path, Callable[[], None]] = PROGRAM,
+                deployed_outputs: Optional[Mapping[str, Any]] = None) -> ProgramRun:
     """Run `program` (the program file, or a function that creates resources) once under mocks
-    with the given decoded config values and secret values."""
-    return contextvars.copy_context().run(_run_isolated, stack, dict(config), dict(secrets), preview, program)
+    with the given decoded config values and secret values; `deployed_outputs` are the stack
+    outputs of the last `pulumi up`, as the program reads them back."""
+    return contextvars.copy_context().run(_run_isolated, stack, dict(config), dict(secrets), preview, program,
+                                          deployed_outputs)
 
 
 def _run_isolated(stack: str, config: dict[str, Any], secrets: dict[str, str], preview: bool,
-                  program: Union[Path, Callable[[], None]]) -> ProgramRun:
+                  program: Union[Path, Callable[[], None]],
+                  deployed_outputs: Optional[Mapping[str, Any]] = None) -> ProgramRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
@@ -132,7 +143,7 @@ def _run_isolated(stack: str, config: dict[str, Any], secrets: dict[str, str], p
         all_config = {f"{names.PROJECT}:{key}": _config_text(value) for key, value in config.items()}
         all_config.update({f"{names.PROJECT}:{key}": value for key, value in secrets.items()})
         pulumi.runtime.set_all_config(all_config, secret_keys=[f"{names.PROJECT}:{key}" for key in secrets])
-        mocks = RecordingMocks()
+        mocks = RecordingMocks(deployed_outputs)
         warnings: list[str] = []
         pulumi.runtime.set_mocks(mocks, project=names.PROJECT, stack=stack, preview=preview,
                                  logger=_warning_logger(warnings))
@@ -141,6 +152,10 @@ def _run_isolated(stack: str, config: dict[str, Any], secrets: dict[str, str], p
         outputs, secret_outputs = loop.run_until_complete(_resolve_outputs())
         return ProgramRun(stack, mocks.registrations, outputs, secret_outputs, warnings)
     finally:
+        # The runtime keeps Outputs that failed (a refused run) in a process-wide set until the
+        # program exits; they belong to this run's loop, which the next run must not await.
+        with pulumi_settings.SETTINGS.lock:
+            pulumi_settings.SETTINGS.outputs.clear()
         asyncio.set_event_loop(None)
         loop.close()
 

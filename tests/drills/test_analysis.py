@@ -137,3 +137,59 @@ def test_the_summary_counts_chains_cycles_and_aborts_and_marks_older_results_unr
     assert summary["aborts"] == {"not-elected": 1}
     older = summarize([{"outage_s": 1.0, "lost": 0}])
     assert older["chain_trials"] is None and older["aborts"] is None
+
+
+def test_the_endpoint_writer_is_summarised_beside_the_sentinel_writer():
+    from drills.analysis import endpoint_metrics
+
+    endpoint = "redis-gateway-ha.ns.svc.cluster.local:6379"
+    result = {**writer_result([[1, 100.0, 0], [2, 100.01, 0], [3, 103.5, 0]], lost=[2]), "nodes": [endpoint]}
+    measured = endpoint_metrics(result, 100.02)
+    assert measured["outage_s"] == pytest.approx(3.49) and measured["lost"] == 1
+    assert "first_ack_on_new_master_s" not in measured, "the node behind the Service is not known"
+    trials = [{"outage_s": 1.0, "lost": 0, "endpoint": measured},
+              {"outage_s": 2.0, "lost": 0, "endpoint": {**measured, "outage_s": 1.5, "lost": 0}}]
+    summary = summarize(trials)["endpoint"]
+    assert (summary["max"], summary["lost_total"], summary["verified"]) == (3.49, 1, 2)
+    assert summarize([{"outage_s": 1.0, "lost": 0}])["endpoint"] is None
+
+
+def test_an_upgrade_must_leave_the_master_on_pod_0_until_the_last_step():
+    from drills.scenarios import SCENARIOS, unmet_expectations
+
+    old, new = "redis 7.0.15", "redis 8.0.2"
+    pods = ["redis-gateway-0", "redis-gateway-1", "redis-gateway-2"]
+    staged = {"engines": {pods[0]: old, pods[1]: new, pods[2]: new}, "master": pods[0]}
+    upgraded = {"staged": staged, "completed": {"engines": dict.fromkeys(pods, new), "master": pods[2]}}
+    trial = {"lost": 0, "fault": upgraded}
+    assert unmet_expectations(SCENARIOS["upgrade-to-redis-8.0"], trial) == []
+    moved_early = {**upgraded, "staged": {**staged, "master": pods[1]}}
+    assert "staged rollout: master redis-gateway-1" in " ".join(
+        unmet_expectations(SCENARIOS["upgrade-to-redis-8.0"], {**trial, "fault": moved_early}))
+    rolled_back = {"staged": staged, "rolled_back": {"engines": {**dict.fromkeys(pods, old), pods[1]: new},
+                                                     "master": pods[0]}}
+    assert unmet_expectations(SCENARIOS["rollback-from-redis-8.0"], {**trial, "fault": rolled_back}) == [
+        f"rollback: engines {rolled_back['rolled_back']['engines']}, expected all {old}"]
+
+
+def test_a_scale_drill_fails_on_ghosts_a_wrong_quorum_or_a_failover_for_a_failure():
+    from drills.scenarios import SCENARIOS, unmet_expectations
+
+    good = {"out": {"status": {"pods": 5, "problems": [], "quorums": [3]}},
+            "in": {"status": {"pods": 3, "problems": [], "quorums": [2]}}}
+    assert unmet_expectations(SCENARIOS["scale"], {"lost": 0, "fault": good}) == []
+    ghost = {**good, "in": {"status": {"pods": 3, "quorums": [3],
+                                       "problems": ["redis-gateway-0: sentinel knows 4 other sentinels"]}}}
+    unmet = unmet_expectations(SCENARIOS["scale"], {"lost": 0, "odown_samples": {"redis-gateway-1": 2}, "fault": ghost})
+    assert unmet == ["after scaling in: redis-gateway-0: sentinel knows 4 other sentinels",
+                     "after scaling in to 3 pods: sentinel quorums [3], expected the majority 2",
+                     "a sentinel judged the master objectively down: {'redis-gateway-1': 2}"]
+
+
+def test_the_master_timeline_starts_at_the_fault_and_keeps_changes_only():
+    from drills.runner import masters_from
+
+    changes = [[90.0, "redis-gateway-0"], [101.5, "redis-gateway-1"], [130.0, "redis-gateway-1"],
+               [140.25, "redis-gateway-2"]]
+    assert masters_from(changes, 100.0, "redis-gateway-0") == [
+        [0.0, "redis-gateway-0"], [1.5, "redis-gateway-1"], [40.25, "redis-gateway-2"]]

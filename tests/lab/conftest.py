@@ -27,6 +27,8 @@ def gateway(lab_cluster, access):
     except StackError as err:
         pytest.fail(str(err), pytrace=False)
     target = GatewayTarget.from_outputs(access, outputs)
+    # A drill of a config change (scale) deploys the lab stack with its change, then as it was.
+    target.deployer = lambda extra: LabStack(lab_cluster.kubeconfig).up(list(extra))
     target.start_client()
     target.wait_healthy(READY_TIMEOUT_SECONDS)
     yield target

@@ -24,12 +24,6 @@ from labcluster.layout import LAB_ENGINE_IMAGES, LabEngineImage
 READY_TIMEOUT_SECONDS = 300.0
 
 
-def engine_overrides(engine: LabEngineImage) -> list[str]:
-    """The `pulumi config set --path` values that put the lab stack on `engine`."""
-    return [f"platform.engine={engine.engine}", f"platform.images.redis={engine.image}",
-            f"platform.images.haproxy={engine.image}"]
-
-
 @pytest.fixture(scope="module")
 def lab_stack(lab_cluster):
     from lab.stack import LabStack
@@ -50,7 +44,7 @@ def engine_gateway(request, lab_stack, access):
     started = time.monotonic()
     try:
         lab_stack.destroy()
-        outputs = lab_stack.up(engine_overrides(engine))
+        outputs = lab_stack.up(engine.overrides())
     except StackError as err:
         pytest.fail(f"{engine.name}: {err}", pytrace=False)
     target = GatewayTarget.from_outputs(access, outputs)

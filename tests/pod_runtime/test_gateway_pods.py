@@ -269,6 +269,25 @@ def test_syncing_replica_is_not_ready(gateway: GatewayPods, healthy: int):
              lambda: script_rc(gateway, replica, "redis", names.REDIS_READINESS_SCRIPT) == 0, 30, interval=0.5)
 
 
+@pytest.mark.every_engine
+def test_pod_whose_name_resolves_elsewhere_is_not_ready(gateway: GatewayPods, healthy: int):
+    """What a replaced pod meets while DNS caches still hand out its old address: the readiness
+    probe looks its own name up in DNS (not /etc/hosts) and compares the answer with the pod's
+    own addresses. Here pod `other`'s name stands in for the stale record: a real name, answered
+    by DNS, with an address that is not this pod's."""
+    replica = replicas_of(gateway, healthy)[0]
+    other = next(o for o in sorted(gateway.started_pods) if o != replica)
+    as_other = f"POD_NAME={names.GATEWAY}-{other}"
+    probe = podman("exec", "-e", as_other, gateway.container(replica, "redis"), "sh",
+                   f"{names.SCRIPTS_DIR}/{names.REDIS_READINESS_SCRIPT}", check=False)
+    assert probe.returncode == 1, probe.stderr
+    assert f"{gateway.fqdn(other)} resolves to {gateway.ip(other)}, not to this pod" in probe.stderr
+    for ordinal in (replica, healthy):  # the master too: its peers must reach it by name
+        assert script_rc(gateway, ordinal, "redis", names.REDIS_READINESS_SCRIPT) == 0
+    assert script_rc(gateway, healthy, "redis", names.REDIS_READINESS_SCRIPT,
+                     f"POD_NAME={names.GATEWAY}-{replica}") == 1
+
+
 # ---------------------------------------------------------------------------- the master-only proxy
 
 

@@ -278,7 +278,8 @@ def test_haproxy_of_the_engine_image_accepts_the_rendered_config(lab_engine, tmp
 
 @pytest.mark.parametrize("script, variable", [
     (names.REDIS_START_SCRIPT, "ENGINE_SERVER"), (names.SENTINEL_START_SCRIPT, "ENGINE_SENTINEL"),
-    (names.REDIS_START_SCRIPT, "ENGINE_CLI"), ("cache-start.sh", "ENGINE_SERVER"),
+    (names.REDIS_START_SCRIPT, "ENGINE_CLI"), (names.REDIS_START_SCRIPT, "ENGINE_CHECK_RDB"),
+    ("cache-start.sh", "ENGINE_SERVER"),
 ])
 def test_start_names_a_missing_engine_binary_variable(lab_engine, solo_network: str, tmp_path: Path, script: str,
                                                       variable: str):

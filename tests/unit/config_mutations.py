@@ -112,6 +112,7 @@ PLAUSIBLE: dict[str, list[Any]] = {
     "gateway.terminationGracePeriodSeconds": [20, 60, 120, 3600],
     "gateway.dnsWaitSeconds": [1, 30, 60, 3600],
     "gateway.bootPeerWaitSeconds": [1, 20, 300, 3600],
+    "gateway.updatePartition": [0, 1, 2, 3],
     "gateway.proxy.replicas": [1, 2, 3, 10],
     "gateway.proxy.runAsUser": [99, 1000, 65534, INT32_MAX],
     "contextCache.maxmemoryPolicy": ["allkeys-lru", "allkeys-lfu"],

@@ -10,6 +10,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Callable
 
+# Imported before any test runs, not lazily by its plugin's summary: after a refused program run
+# (the rotation and engine guards' tests) the runtime's failed futures are finalized during a
+# later import, and Python 3.11 then fails that compile with "AST constructor recursion depth
+# mismatch"; every other module is imported at collection, before the runs.
+import hypothesis  # noqa: F401
 import pytest
 
 from tools.pulumi_mock_run import ProgramRun, run_program, set_path, stack_file_config

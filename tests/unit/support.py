@@ -44,3 +44,19 @@ def cache_acl_passwords(passwords: dict[str, str] = PASSWORDS, auth: bool = True
     from stack_config import CACHE_PASSWORDS
     return CACHE_PASSWORDS.internal_passwords(passwords["contextCachePassword"] if auth else None,
                                               passwords.get("contextCacheOperatorPassword"))
+
+
+def record_registered_types(monkeypatch) -> list[str]:
+    """The type of every resource the mocks are asked to register from now on (a refused run must
+    register no Kubernetes object and no provider)."""
+    from tools import pulumi_mock_run
+
+    registered: list[str] = []
+    original = pulumi_mock_run.RecordingMocks.new_resource
+
+    def recording(self, args):
+        registered.append(args.typ)
+        return original(self, args)
+
+    monkeypatch.setattr(pulumi_mock_run.RecordingMocks, "new_resource", recording)
+    return registered

@@ -84,7 +84,7 @@ def test_statefulset_shape(run):
     assert spec["podManagementPolicy"] == "Parallel"
     assert spec["revisionHistoryLimit"] == 10
     assert spec["replicas"] == 3
-    assert spec["updateStrategy"] == {"type": "RollingUpdate"}
+    assert spec["updateStrategy"] == {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}
     (claim,) = spec["volumeClaimTemplates"]
     assert claim["metadata"]["name"] == "data"
     assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
@@ -184,6 +184,7 @@ def test_environment(run, gateway_auth):
             "MASTER_SET": "gateway-master", "REDIS_PORT": "6379", "SENTINEL_PORT": "26379",
             "DNS_WAIT_SECONDS": "60", "BOOT_PEER_WAIT_SECONDS": "20",
             "ENGINE_SERVER": "redis-server", "ENGINE_SENTINEL": "redis-sentinel", "ENGINE_CLI": "redis-cli",
+            "ENGINE_CHECK_RDB": "redis-check-rdb",
         }
         is_redis = container["name"] == "redis"
         # The clients' password only where redis-start.sh writes the users file; Sentinel acts as

@@ -7,9 +7,10 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
 import yaml
 
-from lab.stack import LabStack
+from lab.stack import LabStack, StackError
 
 
 def kubeconfig(path: Path, ca: str) -> Path:
@@ -43,3 +44,14 @@ def test_state_of_a_cluster_made_anew_is_forgotten_and_the_passwords_kept(tmp_pa
     assert (anew.root / "secrets" / "gatewayRedisPassword").read_text() == "kept"
     assert said and "made anew" in said[0]
     assert anew.cluster_id() != LabStack(tmp_path / "ca-one.kubeconfig").cluster_id()
+
+
+def test_a_rotated_password_becomes_the_stacks_own(tmp_path):
+    """After a rotation's switch the lab stack must deploy the new password on every later run:
+    going back to the old one would be refused by the rotation guard."""
+    stack = seeded(tmp_path, "ca-one")
+    stack.keep_secret("gatewayRedisPassword", "rotated")
+    assert stack.passwords()["gatewayRedisPassword"] == "rotated"
+    assert (stack.root / "secrets" / "gatewayRedisPassword").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(StackError):
+        stack.keep_secret("gatewayRedisPasswordAccepted", "rotated")

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from stack_config import names
+from stack_config.rotation import ROTATION_OUTPUT
 
 from .support import PASSWORDS, STACKS, acl_passwords, cache_acl_passwords
 
@@ -60,7 +61,8 @@ def test_no_password_or_kubeconfig_in_component_props_or_outputs(program, stack)
     outputs = json.dumps(run.outputs)
     for secret in [*PASSWORD_VALUES, "kubeconfig-marker-0c9e2b"]:
         assert secret not in outputs
-    assert run.secret_outputs == set()
+    # The rotation guard's record: fingerprints only, and secret all the same.
+    assert run.secret_outputs == {ROTATION_OUTPUT}
 
 
 def test_no_env_var_carries_a_literal_password(program):

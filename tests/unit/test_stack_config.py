@@ -113,7 +113,7 @@ INVALID = [
      "gateway.replcias: unknown key; allowed keys: replicas, quorum, downAfterMilliseconds, "
      "failoverTimeoutMilliseconds, parallelSyncs, minReplicasToWrite, minReplicasMaxLag, maxmemory, "
      "maxmemoryPolicy, replBacklogSize, persistence, auth, resources, antiAffinity, "
-     "terminationGracePeriodSeconds, dnsWaitSeconds, bootPeerWaitSeconds, proxy"),
+     "terminationGracePeriodSeconds, dnsWaitSeconds, bootPeerWaitSeconds, proxy, updatePartition"),
     ("dev", {"platform.images.tag": "x"},
      "platform.images.tag: unknown key; allowed keys: redis, haproxy, pullPolicy"),
     ("dev", {"platform.namespace": "Kubernaut_System"},
