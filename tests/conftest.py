@@ -12,6 +12,33 @@ from labcluster.cluster import LabCluster
 
 _started_here: list[bool] = []
 
+REDEPLOYS = "redeploys_lab_stack"
+TAKES_DOWN = "takes_the_lab_down"
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", f"{REDEPLOYS}: deploys the lab stack anew (another engine); runs after "
+                            "the modules that use the deployed one")
+    config.addinivalue_line("markers", f"{TAKES_DOWN}: takes the lab cluster down; runs after every module "
+                            "that needs the cluster")
+
+
+def _module_rank(items: list[pytest.Item]) -> int:
+    if any(item.get_closest_marker(TAKES_DOWN) for item in items):
+        return 2
+    if any(item.get_closest_marker(REDEPLOYS) for item in items):
+        return 1
+    return 0 if any("lab_cluster" in item.fixturenames for item in items) else 3
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Whole modules move, in a stable order: module-scoped fixtures are set up once each."""
+    modules: dict[object, list[pytest.Item]] = {}
+    for item in items:
+        modules.setdefault(item.path, []).append(item)
+    ranked = sorted(modules.values(), key=_module_rank)  # sorted() is stable
+    items[:] = [item for module in ranked for item in module]
+
 
 def ensure_lab_cluster() -> LabCluster:
     cluster = LabCluster.default()

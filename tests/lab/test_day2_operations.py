@@ -6,8 +6,9 @@ replicas and rolled back before the master's pod was reached, and the same upgra
 long write outages, README, "Scaling", and joins these once it does not.)
 
 The upgrade starts from the lab stack on Redis 7.0 (destroyed first: nothing goes back from
-Redis 8's data) and ends on the lab stack's own engine, Redis 8.0, which the later lab tests
-find. Bounds come from the stack's config, not from targets.
+Redis 8's data), where the failover drill of engine_checks.py runs first, and ends on the lab
+stack's own engine, Redis 8.0. Runs after the modules that use the deployed lab stack
+(tests/conftest.py). Bounds come from the stack's config, not from targets.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import pytest
 from drills.runner import Options, gateway_target, run_trial
 from drills.scenarios import SCENARIOS
 from drills.targets import GatewayTarget
+from engine_checks import check_kill_drill, check_pods_run
 from labcluster.layout import LAB_ENGINE_IMAGES
+
+pytestmark = pytest.mark.redeploys_lab_stack
 
 OLD = next(engine for engine in LAB_ENGINE_IMAGES if engine.name == "redis-7.0")
 
@@ -41,6 +45,16 @@ def old_engine(lab_cluster):
     options = Options(overrides=OLD.overrides(), steady_seconds=2.0, tail_seconds=1.0)
     with gateway_target(options, fresh=True) as target:
         yield target, options
+
+
+def test_a_killed_master_fails_over_and_loses_no_acknowledged_write_on_redis_7_0(old_engine):
+    target, _ = old_engine
+    check_kill_drill(OLD, target)
+
+
+def test_the_pods_run_redis_7_0(old_engine, access):
+    target, _ = old_engine
+    check_pods_run(OLD, target, access)
 
 
 def test_an_upgrade_staged_on_the_replicas_is_rolled_back_without_losing_a_write(old_engine):

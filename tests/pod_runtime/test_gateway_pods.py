@@ -269,7 +269,7 @@ def test_syncing_replica_is_not_ready(gateway: GatewayPods, healthy: int):
              lambda: script_rc(gateway, replica, "redis", names.REDIS_READINESS_SCRIPT) == 0, 30, interval=0.5)
 
 
-@pytest.mark.every_engine
+# Default engine only: the check is the shell's and getent's, the engine plays no part.
 def test_pod_whose_name_resolves_elsewhere_is_not_ready(gateway: GatewayPods, healthy: int):
     """What a replaced pod meets while DNS caches still hand out its old address: the readiness
     probe looks its own name up in DNS (not /etc/hosts) and compares the answer with the pod's

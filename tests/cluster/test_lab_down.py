@@ -1,7 +1,7 @@
 """Taking the cluster down leaves nothing behind, and neither does a bring-up that fails.
 
-Named to run after the other cluster tests of this folder; a later test that needs the cluster
-brings it up again (about 20 s)."""
+Marked to run after every module that needs the cluster (tests/conftest.py orders the session);
+a later test that needs it would bring it up again (about 20 s)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from labcluster import ClusterError
 from labcluster.cluster import LabCluster, leftovers
 from lab.stack import default_root
 from labcluster.layout import ETCD_CLIENT_PORT, SYSCTLS
+
+pytestmark = pytest.mark.takes_the_lab_down
 
 PROC_SYS = Path("/proc/sys")
 REPO = Path(__file__).resolve().parents[2]
