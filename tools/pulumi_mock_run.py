@@ -138,6 +138,7 @@ def _run_isolated(stack: str, config: dict[str, Any], secrets: dict[str, str], p
                   deployed_outputs: Optional[Mapping[str, Any]] = None) -> ProgramRun:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    failed = False
     try:
         pulumi_settings.ROOT.set(None)
         all_config = {f"{names.PROJECT}:{key}": _config_text(value) for key, value in config.items()}
@@ -151,7 +152,19 @@ def _run_isolated(stack: str, config: dict[str, Any], secrets: dict[str, str], p
         loop.run_until_complete(run_pulumi_func(body))
         outputs, secret_outputs = loop.run_until_complete(_resolve_outputs())
         return ProgramRun(stack, mocks.registrations, outputs, secret_outputs, warnings)
+    except BaseException:
+        failed = True
+        raise
     finally:
+        if failed:
+            # The caller has the run's error. The Outputs it failed stay unawaited in this loop,
+            # and their garbage collection would log each one again, hundreds of tracebacks at
+            # the end of a test session; their tasks are cancelled and the loop stays silent.
+            loop.set_exception_handler(lambda _loop, _context: None)
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         # The runtime keeps Outputs that failed (a refused run) in a process-wide set until the
         # program exits; they belong to this run's loop, which the next run must not await.
         with pulumi_settings.SETTINGS.lock:
