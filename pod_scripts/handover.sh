@@ -83,9 +83,17 @@ wait_for_replicas_to_catch_up() {
     done
 }
 
-# Prints the ordinal of the peer sentinel that accepted SENTINEL FAILOVER, or nothing.
+# Prints the ordinal of the peer sentinel that accepted SENTINEL FAILOVER, or nothing. A sentinel
+# in TILT (its timer stalled for 2 s: a starved node, a paused container) is passed over: it
+# answers OK, but starts the failover only when TILT ends, up to 30 s later, by which time the
+# handover has given up and the other sentinels have failed over on their own: two failovers.
 request_failover() {
     for peer in $(peer_ordinals); do
+        tilt=$(sentinel_cli "$(pod_fqdn "$peer")" INFO sentinel 2>/dev/null | info_field sentinel_tilt) || tilt=
+        if [ "$tilt" = 1 ]; then
+            log "sentinel of pod $peer is in TILT: not asked to fail over"
+            continue
+        fi
         reply=$(sentinel_cli "$(pod_fqdn "$peer")" SENTINEL FAILOVER "$MASTER_SET" 2>&1) || true
         log "sentinel of pod $peer: SENTINEL FAILOVER -> $reply"
         case $reply in
@@ -115,7 +123,7 @@ unpause() {
 # The handover, on this pod's redis (it must be the master). Prints the new master's FQDN and
 # returns 0 once it is named and this node replicates from it; otherwise logs why and returns:
 # 10 not the master, 11 no online replica, 12 CLIENT PAUSE refused, 13 no replica caught up,
-# 14 no peer sentinel accepted the failover (writes resumed in each case: nothing changed), or
+# 14 no peer sentinel out of TILT accepted the failover (writes resumed in each case: nothing changed), or
 # 15 no new master named within the budget (writes stay paused until the pause expires: the
 # role may still move, and unpausing could acknowledge writes on a node being replaced).
 handover() {

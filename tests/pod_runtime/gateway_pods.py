@@ -104,6 +104,9 @@ class GatewayPods:
     # Pods run as before ACL users (an upgrade's starting point): their templates lack users.acl
     # and their containers the ACL passwords, as the previous release's StatefulSet gave them.
     legacy_pods: set[int] = field(default_factory=set)
+    # The logs of removed containers, oldest first: a failure after a pod was recreated is often
+    # explained by what its previous containers logged.
+    removed_logs: dict[tuple[int, str], list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.replicas = self.replicas or self.cfg.gateway.replicas
@@ -258,7 +261,13 @@ class GatewayPods:
                self.engine.image, "sh", f"{names.SCRIPTS_DIR}/{script}", env=secret)
 
     def remove_pod(self, ordinal: int, stop_timeout: int = 0) -> None:
-        podman("pod", "rm", "-f", "-t", str(stop_timeout), self.pod_name(ordinal), check=False)
+        """Stops and removes the pod; its containers' logs are kept for `removed_logs`."""
+        podman("pod", "stop", "-t", str(stop_timeout), self.pod_name(ordinal), check=False)
+        for role in ("redis", "sentinel"):
+            kept = podman("logs", self.container(ordinal, role), check=False)
+            if kept.returncode == 0:
+                self.removed_logs.setdefault((ordinal, role), []).append(kept.stdout + kept.stderr)
+        podman("pod", "rm", "-f", "-t", "0", self.pod_name(ordinal), check=False)
         self.started_pods.discard(ordinal)
 
     def kill_pod(self, ordinal: int) -> None:

@@ -67,12 +67,16 @@ def healthy(gateway: GatewayPods, request) -> int:
     yield gateway.wait_healthy(RECOVERY_BOUND_S)
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
-        for ordinal in sorted(gateway.started_pods):
+        for ordinal in sorted(gateway.started_pods | {o for o, _ in gateway.removed_logs}):
             for role in ("redis", "sentinel"):
-                lines = [line for line in gateway.logs(ordinal, role).splitlines()
-                         if "Failed to resolve hostname" not in line]  # repeats once a second
-                tail = "\n".join(lines[-60:])
-                print(f"----- {gateway.container(ordinal, role)}\n{tail}")
+                earlier = gateway.removed_logs.get((ordinal, role), [])[-2:]
+                current = [gateway.logs(ordinal, role)] if ordinal in gateway.started_pods else []
+                for number, log in enumerate(earlier + current):
+                    lines = [line for line in log.splitlines()
+                             if "Failed to resolve hostname" not in line]  # repeats once a second
+                    tail = "\n".join(lines[-60:])
+                    which = "current" if current and number == len(earlier) else "removed"
+                    print(f"----- {gateway.container(ordinal, role)} ({which})\n{tail}")
 
 
 def script_rc(gateway: GatewayPods, ordinal: int, role: str, script: str, *env: str) -> int:
@@ -711,6 +715,41 @@ def test_graceful_stops_of_the_master_lose_no_acknowledged_write(gateway: Gatewa
     assert final_counter >= max_acked_counter, "acknowledged INCRs lost"
     for gap in gaps:
         assert gap <= HANDOVER_BUDGET_S
+
+
+# Default engine only: the choice is the handover script's, from INFO sentinel's `sentinel_tilt`,
+# which the three engines report alike.
+def test_a_handover_passes_over_a_sentinel_in_tilt(gateway: GatewayPods, healthy: int):
+    """A sentinel in TILT answers SENTINEL FAILOVER with OK and starts the failover only when TILT
+    ends (30 s later): the handover would give up in the meantime, the others would fail over on
+    their own, and the TILTed one would fail over once more. The handover asks another peer, and
+    no second failover follows when TILT ends."""
+    tilted = replicas_of(gateway, healthy)[0]  # the first peer the master's handover would ask
+    logged_before = len(gateway.logs(tilted, "sentinel"))
+    podman("pause", gateway.container(tilted, "sentinel"))
+    time.sleep(3)  # Sentinel enters TILT when its timer ran more than 2 s late
+    podman("unpause", gateway.container(tilted, "sentinel"))
+
+    def in_tilt(ordinal: int) -> bool:
+        with gateway.sentinel(ordinal) as sentinel:
+            return str(sentinel.info("sentinel").get("sentinel_tilt")) == "1"
+
+    wait_for("the paused sentinel to enter TILT", lambda: in_tilt(tilted), 5, interval=0.2)
+    hook = gateway.run_script(healthy, "redis", names.REDIS_PRESTOP_SCRIPT, timeout=HANDOVER_BUDGET_S + 30)
+    assert hook.returncode == 0, hook.stderr
+    assert f"sentinel of pod {tilted} is in TILT: not asked to fail over" in hook.stderr, hook.stderr
+    assert "handover done" in hook.stderr, hook.stderr
+    assert in_tilt(tilted), "TILT ended before the handover: the test proved nothing"
+    new_master = gateway.wait_healthy(RECOVERY_BOUND_S)
+    assert new_master != healthy
+    wait_for("the sentinel to leave TILT", lambda: not in_tilt(tilted), 40, interval=1)
+    time.sleep(DOWN_AFTER_S)
+    assert gateway.wait_healthy(RECOVERY_BOUND_S) == new_master
+    assert masters_now(gateway) == [new_master]
+    tilted_log = gateway.logs(tilted, "sentinel")[logged_before:]
+    assert "-tilt" in tilted_log, tilted_log
+    assert "Executing user requested FAILOVER" not in tilted_log, tilted_log
+    assert "+elected-leader" not in tilted_log.split("-tilt")[-1], tilted_log
 
 
 @pytest.mark.every_engine
