@@ -132,6 +132,23 @@ def secret_env(variable: str, secret_name: str, key: str) -> k8s.core.v1.EnvVarA
     )
 
 
+def with_accepted(current: Mapping[str, pulumi.Input[str]],
+                  accepted: Mapping[str, Optional[pulumi.Input[str]]]) -> dict[str, pulumi.Input[str]]:
+    """A Secret's data: `current` (Secret key -> password) and, under each key's twin
+    (names.accepted_secret_key), its rotation's second password from `accepted`, where a window
+    is open (None: none)."""
+    return {**current, **{names.accepted_secret_key(key): value for key, value in accepted.items()
+                          if value is not None}}
+
+
+def accepted_secret_env(checked: Mapping[str, str], secret_name: str,
+                        secret_keys: Sequence[str] | frozenset[str]) -> list[k8s.core.v1.EnvVarArgs]:
+    """`<VARIABLE>_ACCEPTED` for each password a container checks (`checked`: variable -> Secret
+    key) whose twin the Secret holds (`secret_keys`): the second password its server accepts."""
+    return [secret_env(names.accepted_env(variable), secret_name, names.accepted_secret_key(key))
+            for variable, key in checked.items() if names.accepted_secret_key(key) in secret_keys]
+
+
 def exec_probe(command: Sequence[str], *, period: int, timeout: int, failures: int,
                initial_delay: Optional[int] = None) -> k8s.core.v1.ProbeArgs:
     return k8s.core.v1.ProbeArgs(

@@ -7,7 +7,7 @@ Objects and names are fixed by docs/architecture.md. Two kinds of fields need ca
 - Passwords live only in the Secret `redis-gateway-auth` and reach the containers through
   secretKeyRef; ConfigMaps, the config checksum and the outputs never see them. A password
   change rolls the pods that hold it through a salted, slow digest of all of their passwords
-  (names.PASSWORDS_ANNOTATION), a secret Output.
+  (names.PASSWORDS_ANNOTATION; not a secret, pod_spec.pod_annotations says why).
 - During a rotation (docs/architecture.md, "Rotation") a password has a twin `<key>-accepted`
   in the Secret, `<VARIABLE>_ACCEPTED` in the containers that check it: the servers accept it,
   nothing sends it.
@@ -41,6 +41,7 @@ from .checksum import config_checksum
 from .labels import object_labels, selector_labels
 from .monitoring import gateway_exporter_containers
 from .pod_spec import (
+    accepted_secret_env,
     config_map_volume,
     container_security_context,
     exec_probe,
@@ -55,6 +56,7 @@ from .pod_spec import (
     tmp_mount,
     tmp_volume,
     volume_permissions_container,
+    with_accepted,
 )
 from .timeouts import create_timeout, custom_timeouts
 
@@ -119,8 +121,7 @@ class RedisSentinelClusterArgs:
         if auth.sentinel:
             current[names.SECRET_KEY_SENTINEL_PASSWORD] = self.sentinel_password
             accepted[names.SECRET_KEY_SENTINEL_PASSWORD] = self.sentinel_password_accepted
-        return {**current, **{names.accepted_secret_key(key): value for key, value in accepted.items()
-                              if value is not None}}
+        return with_accepted(current, accepted)
 
 
 @dataclass(frozen=True)
@@ -404,8 +405,7 @@ class RedisSentinelCluster(pulumi.ComponentResource):
         # users file (every user) and the sentinel's own password (sentinel-start.sh). The
         # sentinel's ACL user password is only sent, never checked there.
         checked = passwords if container == "redis" else {"SENTINEL_PASSWORD": names.SECRET_KEY_SENTINEL_PASSWORD}
-        env += [secret_env(names.accepted_env(variable), names.GATEWAY_AUTH_SECRET, names.accepted_secret_key(key))
-                for variable, key in checked.items() if names.accepted_secret_key(key) in self._secret_keys]
+        env += accepted_secret_env(checked, names.GATEWAY_AUTH_SECRET, self._secret_keys)
         if cli_password_key:
             env.append(secret_env("REDISCLI_AUTH", names.GATEWAY_AUTH_SECRET, cli_password_key))
         return env

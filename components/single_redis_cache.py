@@ -28,6 +28,7 @@ from .checksum import config_checksum
 from .labels import object_labels, selector_labels
 from .monitoring import cache_exporter_containers
 from .pod_spec import (
+    accepted_secret_env,
     container_security_context,
     exec_probe,
     literal_env,
@@ -38,6 +39,7 @@ from .pod_spec import (
     tcp_probe,
     tmp_mount,
     tmp_volume,
+    with_accepted,
 )
 from .timeouts import create_timeout, custom_timeouts
 
@@ -83,8 +85,7 @@ class SingleRedisCacheArgs:
         if self.config.context_cache.auth.enabled:
             current = {names.SECRET_KEY_REDIS_PASSWORD: self.password, **current}
             accepted[names.SECRET_KEY_REDIS_PASSWORD] = self.password_accepted
-        return {**current, **{names.accepted_secret_key(key): value for key, value in accepted.items()
-                              if value is not None}}
+        return with_accepted(current, accepted)
 
     @property
     def operator(self) -> bool:
@@ -242,8 +243,7 @@ class SingleRedisCache(pulumi.ComponentResource):
         checked = {names.acl_password_env(user): names.acl_secret_key(user) for user in self._acl_users}
         if cache.auth.enabled:
             checked["REDIS_PASSWORD"] = names.SECRET_KEY_REDIS_PASSWORD
-        env += [secret_env(names.accepted_env(variable), names.CACHE_AUTH_SECRET, names.accepted_secret_key(key))
-                for variable, key in checked.items() if names.accepted_secret_key(key) in self._secret_keys]
+        env += accepted_secret_env(checked, names.CACHE_AUTH_SECRET, self._secret_keys)
         return k8s.core.v1.ContainerArgs(
             name="redis",
             image=cfg.platform.images.redis,
