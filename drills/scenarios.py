@@ -349,14 +349,25 @@ def _staged_rollout_to_replicas(target, master: str, engine) -> dict[str, Any]:
     fault: dict[str, Any] = {"operation": "upgrade", "pod": master, "to": engine.name, "fault_at": time.time()}
     first = target.pod_names()[0]
     fault["switchover"] = None if master == first else target.switchover(master, first)
-    fault["staged"] = target.redeploy([*engine.overrides(), "gateway.updatePartition=1"])
-    # `pulumi up` does not wait for a partitioned rollout (the provider's wait is off for it).
-    fault["staged"]["updated_at"] = _wait_for_engine(target, target.pod_names()[1:], engine,
-                                                     target.timing.restore_bound_seconds * target.replicas)
-    fault["staged"]["healthy_at"] = target.wait_healthy(target.timing.restore_bound_seconds * target.replicas)
-    fault["staged"]["engines"] = _engines(target)
-    fault["staged"]["master"] = target.panel.agreed_master()
+    fault["staged"] = _engine_step(target, [*engine.overrides(), "gateway.updatePartition=1"],
+                                   # `pulumi up` does not wait for a partitioned rollout (the
+                                   # provider's wait is off for it).
+                                   wait_for=(target.pod_names()[1:], engine))
     return fault
+
+
+def _engine_step(target, overrides: list[str], wait_for=None) -> dict[str, Any]:
+    """One `pulumi up` of an upgrade or rollback, waited for until the invariants hold (and, with
+    `wait_for` = (pods, engine), until those pods run that engine); then each pod's engine and
+    the agreed master."""
+    bound = target.timing.restore_bound_seconds * target.replicas
+    step = target.redeploy(overrides)
+    if wait_for is not None:
+        step["updated_at"] = _wait_for_engine(target, *wait_for, bound)
+    step["healthy_at"] = target.wait_healthy(bound)
+    step["engines"] = _engines(target)
+    step["master"] = target.panel.agreed_master()
+    return step
 
 
 def upgrade_engine(engine):
@@ -364,10 +375,7 @@ def upgrade_engine(engine):
         """Staged rollout to the replicas, then `pulumi up` with the partition back to 0: pod 0,
         the master, is updated last, and its preStop hands the role over to an upgraded replica."""
         fault = _staged_rollout_to_replicas(target, master, engine)
-        fault["completed"] = target.redeploy(engine.overrides())
-        fault["completed"]["healthy_at"] = target.wait_healthy(target.timing.restore_bound_seconds * target.replicas)
-        fault["completed"]["engines"] = _engines(target)
-        fault["completed"]["master"] = target.panel.agreed_master()
+        fault["completed"] = _engine_step(target, engine.overrides())
         return fault
     return upgrade
 
@@ -379,11 +387,7 @@ def roll_back_engine(engine):
         their RDB files of the newer format are set aside at their start."""
         fault = _staged_rollout_to_replicas(target, master, engine)
         fault["operation"] = "rollback"
-        fault["rolled_back"] = target.redeploy([])
-        fault["rolled_back"]["healthy_at"] = target.wait_healthy(
-            target.timing.restore_bound_seconds * target.replicas)
-        fault["rolled_back"]["engines"] = _engines(target)
-        fault["rolled_back"]["master"] = target.panel.agreed_master()
+        fault["rolled_back"] = _engine_step(target, [])
         return fault
     return roll_back
 
