@@ -7,9 +7,12 @@ creates, each allowing only the traffic that pod's job needs.
   pod); the exporters' ports from the scraper's namespace.
 - `redis-gateway-haproxy` (the master-only proxy): its Redis and Sentinel ports from the clients.
 - `redis` (the cache): its port from its clients, the exporter's from the scraper's namespace.
+- `redis-gateway-topology` (the topology Job, components/topology_job.py): nothing in; out, the
+  gateway pods' Sentinel port, which is open to it.
 
 Egress (restrictEgress): cluster DNS, and the gateway pods' Redis and Sentinel ports for the
-gateway and proxy pods; the cache needs no connection of its own. The exporters talk to their
+gateway and proxy pods, their Sentinel port for the topology Job; the cache needs no connection of
+its own. The exporters talk to their
 servers over localhost, which no policy filters. The kubelet's probes come from the node, which
 network plugins let through.
 
@@ -35,6 +38,7 @@ DNS_PORT = 53
 GATEWAY_SELECTOR = selector_labels(names.GATEWAY, names.COMPONENT_SENTINEL_CLUSTER)
 PROXY_SELECTOR = selector_labels(names.GATEWAY, names.COMPONENT_MASTER_PROXY)
 CACHE_SELECTOR = selector_labels(names.CACHE, names.COMPONENT_CACHE)
+TOPOLOGY_SELECTOR = selector_labels(names.GATEWAY, names.COMPONENT_TOPOLOGY)
 
 
 def _tcp(*ports: int) -> list[dict[str, Any]]:
@@ -87,6 +91,7 @@ def policy_specs(cfg: NetworkPolicyConfig, monitoring: bool) -> dict[str, dict[s
     to_gateway_pods = {"to": [_pods(GATEWAY_SELECTOR)], "ports": _tcp(*redis_ports)}
     gateway_ingress = [
         {"from": [_pods(GATEWAY_SELECTOR), _pods(PROXY_SELECTOR), *gateway_clients], "ports": _tcp(*redis_ports)},
+        {"from": [_pods(TOPOLOGY_SELECTOR)], "ports": _tcp(names.SENTINEL_PORT)},
     ]
     cache_ingress = [{"from": _clients(cfg.context_cache_clients, names.CACHE_CLIENT_LABEL),
                       "ports": _tcp(names.REDIS_PORT)}]
@@ -99,6 +104,9 @@ def policy_specs(cfg: NetworkPolicyConfig, monitoring: bool) -> dict[str, dict[s
             PROXY_SELECTOR, [{"from": gateway_clients, "ports": _tcp(*redis_ports)}],
             [_dns(cfg), to_gateway_pods], cfg),
         names.CACHE: _spec(CACHE_SELECTOR, cache_ingress, [], cfg),
+        names.GATEWAY_TOPOLOGY_JOB: _spec(
+            TOPOLOGY_SELECTOR, [],
+            [_dns(cfg), {"to": [_pods(GATEWAY_SELECTOR)], "ports": _tcp(names.SENTINEL_PORT)}], cfg),
     }
 
 
@@ -107,6 +115,7 @@ POLICY_LABELS = {
     names.GATEWAY: (names.GATEWAY, names.COMPONENT_SENTINEL_CLUSTER, names.GATEWAY),
     names.GATEWAY_HAPROXY: (names.GATEWAY, names.COMPONENT_MASTER_PROXY, names.GATEWAY_HAPROXY),
     names.CACHE: (names.CACHE, names.COMPONENT_CACHE, names.CACHE),
+    names.GATEWAY_TOPOLOGY_JOB: (names.GATEWAY, names.COMPONENT_TOPOLOGY, names.GATEWAY_TOPOLOGY_JOB),
 }
 
 

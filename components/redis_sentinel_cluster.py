@@ -59,6 +59,7 @@ from .pod_spec import (
     with_accepted,
 )
 from .timeouts import create_timeout, custom_timeouts
+from .topology_job import TopologyJob, TopologyJobArgs
 
 TYPE_TOKEN = "kubernaut:redis:RedisSentinelCluster"
 
@@ -75,6 +76,7 @@ REVISION_HISTORY_LIMIT = 10
 STATEFULSET_IGNORE_CHANGES = ["spec.volumeClaimTemplates"]
 
 CONF_VOLUME = "conf"
+TOPOLOGY_VOLUME = "topology"
 SCRIPTS_VOLUME = "scripts"
 HAPROXY_CONF_VOLUME = "haproxy-config"
 READ_ONLY_MODE = 0o444
@@ -126,11 +128,13 @@ class RedisSentinelClusterArgs:
 
 @dataclass(frozen=True)
 class GatewayFiles:
-    """The non-secret files the gateway pods and the proxy mount (ConfigMap data)."""
+    """The non-secret files the gateway pods and the proxy mount (ConfigMap data). `topology`
+    (pod count, quorum) is left out of the pods' checksum on purpose: a scale rolls no pod."""
 
     config: dict[str, str]
     scripts: dict[str, str]
     haproxy: dict[str, str]
+    topology: dict[str, str]
 
     @classmethod
     def render(cls, cfg: StackConfig) -> "GatewayFiles":
@@ -140,6 +144,7 @@ class GatewayFiles:
                     names.SENTINEL_CONF: redis_files.gateway_sentinel_conf(cfg), **acl},
             scripts=dict(redis_files.gateway_scripts()),
             haproxy={names.HAPROXY_CFG: redis_files.haproxy_cfg(cfg)},
+            topology=redis_files.gateway_topology(cfg),
         )
 
     @property
@@ -153,7 +158,7 @@ class GatewayFiles:
 
 class RedisSentinelCluster(pulumi.ComponentResource):
     """StatefulSet `redis-gateway` (redis + sentinel per pod), its Services, the HAProxy master
-    proxy, ConfigMaps, the auth Secret and PodDisruptionBudgets."""
+    proxy, ConfigMaps, the auth Secret, PodDisruptionBudgets and the topology Job."""
 
     stateful_set_name: pulumi.Output[str]
     headless_service_name: pulumi.Output[str]
@@ -180,6 +185,9 @@ class RedisSentinelCluster(pulumi.ComponentResource):
         stateful_set = self._stateful_set(
             pod_annotations(files.gateway_checksum, f"{namespace}/{names.GATEWAY}", secret_data),
             depends_on=[*mounted, headless])
+        # After the StatefulSet has every pod Ready: the running sentinels take the quorum and
+        # forget the pods a scale-in removed.
+        TopologyJob(f"{name}-topology", self._topology_job_args(), opts=self._child(depends_on=[stateful_set]))
         self._pod_disruption_budget(
             f"{name}-pdb", names.GATEWAY_PDB, names.COMPONENT_SENTINEL_CLUSTER)
         # HAProxy sends the clients' and Sentinel's passwords in its checks, and accepts none.
@@ -214,6 +222,19 @@ class RedisSentinelCluster(pulumi.ComponentResource):
         labels, _ = _labels(component)
         return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self._namespace, labels=labels)
 
+    def _topology_job_args(self) -> TopologyJobArgs:
+        cfg = self._cfg
+        return TopologyJobArgs(
+            namespace=self._namespace,
+            cluster_domain=cfg.platform.cluster_domain,
+            replicas=cfg.gateway.replicas,
+            quorum=cfg.gateway.effective_quorum,
+            image=cfg.platform.images.redis,
+            pull_policy=cfg.platform.images.pull_policy,
+            engine=engine_binaries(cfg.platform.engine),
+            sentinel_password_key=names.SECRET_KEY_SENTINEL_PASSWORD if cfg.gateway.auth.sentinel else None,
+        )
+
     # ------------------------------------------------------------------ ConfigMaps and Secret
 
     def _config_maps(self, files: GatewayFiles) -> list[k8s.core.v1.ConfigMap]:
@@ -221,6 +242,7 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             ("config", names.GATEWAY_CONFIG_MAP, names.COMPONENT_SENTINEL_CLUSTER, files.config),
             ("scripts", names.GATEWAY_SCRIPTS_CONFIG_MAP, names.COMPONENT_SENTINEL_CLUSTER, files.scripts),
             ("haproxy-config", names.GATEWAY_HAPROXY_CONFIG_MAP, names.COMPONENT_MASTER_PROXY, files.haproxy),
+            ("topology", names.GATEWAY_TOPOLOGY_CONFIG_MAP, names.COMPONENT_SENTINEL_CLUSTER, files.topology),
         ]
         return [
             k8s.core.v1.ConfigMap(
@@ -351,6 +373,7 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             volumes=[
                 config_map_volume(CONF_VOLUME, names.GATEWAY_CONFIG_MAP, READ_ONLY_MODE),
                 config_map_volume(SCRIPTS_VOLUME, names.GATEWAY_SCRIPTS_CONFIG_MAP, EXECUTABLE_MODE),
+                config_map_volume(TOPOLOGY_VOLUME, names.GATEWAY_TOPOLOGY_CONFIG_MAP, READ_ONLY_MODE),
                 tmp_volume(),
             ],
         )
@@ -383,7 +406,6 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             "STATEFULSET_NAME": names.GATEWAY,
             "HEADLESS_SERVICE": names.GATEWAY_HEADLESS_SERVICE,
             "CLUSTER_DOMAIN": cfg.platform.cluster_domain,
-            "REPLICAS": gateway.replicas,
             "MASTER_SET": names.MASTER_SET,
             "REDIS_PORT": names.REDIS_PORT,
             "SENTINEL_PORT": names.SENTINEL_PORT,
@@ -414,6 +436,7 @@ class RedisSentinelCluster(pulumi.ComponentResource):
         return [
             k8s.core.v1.VolumeMountArgs(name=CONF_VOLUME, mount_path=names.CONF_DIR, read_only=True),
             k8s.core.v1.VolumeMountArgs(name=SCRIPTS_VOLUME, mount_path=names.SCRIPTS_DIR, read_only=True),
+            k8s.core.v1.VolumeMountArgs(name=TOPOLOGY_VOLUME, mount_path=names.TOPOLOGY_DIR, read_only=True),
             k8s.core.v1.VolumeMountArgs(name=names.DATA_VOLUME_CLAIM, mount_path=names.DATA_DIR),
             tmp_mount(),
         ]

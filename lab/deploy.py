@@ -62,8 +62,9 @@ def gateway_settings(access: KubernetesCluster, namespace: str,
     check's `settings`); None where the ConfigMap lacks the file."""
     redis_conf = access.config_map_value(namespace, names.GATEWAY_CONFIG_MAP, names.REDIS_CONF)
     sentinel_conf = access.config_map_value(namespace, names.GATEWAY_CONFIG_MAP, names.SENTINEL_CONF)
+    quorum = access.config_map_value(namespace, names.GATEWAY_TOPOLOGY_CONFIG_MAP, names.TOPOLOGY_QUORUM_KEY)
     return (redis_settings(redis_conf) if redis_conf else None,
-            sentinel_settings(sentinel_conf, master_set) or None if sentinel_conf else None)
+            sentinel_settings(sentinel_conf, master_set, quorum) or None if sentinel_conf else None)
 
 
 def run_smoke_job(access: KubernetesCluster, outputs: Mapping[str, Any]) -> bool:

@@ -2,8 +2,8 @@
 # Functions shared by the gateway pod scripts; sourced, never run.
 #
 # Environment (docs/architecture.md, "Inside a gateway pod"): POD_NAME, POD_NAMESPACE,
-# STATEFULSET_NAME, HEADLESS_SERVICE, CLUSTER_DOMAIN, REPLICAS, MASTER_SET, REDIS_PORT,
-# SENTINEL_PORT, DNS_WAIT_SECONDS, BOOT_PEER_WAIT_SECONDS; ENGINE_SERVER, ENGINE_SENTINEL,
+# STATEFULSET_NAME, HEADLESS_SERVICE, CLUSTER_DOMAIN, MASTER_SET, REDIS_PORT, SENTINEL_PORT,
+# DNS_WAIT_SECONDS, BOOT_PEER_WAIT_SECONDS; ENGINE_SERVER, ENGINE_SENTINEL,
 # ENGINE_CLI and ENGINE_CHECK_RDB, the binaries of the engine (redis-* or valkey-*, named in
 # stack_config/engines.py);
 # REDIS_PASSWORD and SENTINEL_PASSWORD only when auth is on; with it, the passwords of the Redis
@@ -17,6 +17,9 @@
 # shellcheck disable=SC2034 # read by the scripts that source this file
 {
     TEMPLATE_DIR=/etc/kubernaut-redis/conf
+    # ConfigMap redis-gateway-topology: files `replicas` and `quorum` (topology_replicas,
+    # topology_quorum). Read at each use, never kept: a scale changes them in running pods.
+    TOPOLOGY_DIR=/etc/kubernaut-redis/topology
     DATA_DIR=/data
     REDIS_DATA_DIR=$DATA_DIR/redis
     REDIS_CONF_DIR=$DATA_DIR/conf
@@ -63,14 +66,20 @@ require_number() {
 
 # ------------------------------------------------------------------ identity
 
-# Sets MY_ORDINAL and MY_FQDN from the environment, after checking it.
-load_pod_identity() {
-    require_env POD_NAME POD_NAMESPACE STATEFULSET_NAME HEADLESS_SERVICE CLUSTER_DOMAIN \
-        REPLICAS MASTER_SET REDIS_PORT SENTINEL_PORT DNS_WAIT_SECONDS BOOT_PEER_WAIT_SECONDS \
-        ENGINE_SERVER ENGINE_SENTINEL ENGINE_CLI ENGINE_CHECK_RDB
-    require_number REPLICAS "$REPLICAS"
+# Checks the environment every gateway script needs, pod or topology Job alike.
+load_cluster_identity() {
+    require_env POD_NAMESPACE STATEFULSET_NAME HEADLESS_SERVICE CLUSTER_DOMAIN \
+        MASTER_SET REDIS_PORT SENTINEL_PORT ENGINE_SERVER ENGINE_SENTINEL ENGINE_CLI ENGINE_CHECK_RDB
     require_number REDIS_PORT "$REDIS_PORT"
     require_number SENTINEL_PORT "$SENTINEL_PORT"
+    topology_replicas >/dev/null
+    topology_quorum >/dev/null
+}
+
+# Sets MY_ORDINAL and MY_FQDN from the environment, after checking it.
+load_pod_identity() {
+    load_cluster_identity
+    require_env POD_NAME DNS_WAIT_SECONDS BOOT_PEER_WAIT_SECONDS
     require_number DNS_WAIT_SECONDS "$DNS_WAIT_SECONDS"
     require_number BOOT_PEER_WAIT_SECONDS "$BOOT_PEER_WAIT_SECONDS"
     MY_ORDINAL=${POD_NAME##*-}
@@ -91,6 +100,27 @@ load_pod_identity() {
     done
 }
 
+# A whole number > 0 from file <key> of the topology ConfigMap, or die naming the file.
+topology_value() {
+    topology_file=$TOPOLOGY_DIR/$1
+    [ -r "$topology_file" ] || die "cannot read $topology_file (ConfigMap redis-gateway-topology mounted?)"
+    topology_number=$(tr -d ' \r\n' <"$topology_file")
+    case $topology_number in
+        '' | *[!0-9]* | 0) die "$topology_file must hold a whole number above 0, got '$topology_number'" ;;
+    esac
+    printf '%s\n' "$topology_number"
+}
+
+# The StatefulSet's pod count (gateway.replicas) as the topology ConfigMap gives it now.
+topology_replicas() {
+    topology_value replicas
+}
+
+# The quorum of the master set (gateway.quorum, or the majority of the pods).
+topology_quorum() {
+    topology_value quorum
+}
+
 # The DNS name of pod <ordinal>: the one form of a pod's address that redis, Sentinel and
 # HAProxy all use, so that no instance is ever known twice (once by name, once by IP).
 pod_fqdn() {
@@ -98,7 +128,7 @@ pod_fqdn() {
 }
 
 # Prints the ordinal of a pod FQDN of this StatefulSet, or fails for any other name (an IP,
-# another service, an ordinal beyond REPLICAS).
+# another service, an ordinal beyond the topology's pod count).
 fqdn_ordinal() {
     fqdn_suffix=.$HEADLESS_SERVICE.$POD_NAMESPACE.svc.$CLUSTER_DOMAIN
     fqdn_pod=${1%"$fqdn_suffix"}
@@ -106,7 +136,7 @@ fqdn_ordinal() {
     fqdn_number=${fqdn_pod#"$STATEFULSET_NAME"-}
     [ "$fqdn_number" != "$fqdn_pod" ] || return 1
     case $fqdn_number in '' | *[!0-9]*) return 1 ;; esac
-    [ "$fqdn_number" -lt "$REPLICAS" ] || return 1
+    [ "$fqdn_number" -lt "$(topology_replicas)" ] || return 1
     printf '%s\n' "$fqdn_number"
 }
 
@@ -137,7 +167,8 @@ is_member_fqdn() {
 # Ordinals of the other pods, one per line.
 peer_ordinals() {
     peer_i=0
-    while [ "$peer_i" -lt "$REPLICAS" ]; do
+    peer_count=$(topology_replicas)
+    while [ "$peer_i" -lt "$peer_count" ]; do
         [ "$peer_i" = "$MY_ORDINAL" ] || printf '%s\n' "$peer_i"
         peer_i=$((peer_i + 1))
     done

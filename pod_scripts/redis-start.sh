@@ -362,19 +362,20 @@ claim_master_role() {
                 best=$(printf '%s\n' "$offsets" | sed '/^$/d' | sort -n -k1,1 | tail -n 1)
                 answered=$(printf '%s' "$offsets" | grep -c . || true)
                 absent=$(absent_peers | grep -c . || true)
+                peers=$(($(topology_replicas) - 1))
                 if [ -n "$best" ] && [ "$my_offset" -lt "${best%% *}" ]; then
                     note="${best#* } has newer data (offset ${best%% *} > $my_offset): waiting for it to be master"
                     if [ $(($(now_seconds) - asked_at)) -ge "$failover_timeout_seconds" ]; then
                         ask_for_failover
                         asked_at=$(now_seconds)
                     fi
-                elif [ $((answered + absent)) -ge $((REPLICAS - 1)) ]; then
+                elif [ $((answered + absent)) -ge "$peers" ]; then
                     take_master_role "offset $my_offset; every peer answered or is absent, none newer (${best:-no data})"
                     return 0
                 elif [ "$my_offset" = 0 ] && [ "$my_keys" = 0 ]; then
-                    note="no data here, and $((REPLICAS - 1 - answered - absent)) peer(s) silent or loading: an empty node does not take the role"
+                    note="no data here, and $((peers - answered - absent)) peer(s) silent or loading: an empty node does not take the role"
                 elif [ "$(now_seconds)" -ge "$silent_deadline" ]; then
-                    take_master_role "offset $my_offset; $((REPLICAS - 1 - answered - absent)) peer(s) silent for $BOOT_PEER_WAIT_SECONDS s"
+                    take_master_role "offset $my_offset; $((peers - answered - absent)) peer(s) silent for $BOOT_PEER_WAIT_SECONDS s"
                     return 0
                 else
                     note="offset $my_offset; waiting up to $BOOT_PEER_WAIT_SECONDS s for silent peers"
@@ -389,12 +390,6 @@ claim_master_role() {
 }
 
 # ------------------------------------------------------------------ fencing
-
-# The quorum of the master set, from the sentinel.conf template's monitor line.
-monitor_quorum() {
-    awk -v set="$MASTER_SET" '$1 == "sentinel" && $2 == "monitor" && $3 == set { print $6 }' \
-        "$TEMPLATE_DIR/sentinel.conf"
-}
 
 # How many sentinels (this pod's and the peers') name this node as master now, or "unknown" when
 # this pod's own sentinel gives no answer: a pod too starved of CPU to hear its own sentinel
@@ -418,12 +413,15 @@ sentinels_naming_me() {
     rm -rf "$naming_dir"
 }
 
+# More replicas than any gateway can have (the StatefulSet's pod count is far below it).
+FENCE_MIN_REPLICAS=1000000
+
 # Fences: every write is refused at once (-NOREPLICAS: more replicas are required than the set
-# has), and the normal clients are cut. Not CLIENT PAUSE: a pause would also hold the PUBLISH of
+# can have; not the pod count, which a scale-out raises under a running fence), and the normal clients are cut. Not CLIENT PAUSE: a pause would also hold the PUBLISH of
 # Sentinel's hello on its command link, and the REPLICAOF queued behind it, so the demotion that
 # ends the fence could never arrive.
 fence() {
-    redis_cli "$LOCAL_SOCKET" CONFIG SET min-replicas-to-write "$REPLICAS" >/dev/null 2>&1 || true
+    redis_cli "$LOCAL_SOCKET" CONFIG SET min-replicas-to-write "$FENCE_MIN_REPLICAS" >/dev/null 2>&1 || true
     redis_cli "$LOCAL_SOCKET" CLIENT KILL TYPE normal >/dev/null 2>&1 || true
 }
 
@@ -440,14 +438,14 @@ unfence() {
 # when the sentinels name this node again, or when it is a replica (Sentinel demoted it; a
 # replica keeps the configured value, in case it is promoted later).
 fence_watch() {
-    quorum=$(monitor_quorum)
     down_after_ms=$(sentinel_setting "$TEMPLATE_DIR/sentinel.conf" down-after-milliseconds)
     down_after_seconds=$(((${down_after_ms:-5000} + 999) / 1000))
-    [ -n "$quorum" ] || { log "WARNING: no quorum in the sentinel.conf template: no fencing"; return 0; }
     named_at=$(now_seconds)
     fenced=no
     while :; do
         sleep 1
+        # Read at each poll: a scale changes the quorum under a running pod.
+        quorum=$(topology_quorum) || continue
         role=$(redis_cli "$LOCAL_SOCKET" INFO replication 2>/dev/null | info_field role) || role=
         if [ "$role" = master ]; then
             naming=$(sentinels_naming_me)
@@ -504,7 +502,7 @@ priority_watch() {
 
 main() {
     load_pod_identity
-    log "starting $MY_FQDN (ordinal $MY_ORDINAL of $REPLICAS)"
+    log "starting $MY_FQDN (ordinal $MY_ORDINAL of $(topology_replicas))"
     wait_for_own_dns
     prepare_directories
     decide_role

@@ -87,7 +87,8 @@ main() {
         case $1 in
             '' | *[!0-9]*) die "usage: $0 [<ordinal of the pod to promote>], got '$1'" ;;
         esac
-        [ "$1" -lt "$REPLICAS" ] || die "no pod $1: the ordinals are 0..$((REPLICAS - 1))"
+        pods=$(topology_replicas)
+        [ "$1" -lt "$pods" ] || die "no pod $1: the ordinals are 0..$((pods - 1))"
         [ "$1" != "$MY_ORDINAL" ] || die "pod $1 is this pod, the master"
         choose "$1"
     fi

@@ -4,7 +4,8 @@
 # Sentinel must rewrite its config file (epochs, peers, a new master), so the effective file
 # lives on the pod's volume, /data/sentinel/sentinel.conf (0600; Sentinel replaces it through a
 # temporary file in that directory). Each boot rebuilds it from the ConfigMap template, so that
-# quorum, down-after, failover-timeout and parallel-syncs of the current config take effect,
+# down-after, failover-timeout and parallel-syncs of the current config and the quorum of the
+# topology ConfigMap take effect,
 # and reconciles what must survive a restart:
 # - `sentinel myid`: fixed per pod (sha1 of "<statefulset>/<ordinal>"): a restarted sentinel is
 #   the same peer to the others, never an extra one;
@@ -12,7 +13,7 @@
 # - the master: the newest config epoch among the peer sentinels' answers and the persisted
 #   file; pod 0 only when neither exists (first bootstrap);
 # - peers: `known-sentinel` (with their fixed ids) and `known-replica` lines are generated for
-#   the ordinals 0..REPLICAS-1 whose names resolve, never for this sentinel itself, so that a
+#   the ordinals below the topology's pod count whose names resolve, never for this sentinel itself, so that a
 #   scale-down leaves no phantom peer and a scale-up is known at once.
 set -eu
 SCRIPT_NAME=sentinel-start
@@ -63,10 +64,10 @@ decide_master() {
     fi
 }
 
-# The template with the placeholder master of its `sentinel monitor` line replaced.
+# The template with the placeholder master and quorum of its `sentinel monitor` line replaced.
 template_with_master() {
-    awk -v set="$MASTER_SET" -v master="$MASTER" '
-        $1 == "sentinel" && $2 == "monitor" && $3 == set { $4 = master; found = 1 }
+    awk -v set="$MASTER_SET" -v master="$MASTER" -v quorum="$(topology_quorum)" '
+        $1 == "sentinel" && $2 == "monitor" && $3 == set { $4 = master; $6 = quorum; found = 1 }
         { print }
         END { if (!found) exit 3 }' "$TEMPLATE_DIR/sentinel.conf"
 }
@@ -74,7 +75,8 @@ template_with_master() {
 peer_lines() {
     master_ordinal=$(fqdn_ordinal "$MASTER" || true)
     ordinal=0
-    while [ "$ordinal" -lt "$REPLICAS" ]; do
+    pods=$(topology_replicas)
+    while [ "$ordinal" -lt "$pods" ]; do
         host=$(pod_fqdn "$ordinal")
         # Sentinel refuses to load a config naming a host that does not resolve.
         if resolves "$host"; then
@@ -125,7 +127,7 @@ write_sentinel_conf() {
 
 main() {
     load_pod_identity
-    log "starting the sentinel of $MY_FQDN (ordinal $MY_ORDINAL of $REPLICAS)"
+    log "starting the sentinel of $MY_FQDN (ordinal $MY_ORDINAL of $(topology_replicas), quorum $(topology_quorum))"
     wait_for_own_dns
     prepare_directory
     decide_master

@@ -11,10 +11,12 @@ from .acl import cache_acl_rules, cache_users_acl, gateway_acl_rules, gateway_us
 from .haproxy import haproxy_cfg
 from .redis_conf import cache_redis_conf, gateway_redis_conf
 from .scripts import cache_scripts, gateway_scripts
-from .sentinel_conf import MONITOR_PLACEHOLDER_HOST, gateway_sentinel_conf
+from .sentinel_conf import MONITOR_PLACEHOLDER_HOST, MONITOR_PLACEHOLDER_QUORUM, gateway_sentinel_conf
+from .topology import gateway_topology
 
 __all__ = [
     "MONITOR_PLACEHOLDER_HOST",
+    "MONITOR_PLACEHOLDER_QUORUM",
     "cache_acl_rules",
     "cache_redis_conf",
     "cache_users_acl",
@@ -24,5 +26,6 @@ __all__ = [
     "gateway_redis_conf",
     "gateway_scripts",
     "gateway_sentinel_conf",
+    "gateway_topology",
     "haproxy_cfg",
 ]

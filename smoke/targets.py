@@ -27,6 +27,9 @@ DEFAULT_REPLICATION_BOUND_SECONDS = 10.0
 # Object names fixed by docs/architecture.md.
 GATEWAY_STATEFULSET = "redis-gateway"
 GATEWAY_CONFIG_MAP = "redis-gateway-config"
+# Sentinel's quorum: the sentinel.conf template holds a placeholder, the pods take this one.
+GATEWAY_TOPOLOGY_CONFIG_MAP = "redis-gateway-topology"
+TOPOLOGY_QUORUM = "quorum"
 GATEWAY_HA_SERVICE = "redis-gateway-ha"
 CACHE_DEPLOYMENT = "redis"
 CACHE_SERVICE = "redis"
@@ -190,7 +193,9 @@ def from_manifest_objects(objects: Iterable[Mapping[str, Any]]) -> tuple[Targets
         sentinel_auth=sentinel_password is not None,
         cache_auth=cache_password is not None,
         redis_settings=redis_settings(gateway_conf_text) if gateway_conf_text else None,
-        sentinel_settings=sentinel_settings(sentinel_conf_text, env.get("MASTER_SET", "")) or None,
+        sentinel_settings=sentinel_settings(
+            sentinel_conf_text, env.get("MASTER_SET", ""),
+            _config_map_value(index, GATEWAY_TOPOLOGY_CONFIG_MAP, TOPOLOGY_QUORUM)) or None,
         **cache_targets,
     )
     return targets.check(), Passwords(redis_password, sentinel_password, cache_password)
@@ -264,8 +269,10 @@ def redis_settings(conf_text: str) -> dict[str, str]:
             "appendonly": conf.get("appendonly", "no")}
 
 
-def sentinel_settings(conf_text: str, master_set: str) -> dict[str, str]:
-    """SENTINEL_SETTINGS of `master_set` as a sentinel.conf sets them (quorum from its monitor line)."""
+def sentinel_settings(conf_text: str, master_set: str, topology_quorum: Optional[str] = None) -> dict[str, str]:
+    """SENTINEL_SETTINGS of `master_set` as a sentinel.conf sets them. The quorum is the topology
+    ConfigMap's file `quorum` (`topology_quorum`, its text) when given: the gateway's sentinel.conf
+    template carries a placeholder in its monitor line, which sentinel-start.sh replaces."""
     found = {}
     for line in conf_text.splitlines():
         parts = line.split()
@@ -273,6 +280,8 @@ def sentinel_settings(conf_text: str, master_set: str) -> dict[str, str]:
             found["quorum"] = parts[5]
         elif len(parts) == 4 and parts[0] == "sentinel" and parts[2] == master_set and parts[1] in SENTINEL_SETTINGS:
             found[parts[1]] = parts[3]
+    if found and topology_quorum is not None:
+        found["quorum"] = topology_quorum.strip()
     return found
 
 

@@ -14,6 +14,15 @@ GATEWAY_HAPROXY = "redis-gateway-haproxy"
 GATEWAY_CONFIG_MAP = "redis-gateway-config"
 GATEWAY_SCRIPTS_CONFIG_MAP = "redis-gateway-scripts"
 GATEWAY_HAPROXY_CONFIG_MAP = "redis-gateway-haproxy-config"
+# The pod count and Sentinel's quorum, mounted into the gateway pods apart from their config: a
+# scale changes it without rolling a pod (it is not in the pod template's checksum), the scripts
+# read it when they need it, and the topology Job applies it to the running sentinels.
+GATEWAY_TOPOLOGY_CONFIG_MAP = "redis-gateway-topology"
+TOPOLOGY_REPLICAS_KEY = "replicas"
+TOPOLOGY_QUORUM_KEY = "quorum"
+# The Job that applies a topology to the running sentinels (quorum, and SENTINEL RESET of the
+# ones that still know pods a scale-in removed); its name ends in a digest of what it applies.
+GATEWAY_TOPOLOGY_JOB = "redis-gateway-topology"
 GATEWAY_AUTH_SECRET = "redis-gateway-auth"
 GATEWAY_PDB = "redis-gateway"
 GATEWAY_HAPROXY_PDB = "redis-gateway-haproxy"
@@ -82,6 +91,7 @@ REDIS_CONF = "redis.conf"
 SENTINEL_CONF = "sentinel.conf"
 HAPROXY_CFG = "haproxy.cfg"
 CONF_DIR = "/etc/kubernaut-redis/conf"
+TOPOLOGY_DIR = "/etc/kubernaut-redis/topology"
 SCRIPTS_DIR = "/opt/kubernaut-redis/bin"
 DATA_DIR = "/data"
 TMP_DIR = "/tmp"
@@ -98,6 +108,8 @@ SENTINEL_PROBE_SCRIPT = "sentinel-probe.sh"
 REDIS_PRESTOP_SCRIPT = "redis-prestop.sh"
 # An operator's fenced switchover (python -m ops switchover runs it in the master's redis container).
 REDIS_SWITCHOVER_SCRIPT = "redis-switchover.sh"
+# The topology Job's command (components/topology_job.py).
+TOPOLOGY_RECONCILE_SCRIPT = "topology-reconcile.sh"
 # Shared by the gateway's and the cache's start scripts: the password rule and the users file
 # written from a users.acl template (password hashes from the environment).
 PASSWORDS_SCRIPT = "passwords.sh"
@@ -116,6 +128,7 @@ LABEL_APP = "app"
 COMPONENT_SENTINEL_CLUSTER = "sentinel-cluster"
 COMPONENT_MASTER_PROXY = "master-proxy"
 COMPONENT_CACHE = "cache"
+COMPONENT_TOPOLOGY = "topology"
 CHECKSUM_ANNOTATION = "kubernaut.io/config-checksum"
 # A keyed digest of the passwords a pod uses and accepts (components/checksum.py): a password
 # change rolls the pods that hold it, and the annotation tells nothing about the passwords.

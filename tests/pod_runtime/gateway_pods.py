@@ -114,6 +114,7 @@ class GatewayPods:
         self.conf_dir = self.workdir / "conf"
         self.haproxy_dir = self.workdir / "haproxy"
         self.legacy_conf_dir = self.workdir / "conf-legacy"
+        self.topology_dir = self.workdir / "topology"
         self.acl = self.cfg.gateway.auth.enabled
         self.acl_passwords = (internal_passwords(self.redis_password, self.operator_password)
                               if self.acl and self.redis_password else {})
@@ -162,6 +163,26 @@ class GatewayPods:
             directory.chmod(0o555)
             for path in directory.iterdir():
                 path.chmod(0o555 if directory == self.scripts_dir else 0o444)
+        self.set_topology(self.replicas)
+
+    def set_topology(self, replicas: int) -> None:
+        """The topology ConfigMap's files as `pulumi up` of gateway.replicas = <replicas> makes them,
+        replaced in place under the running containers (each file renamed over, as atomically as the
+        kubelet's swap of a ConfigMap volume)."""
+        self.replicas = replicas
+        files = redis_files.gateway_topology(self.cfg)
+        if replicas != self.cfg.gateway.replicas:
+            # The rule for the stack's quorum (null): the majority of the pods.
+            assert self.cfg.gateway.quorum is None
+            files = {names.TOPOLOGY_REPLICAS_KEY: f"{replicas}\n", names.TOPOLOGY_QUORUM_KEY: f"{replicas // 2 + 1}\n"}
+        self.topology_dir.mkdir(parents=True, exist_ok=True)
+        self.topology_dir.chmod(0o755)
+        for name, text in files.items():
+            staged = self.topology_dir / f".{name}.new"
+            staged.write_text(text)
+            staged.chmod(0o444)
+            staged.replace(self.topology_dir / name)
+        self.topology_dir.chmod(0o555)
 
     def wipe_data(self, ordinal: int) -> None:
         path = self.data_dir(ordinal)
@@ -212,7 +233,6 @@ class GatewayPods:
             "STATEFULSET_NAME": names.GATEWAY,
             "HEADLESS_SERVICE": names.GATEWAY_HEADLESS_SERVICE,
             "CLUSTER_DOMAIN": self.cfg.platform.cluster_domain,
-            "REPLICAS": str(self.replicas),
             "MASTER_SET": names.MASTER_SET,
             "REDIS_PORT": str(names.REDIS_PORT),
             "SENTINEL_PORT": str(names.SENTINEL_PORT),
@@ -256,6 +276,7 @@ class GatewayPods:
                "--user", f"{UID}:{UID}", "--read-only", "--tmpfs", "/tmp",
                "-v", f"{self.scripts_dir}:{names.SCRIPTS_DIR}:ro",
                "-v", f"{conf_dir}:{names.CONF_DIR}:ro",
+               "-v", f"{self.topology_dir}:{names.TOPOLOGY_DIR}:ro",
                "-v", f"{self.data_dir(ordinal)}:{names.DATA_DIR}",
                *self._env_args(self.pod_env(ordinal), secret),
                self.engine.image, "sh", f"{names.SCRIPTS_DIR}/{script}", env=secret)
@@ -270,6 +291,27 @@ class GatewayPods:
                 self.removed_logs.setdefault((ordinal, role), []).append(kept.stdout + kept.stderr)
         podman("pod", "rm", "-f", "-t", str(stop_timeout), self.pod_name(ordinal), check=False)
         self.started_pods.discard(ordinal)
+
+    def run_topology_job(self, timeout: float = 600) -> subprocess.CompletedProcess:
+        """The topology Job's container (components/topology_job.py) on the pods' network, to its
+        end: the scripts and the topology files mounted, the cluster's names in the environment,
+        Sentinel's password alone."""
+        env = {key: value for key, value in self.pod_env(0).items()
+               if key not in ("POD_NAME", "DNS_WAIT_SECONDS", "BOOT_PEER_WAIT_SECONDS")}
+        secret = {"SENTINEL_PASSWORD": self.sentinel_password} if self.sentinel_password else {}
+        return podman("run", "--rm", "--name", f"{PREFIX}topology-job", "--network", NETWORK,
+                      "--dns-option", "timeout:1", "--dns-option", "attempts:5",
+                      "--user", f"{UID}:{UID}", "--read-only", "--tmpfs", "/tmp",
+                      "-v", f"{self.scripts_dir}:{names.SCRIPTS_DIR}:ro",
+                      "-v", f"{self.topology_dir}:{names.TOPOLOGY_DIR}:ro",
+                      *self._env_args(env, secret), self.engine.image,
+                      "sh", f"{names.SCRIPTS_DIR}/{names.TOPOLOGY_RECONCILE_SCRIPT}",
+                      env=secret, check=False, timeout=timeout)
+
+    def container_ids(self) -> dict[tuple[int, str], str]:
+        """(ordinal, role) -> container id of every started pod: a restarted container has a new one."""
+        return {(ordinal, role): podman("inspect", "--format", "{{.Id}}", self.container(ordinal, role)).stdout.strip()
+                for ordinal in sorted(self.started_pods) for role in ("redis", "sentinel")}
 
     def kill_pod(self, ordinal: int) -> None:
         """SIGKILL to every container of the pod, then removal: a node lost without warning."""

@@ -792,17 +792,6 @@ def test_restart_of_every_pod_at_once_elects_the_most_advanced_node(gateway: Gat
 # ---------------------------------------------------------------------------- scaling
 
 
-def rolling_restart(gateway: GatewayPods) -> None:
-    """Every pod, highest ordinal first, each Ready before the next (a StatefulSet rollout)."""
-    for ordinal in sorted(gateway.started_pods, reverse=True):
-        gateway.run_script(ordinal, "redis", names.REDIS_PRESTOP_SCRIPT, timeout=HANDOVER_BUDGET_S + 30)
-        gateway.remove_pod(ordinal, stop_timeout=int(CFG.gateway.termination_grace_period_seconds))
-        gateway.create_pod(ordinal)
-        wait_for(f"pod {ordinal} to be Ready",
-                 lambda: script_rc(gateway, ordinal, "redis", names.REDIS_READINESS_SCRIPT) == 0,
-                 RECOVERY_BOUND_S, interval=1)
-
-
 def sentinel_counts(gateway: GatewayPods) -> dict[int, tuple[int, int]]:
     counts = {}
     for ordinal in sorted(gateway.started_pods):
@@ -812,24 +801,54 @@ def sentinel_counts(gateway: GatewayPods) -> dict[int, tuple[int, int]]:
     return counts
 
 
-def test_scale_up_and_down_leaves_the_right_peers(gateway: GatewayPods, healthy: int):
-    gateway.replicas = 5
+def sentinel_quorums(gateway: GatewayPods) -> set[int]:
+    quorums = set()
+    for ordinal in sorted(gateway.started_pods):
+        with gateway.sentinel(ordinal) as sentinel:
+            quorums.add(int(sentinel.execute_command("SENTINEL", "MASTER", names.MASTER_SET)["quorum"]))
+    return quorums
+
+
+def topology_job(gateway: GatewayPods) -> str:
+    job = gateway.run_topology_job()
+    assert job.returncode == 0, job.stdout + job.stderr
+    return job.stderr
+
+
+def test_scale_up_and_down_rolls_no_pod_and_leaves_the_right_peers(gateway: GatewayPods, healthy: int):
+    """gateway.replicas 3 -> 5 -> 3 as `pulumi up` makes it: the topology files change under the
+    running pods, which keep running; pods 3 and 4 are added, later removed together (a
+    StatefulSet of podManagementPolicy Parallel), the master's preStop runs if one of them is
+    master; after each step the topology Job sets the quorum and makes every sentinel forget the
+    removed pods. Without the Job's reset the survivors would each count 4 peers after the
+    scale-in: a failover would need all 3 of their votes."""
+    before = gateway.container_ids()
+    gateway.set_topology(5)
     for ordinal in (3, 4):
         gateway.create_pod(ordinal)
     gateway.wait_healthy(RECOVERY_BOUND_S)
+    topology_job(gateway)
     assert set(sentinel_counts(gateway).values()) == {(4, 4)}
+    assert sentinel_quorums(gateway) == {3}
+    assert gateway.master_ordinal() == healthy, "a scale-out moves no master"
 
+    gateway.set_topology(3)
     for ordinal in (4, 3):
         if gateway.master_ordinal() == ordinal:
             gateway.run_script(ordinal, "redis", names.REDIS_PRESTOP_SCRIPT, timeout=HANDOVER_BUDGET_S + 30)
         gateway.remove_pod(ordinal, stop_timeout=10)
-    gateway.replicas = 3
-    rolling_restart(gateway)  # REPLICAS changed in the pod template: every pod restarts
+    log = topology_job(gateway)
+    assert "forgets" in log, log
     gateway.wait_healthy(RECOVERY_BOUND_S)
     assert set(sentinel_counts(gateway).values()) == {(2, 2)}
+    assert sentinel_quorums(gateway) == {2}
+    assert gateway.master_ordinal() == healthy
     for ordinal in range(3):
         text = (gateway.data_dir(ordinal) / "sentinel" / "sentinel.conf").read_text()
         assert "redis-gateway-3." not in text and "redis-gateway-4." not in text
+    assert gateway.container_ids() == before, "a scale restarted a container of the pods that stay"
+    # A second run finds nothing to do.
+    assert "forgets" not in topology_job(gateway)
 
 
 # ---------------------------------------------------------------------------- operator commands

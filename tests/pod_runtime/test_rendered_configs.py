@@ -163,9 +163,11 @@ def test_gateway_sentinel_conf_runs(any_stack_config: StackConfig, tmp_path: Pat
     cfg = any_stack_config
     redis_port, sentinel_port = free_port(), free_port()
     redis_conf = write_private(tmp_path / "redis.conf", localized("", redis_port, tmp_path))
+    # The port, and the quorum that sentinel-start.sh takes from the topology ConfigMap.
+    quorum = redis_files.gateway_topology(cfg)[names.TOPOLOGY_QUORUM_KEY].strip()
     template = redis_files.gateway_sentinel_conf(cfg).replace(
-        f"{redis_files.MONITOR_PLACEHOLDER_HOST} {names.REDIS_PORT}",
-        f"{redis_files.MONITOR_PLACEHOLDER_HOST} {redis_port}")
+        f"{redis_files.MONITOR_PLACEHOLDER_HOST} {names.REDIS_PORT} {redis_files.MONITOR_PLACEHOLDER_QUORUM}",
+        f"{redis_files.MONITOR_PLACEHOLDER_HOST} {redis_port} {quorum}")
     sentinel_dir = tmp_path / "sentinel"
     sentinel_dir.mkdir()
     conf = write_private(sentinel_dir / "sentinel.conf", localized(

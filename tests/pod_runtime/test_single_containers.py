@@ -225,14 +225,16 @@ def gateway_files(tmp_path: Path) -> list[tuple[Path, str]]:
     conf = read_only_dir(tmp_path / "conf", {names.REDIS_CONF: redis_files.gateway_redis_conf(cfg),
                                              names.SENTINEL_CONF: redis_files.gateway_sentinel_conf(cfg)}, 0o444)
     scripts = read_only_dir(tmp_path / "bin", redis_files.gateway_scripts(), 0o555)
+    topology = read_only_dir(tmp_path / "topology", redis_files.gateway_topology(cfg), 0o444)
     data = tmp_path / "data"
     data.mkdir(mode=0o777)
-    return [(conf, names.CONF_DIR + ":ro"), (scripts, names.SCRIPTS_DIR + ":ro"), (data, names.DATA_DIR)]
+    return [(conf, names.CONF_DIR + ":ro"), (scripts, names.SCRIPTS_DIR + ":ro"),
+            (topology, names.TOPOLOGY_DIR + ":ro"), (data, names.DATA_DIR)]
 
 
 def gateway_env(dns_wait: int) -> dict[str, str]:
     return {"POD_NAME": "redis-gateway-0", "POD_NAMESPACE": "kubernaut-system", "STATEFULSET_NAME": names.GATEWAY,
-            "HEADLESS_SERVICE": names.GATEWAY_HEADLESS_SERVICE, "CLUSTER_DOMAIN": "cluster.local", "REPLICAS": "3",
+            "HEADLESS_SERVICE": names.GATEWAY_HEADLESS_SERVICE, "CLUSTER_DOMAIN": "cluster.local",
             "MASTER_SET": names.MASTER_SET, "REDIS_PORT": str(names.REDIS_PORT),
             "SENTINEL_PORT": str(names.SENTINEL_PORT), "DNS_WAIT_SECONDS": str(dns_wait),
             "BOOT_PEER_WAIT_SECONDS": "2"}

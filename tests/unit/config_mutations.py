@@ -18,7 +18,7 @@ from typing import Any, Iterator, Optional
 
 from hypothesis import strategies as st
 
-from stack_config import ConfigError, StackConfig, load_stack_config
+from stack_config import ConfigError, StackConfig, load_stack_config, names
 from stack_config.keys import KNOWN_KEYS
 from tools.config_reference import _leaves
 from tools.pulumi_mock_run import ProgramRun, run_program, set_path, stack_file_config
@@ -291,10 +291,10 @@ def assert_objects_are_sound(cfg: StackConfig, objects: list[dict[str, Any]]) ->
     for name, text in files.items():
         for number in re.findall(r"^maxmemory (\d+)$", text, re.MULTILINE):
             assert int(number) >= 2**20, (name, number)
-    monitors = [line for text in files.values() for line in text.splitlines() if line.startswith("sentinel monitor ")]
-    for line in monitors:
-        quorum = int(line.split()[-1])
-        assert cfg.gateway.replicas // 2 < quorum <= cfg.gateway.replicas - 1, line
+    # Sentinel's quorum is the topology ConfigMap's (sentinel-start.sh puts it in the monitor line).
+    quorum = int(files[names.TOPOLOGY_QUORUM_KEY])
+    assert cfg.gateway.replicas // 2 < quorum <= cfg.gateway.replicas - 1, quorum
+    assert int(files[names.TOPOLOGY_REPLICAS_KEY]) == cfg.gateway.replicas
 
 
 def as_list(objects: list[dict[str, Any]], namespace: str) -> str:

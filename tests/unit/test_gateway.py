@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from components.redis_sentinel_cluster import TYPE_TOKEN
+from components.topology_job import TYPE_TOKEN as TOPOLOGY_JOB_TYPE_TOKEN
 from stack_config import names
 
 from .support import DEV_WITHOUT_AUTH, STACKS
@@ -39,6 +40,11 @@ def _pod(run):
     return _statefulset(run)["spec"]["template"]["spec"]
 
 
+def _topology_job(run):
+    (job,) = [o for o in run.kubernetes_objects() if o["kind"] == "Job"]
+    return job
+
+
 # The Redis and Sentinel servers' containers; the exporters (monitoring) are tested in test_monitoring.py.
 SERVER_CONTAINERS = ("redis", "sentinel")
 
@@ -66,13 +72,15 @@ def test_objects_and_names(run, gateway_auth):
         ("Deployment", "redis-gateway-haproxy"), ("ConfigMap", "redis-gateway-config"),
         ("ConfigMap", "redis-gateway-scripts"), ("ConfigMap", "redis-gateway-haproxy-config"),
         ("PodDisruptionBudget", "redis-gateway"), ("PodDisruptionBudget", "redis-gateway-haproxy"),
+        ("ConfigMap", "redis-gateway-topology"), ("Job", _topology_job(run)["metadata"]["name"]),
     }
     if gateway_auth:
         expected.add(("Secret", "redis-gateway-auth"))
     # The Monitoring component's objects about the gateway (every stack file switches them on).
     expected |= {("Service", "redis-gateway-metrics"), ("ConfigMap", "kubernaut-redis-dashboard")}
     # The NetworkPolicies component's (every stack file switches them on too).
-    expected |= {("NetworkPolicy", "redis-gateway"), ("NetworkPolicy", "redis-gateway-haproxy")}
+    expected |= {("NetworkPolicy", "redis-gateway"), ("NetworkPolicy", "redis-gateway-haproxy"),
+                 ("NetworkPolicy", "redis-gateway-topology")}
     assert kinds == expected
     assert all(o["metadata"]["namespace"] == "kubernaut-system" for o in run.kubernetes_objects()
                if o["kind"] != "Namespace")
@@ -128,8 +136,8 @@ def test_every_object_carries_the_common_labels(run):
         assert labels[names.LABEL_NAME] == "redis"
         assert labels[names.LABEL_PART_OF] == "kubernaut"
         assert labels[names.LABEL_MANAGED_BY] == "pulumi"
-        assert labels[names.LABEL_APP] in (names.GATEWAY, names.GATEWAY_HAPROXY, names.CACHE)
-        assert labels[names.LABEL_COMPONENT] in ("sentinel-cluster", "master-proxy", "cache")
+        assert labels[names.LABEL_APP] in (names.GATEWAY, names.GATEWAY_HAPROXY, names.CACHE, names.GATEWAY_TOPOLOGY_JOB)
+        assert labels[names.LABEL_COMPONENT] in ("sentinel-cluster", "master-proxy", "cache", "topology")
 
 
 def test_app_label_of_redis_pods_matches_the_previous_deployment(run):
@@ -180,7 +188,7 @@ def test_environment(run, gateway_auth):
         literal = {name: item["value"] for name, item in env.items() if "value" in item}
         assert literal == {
             "POD_NAMESPACE": "kubernaut-system", "STATEFULSET_NAME": "redis-gateway",
-            "HEADLESS_SERVICE": "redis-gateway-headless", "CLUSTER_DOMAIN": "cluster.local", "REPLICAS": "3",
+            "HEADLESS_SERVICE": "redis-gateway-headless", "CLUSTER_DOMAIN": "cluster.local",
             "MASTER_SET": "gateway-master", "REDIS_PORT": "6379", "SENTINEL_PORT": "26379",
             "DNS_WAIT_SECONDS": "60", "BOOT_PEER_WAIT_SECONDS": "20",
             "ENGINE_SERVER": "redis-server", "ENGINE_SENTINEL": "redis-sentinel", "ENGINE_CLI": "redis-cli",
@@ -231,12 +239,15 @@ def test_mounts_and_volumes(run):
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["conf"]["configMap"] == {"name": "redis-gateway-config", "defaultMode": 0o444}
     assert volumes["scripts"]["configMap"] == {"name": "redis-gateway-scripts", "defaultMode": 0o555}
+    assert volumes["topology"]["configMap"] == {"name": "redis-gateway-topology", "defaultMode": 0o444}
     assert "emptyDir" in volumes["tmp"]
     for container in _servers(pod):
         mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
         assert mounts == {
             "/etc/kubernaut-redis/conf": {"name": "conf", "mountPath": "/etc/kubernaut-redis/conf", "readOnly": True},
             "/opt/kubernaut-redis/bin": {"name": "scripts", "mountPath": "/opt/kubernaut-redis/bin", "readOnly": True},
+            "/etc/kubernaut-redis/topology": {
+                "name": "topology", "mountPath": "/etc/kubernaut-redis/topology", "readOnly": True},
             "/data": {"name": "data", "mountPath": "/data"},
             "/tmp": {"name": "tmp", "mountPath": "/tmp"},
         }
@@ -390,8 +401,11 @@ def test_options_protect_timeouts_ignore_and_parents(program, resource_options):
     component = resource_options[(TYPE_TOKEN, "redis-gateway")]
     children = [opts for (token, name), opts in resource_options.items()
                 if token.startswith("kubernetes:") and name.startswith("redis-gateway-")]
-    assert len(children) == 10
-    assert all(opts.parent is not None and opts.parent._type == TYPE_TOKEN for opts in children)
+    assert len(children) == 12
+    job = resource_options[("kubernetes:batch/v1:Job", "redis-gateway-topology-job")]
+    assert job.parent._type == TOPOLOGY_JOB_TYPE_TOKEN
+    assert resource_options[(TOPOLOGY_JOB_TYPE_TOKEN, "redis-gateway-topology")].parent._type == TYPE_TOKEN
+    assert all(opts.parent is not None and opts.parent._type == TYPE_TOKEN for opts in children if opts is not job)
     assert isinstance(component.providers, list) and len(component.providers) == 1
 
 

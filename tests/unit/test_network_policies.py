@@ -62,7 +62,10 @@ def _workloads(objects):
 def test_every_pod_the_program_creates_is_selected_by_exactly_one_policy(prod_objects):
     policies = _policies(prod_objects)
     workloads = _workloads(prod_objects)
-    assert {w["metadata"]["name"] for w in workloads} == {names.GATEWAY, names.GATEWAY_HAPROXY, names.CACHE}
+    kinds = {w["metadata"]["name"]: w["kind"] for w in workloads}
+    (job,) = [n for n, kind in kinds.items() if kind == "Job"]
+    assert job.startswith(f"{names.GATEWAY_TOPOLOGY_JOB}-")
+    assert set(kinds) - {job} == {names.GATEWAY, names.GATEWAY_HAPROXY, names.CACHE}
     for workload in workloads:
         selecting = [n for n, p in policies.items() if _selects(p, _template_labels(workload))]
         assert len(selecting) == 1, (workload["metadata"]["name"], selecting)
@@ -102,6 +105,18 @@ def test_egress_goes_to_dns_and_to_the_gateway_pods_only(prod_objects):
         assert _allowed(policy, "egress", _pod_labels(prod_objects, names.CACHE)) == set()
     cache = policies[names.CACHE]
     assert cache["spec"]["policyTypes"] == ["Ingress", "Egress"] and cache["spec"]["egress"] == []
+
+
+def test_the_topology_job_reaches_the_sentinels_and_nothing_else(prod_objects):
+    policies = _policies(prod_objects)
+    (job,) = [w["metadata"]["name"] for w in _workloads(prod_objects) if w["kind"] == "Job"]
+    job_pods = _pod_labels(prod_objects, job)
+    policy = policies[names.GATEWAY_TOPOLOGY_JOB]
+    assert policy["spec"]["ingress"] == []
+    assert _allowed(policy, "egress", _pod_labels(prod_objects, names.GATEWAY)) == {("TCP", names.SENTINEL_PORT)}
+    assert _allowed(policy, "egress", _pod_labels(prod_objects, names.GATEWAY_HAPROXY)) == set()
+    assert _allowed(policies[names.GATEWAY], "ingress", job_pods) == {("TCP", names.SENTINEL_PORT)}
+    assert _allowed(policies[names.GATEWAY_HAPROXY], "ingress", job_pods) == set()
 
 
 def test_proxy_and_cache_take_their_clients_only(prod_objects):

@@ -242,7 +242,8 @@ def test_register_outputs_is_the_last_statement_of_each_component(path: Path):
 def test_component_modules_exist_for_the_ast_test():
     found = [cls.name for path in (REPO / "components").glob("*.py")
              for cls in _component_classes(ast.parse(path.read_text()))]
-    assert sorted(found) == ["Monitoring", "NetworkPolicies", "RedisSentinelCluster", "SingleRedisCache"]
+    assert sorted(found) == ["Monitoring", "NetworkPolicies", "RedisSentinelCluster", "SingleRedisCache",
+                             "TopologyJob"]
 
 
 def test_project_file():

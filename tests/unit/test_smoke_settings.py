@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from redis_files import gateway_redis_conf, gateway_sentinel_conf
+from redis_files import gateway_redis_conf, gateway_sentinel_conf, gateway_topology
 from smoke import __main__ as smoke_cli
 from smoke.targets import TargetsError, from_manifest_objects, redis_settings, sentinel_settings
 from stack_config import names
@@ -27,13 +27,14 @@ def test_expected_settings_are_the_stack_configs(stack):
     assert redis_settings(gateway_redis_conf(cfg)) == {
         "maxmemory": str(cfg.gateway.maxmemory_bytes), "maxmemory-policy": cfg.gateway.maxmemory_policy,
         "appendonly": "yes" if cfg.gateway.persistence.appendonly else "no"}
-    assert sentinel_settings(gateway_sentinel_conf(cfg), names.MASTER_SET) == {
+    quorum = gateway_topology(cfg)[names.TOPOLOGY_QUORUM_KEY]
+    assert sentinel_settings(gateway_sentinel_conf(cfg), names.MASTER_SET, quorum) == {
         "quorum": str(cfg.gateway.effective_quorum),
         "down-after-milliseconds": str(cfg.gateway.down_after_milliseconds),
         "failover-timeout": str(cfg.gateway.failover_timeout_milliseconds),
         "parallel-syncs": str(cfg.gateway.parallel_syncs)}
     # Another master set's lines are not this one's.
-    assert sentinel_settings(gateway_sentinel_conf(cfg), "other-master") == {}
+    assert sentinel_settings(gateway_sentinel_conf(cfg), "other-master", quorum) == {}
 
 
 def test_rendered_manifests_carry_the_expected_settings(tmp_path):
@@ -55,3 +56,16 @@ def test_settings_flags_name_the_flag_and_the_keys_allowed():
         smoke_cli._settings(["maxclients=5"], ("maxmemory",), "--redis-setting")
     with pytest.raises(TargetsError, match="expected KEY=VALUE"):
         smoke_cli._settings(["maxmemory"], ("maxmemory",), "--redis-setting")
+
+
+def test_the_smoke_checks_object_names_are_the_programs():
+    """smoke/targets.py runs alone in the client image (standard library only), so it spells the
+    names it reads from manifests itself: they must be the program's."""
+    from smoke import targets
+
+    assert (targets.GATEWAY_STATEFULSET, targets.GATEWAY_CONFIG_MAP, targets.GATEWAY_HA_SERVICE) == \
+        (names.GATEWAY, names.GATEWAY_CONFIG_MAP, names.GATEWAY_HA_SERVICE)
+    assert (targets.GATEWAY_TOPOLOGY_CONFIG_MAP, targets.TOPOLOGY_QUORUM) == \
+        (names.GATEWAY_TOPOLOGY_CONFIG_MAP, names.TOPOLOGY_QUORUM_KEY)
+    assert (targets.CACHE_DEPLOYMENT, targets.CACHE_CONFIG_MAP, targets.REDIS_CONF, targets.SENTINEL_CONF) == \
+        (names.CACHE, names.CACHE_CONFIG_MAP, names.REDIS_CONF, names.SENTINEL_CONF)

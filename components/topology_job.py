@@ -1,0 +1,141 @@
+"""TopologyJob: applies the gateway's pod count and quorum to the running sentinels.
+
+The pod count is not in the gateway's pod template (ConfigMap redis-gateway-topology, mounted
+apart from the checksummed config), so `gateway.replicas` 3 -> 5 -> 3 adds or removes pods without
+rolling the others. What the running pods cannot do for themselves is done by this Job, which
+`pulumi up` runs after the StatefulSet has its pods and waits for: every sentinel gets the
+topology's quorum, and those that still know pods a scale-in removed forget them
+(pod_scripts/topology-reconcile.sh says how and why). A failed Job fails `pulumi up`.
+
+The Job's name carries a digest of what it applies (pod count, quorum, image, engine): the same
+topology is applied once; a new one replaces the Job. Finished Jobs are kept (no TTL): the
+provider would otherwise find its Job gone and create it again at the next `pulumi up`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from stack_config import EngineBinaries, names
+
+from .labels import object_labels
+from .pod_spec import (
+    config_map_volume,
+    container_security_context,
+    literal_env,
+    pod_security_context,
+    secret_env,
+    short_dns_timeouts,
+    tmp_mount,
+    tmp_volume,
+)
+
+TYPE_TOKEN = "kubernaut:redis:TopologyJob"
+SCRIPTS_VOLUME = "scripts"
+TOPOLOGY_VOLUME = "topology"
+EXECUTABLE_MODE = 0o555
+READ_ONLY_MODE = 0o444
+# The script's own bounds (pod_scripts/topology-reconcile.sh; tests/unit keep them equal): how long
+# removed pods may take to be judged down, and, per sentinel, how long a running failover may
+# delay its reset and how long it may take to relearn its peers. A Job still running after them
+# all, plus a pod's start, is stuck.
+GHOST_DOWN_WAIT_SECONDS = 120
+RELEARN_WAIT_SECONDS = 60
+JOB_START_SECONDS = 60
+RESOURCES = k8s.core.v1.ResourceRequirementsArgs(
+    requests={"cpu": "10m", "memory": "16Mi"}, limits={"cpu": "200m", "memory": "64Mi"})
+
+
+@dataclass(frozen=True)
+class TopologyJobArgs:
+    """Only what the Job needs: where the pods are, what to apply, how to reach the sentinels."""
+
+    namespace: str
+    cluster_domain: str
+    replicas: int
+    quorum: int
+    image: str
+    pull_policy: str
+    engine: EngineBinaries
+    # Sentinel's own password (gateway.auth.sentinel): Secret key of redis-gateway-auth, or None.
+    sentinel_password_key: Optional[str] = None
+
+    @property
+    def deadline_seconds(self) -> int:
+        return JOB_START_SECONDS + GHOST_DOWN_WAIT_SECONDS + self.replicas * 2 * RELEARN_WAIT_SECONDS
+
+    @property
+    def job_name(self) -> str:
+        applied = json.dumps([self.replicas, self.quorum, self.image, self.engine.env()], sort_keys=True)
+        return f"{names.GATEWAY_TOPOLOGY_JOB}-{hashlib.sha256(applied.encode()).hexdigest()[:10]}"
+
+
+class TopologyJob(pulumi.ComponentResource):
+    job_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: TopologyJobArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        labels = object_labels(names.GATEWAY, names.COMPONENT_TOPOLOGY, names.GATEWAY_TOPOLOGY_JOB)
+        env = literal_env({
+            "POD_NAMESPACE": args.namespace,
+            "STATEFULSET_NAME": names.GATEWAY,
+            "HEADLESS_SERVICE": names.GATEWAY_HEADLESS_SERVICE,
+            "CLUSTER_DOMAIN": args.cluster_domain,
+            "MASTER_SET": names.MASTER_SET,
+            "REDIS_PORT": names.REDIS_PORT,
+            "SENTINEL_PORT": names.SENTINEL_PORT,
+            **args.engine.env(),
+        })
+        if args.sentinel_password_key:
+            env.append(secret_env("SENTINEL_PASSWORD", names.GATEWAY_AUTH_SECRET, args.sentinel_password_key))
+        job = k8s.batch.v1.Job(
+            f"{name}-job",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=args.job_name, namespace=args.namespace, labels=labels),
+            spec=k8s.batch.v1.JobSpecArgs(
+                backoff_limit=1,
+                active_deadline_seconds=args.deadline_seconds,
+                template=k8s.core.v1.PodTemplateSpecArgs(
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    spec=k8s.core.v1.PodSpecArgs(
+                        restart_policy="Never",
+                        automount_service_account_token=False,
+                        enable_service_links=False,
+                        security_context=pod_security_context(names.REDIS_UID),
+                        dns_config=short_dns_timeouts(),
+                        containers=[k8s.core.v1.ContainerArgs(
+                            name="topology",
+                            image=args.image,
+                            image_pull_policy=args.pull_policy,
+                            command=["sh", f"{names.SCRIPTS_DIR}/{names.TOPOLOGY_RECONCILE_SCRIPT}"],
+                            env=env,
+                            resources=RESOURCES,
+                            security_context=container_security_context(),
+                            volume_mounts=[
+                                k8s.core.v1.VolumeMountArgs(
+                                    name=SCRIPTS_VOLUME, mount_path=names.SCRIPTS_DIR, read_only=True),
+                                k8s.core.v1.VolumeMountArgs(
+                                    name=TOPOLOGY_VOLUME, mount_path=names.TOPOLOGY_DIR, read_only=True),
+                                tmp_mount(),
+                            ],
+                        )],
+                        volumes=[
+                            config_map_volume(SCRIPTS_VOLUME, names.GATEWAY_SCRIPTS_CONFIG_MAP, EXECUTABLE_MODE),
+                            config_map_volume(TOPOLOGY_VOLUME, names.GATEWAY_TOPOLOGY_CONFIG_MAP, READ_ONLY_MODE),
+                            tmp_volume(),
+                        ],
+                    ),
+                ),
+            ),
+            # The provider waits for the Job to complete (and fails `pulumi up` if it fails); its
+            # own default wait (10 minutes) would end before the Job's deadline with many pods.
+            opts=pulumi.ResourceOptions(
+                parent=self, custom_timeouts=pulumi.CustomTimeouts(create=f"{args.deadline_seconds + 30}s")),
+        )
+        self.job_name = job.metadata.name
+        self.register_outputs({"jobName": self.job_name})
