@@ -158,10 +158,12 @@ def exec_probe(command: Sequence[str], *, period: int, timeout: int, failures: i
     )
 
 
-def tcp_probe(port: int, *, period: int, timeout: int, failures: int) -> k8s.core.v1.ProbeArgs:
+def tcp_probe(port: int, *, period: int, timeout: int, failures: int,
+              initial_delay: Optional[int] = None) -> k8s.core.v1.ProbeArgs:
     return k8s.core.v1.ProbeArgs(
         tcp_socket=k8s.core.v1.TCPSocketActionArgs(port=port),
         period_seconds=period, timeout_seconds=timeout, failure_threshold=failures,
+        initial_delay_seconds=initial_delay,
     )
 
 

@@ -80,6 +80,15 @@ TOPOLOGY_VOLUME = "topology"
 SCRIPTS_VOLUME = "scripts"
 HAPROXY_CONF_VOLUME = "haproxy-config"
 READ_ONLY_MODE = 0o444
+# A new HAProxy pod is Ready only after this: until its first checks have answered (every second,
+# each bounded by `timeout check`), HAProxy counts every server as up, and its admission rule
+# (role:master and `quorum` sentinels naming it) then admits any pod.
+HAPROXY_READY_DELAY_SECONDS = 3
+# A stopping HAProxy pod keeps its listeners this long: the Service drops the pod's endpoint
+# first, so no new connection is refused. Measured on the lab without the two (a scale rolled
+# the proxy; docs/drill-scale.json of 2026-12-02 14:06): connections refused for 0.3 s, then
+# writes sent to a replica (READONLY), 2.7 s of outage through the endpoint.
+HAPROXY_PRESTOP_SECONDS = 5
 EXECUTABLE_MODE = 0o555
 
 
@@ -553,9 +562,12 @@ class RedisSentinelCluster(pulumi.ComponentResource):
                 tmp_mount(),
             ],
             security_context=container_security_context(),
-            readiness_probe=tcp_probe(
-                names.REDIS_PORT, period=READINESS_PROBE_PERIOD_SECONDS, timeout=2, failures=2),
+            readiness_probe=tcp_probe(names.REDIS_PORT, period=READINESS_PROBE_PERIOD_SECONDS, timeout=2,
+                                      failures=2, initial_delay=HAPROXY_READY_DELAY_SECONDS),
             liveness_probe=tcp_probe(names.REDIS_PORT, period=10, timeout=3, failures=3),
+            lifecycle=k8s.core.v1.LifecycleArgs(
+                pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+                    exec_=k8s.core.v1.ExecActionArgs(command=["sleep", str(HAPROXY_PRESTOP_SECONDS)]))),
         )
 
     # ------------------------------------------------------------------ disruption budgets

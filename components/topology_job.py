@@ -42,9 +42,10 @@ TOPOLOGY_VOLUME = "topology"
 EXECUTABLE_MODE = 0o555
 READ_ONLY_MODE = 0o444
 # The script's own bounds (pod_scripts/topology-reconcile.sh; tests/unit keep them equal): how long
-# removed pods may take to be judged down, and, per sentinel, how long a running failover may
+# the sentinels may take to answer, removed pods to be judged down, and, per sentinel, how long a running failover may
 # delay its reset and how long it may take to relearn its peers. A Job still running after them
 # all, plus a pod's start, is stuck.
+ANSWER_WAIT_SECONDS = 120
 GHOST_DOWN_WAIT_SECONDS = 120
 RELEARN_WAIT_SECONDS = 60
 JOB_START_SECONDS = 60
@@ -68,7 +69,8 @@ class TopologyJobArgs:
 
     @property
     def deadline_seconds(self) -> int:
-        return JOB_START_SECONDS + GHOST_DOWN_WAIT_SECONDS + self.replicas * 2 * RELEARN_WAIT_SECONDS
+        return (JOB_START_SECONDS + ANSWER_WAIT_SECONDS + GHOST_DOWN_WAIT_SECONDS
+                + self.replicas * 2 * RELEARN_WAIT_SECONDS)
 
     @property
     def job_name(self) -> str:

@@ -142,14 +142,15 @@ class Target:
 
     def all_ready(self) -> bool:
         """Every pod of the StatefulSet is there and Ready, and so is every other pod of the same
-        instance (the gateway's HAProxy: app.kubernetes.io/instance=redis-gateway); other pods
-        of the namespace (the drills' client, a smoke Job, other tools) do not count."""
+        instance (the gateway's HAProxy: app.kubernetes.io/instance=redis-gateway) but a finished
+        one (the topology Job's, Succeeded); other pods of the namespace (the drills' client, a
+        smoke Job, other tools) do not count."""
         pods = self._pods(fresh=True)
         ours = [pods.get(name) for name in self.pod_names()]
         if any(p is None or not p.ready or p.terminating for p in ours):
             return False
         others = [p for p in pods.values() if p.name not in self.pod_names()
-                  and p.labels.get(INSTANCE_LABEL) == self.statefulset]
+                  and p.labels.get(INSTANCE_LABEL) == self.statefulset and p.phase != "Succeeded"]
         return all(p.ready and not p.terminating for p in others)
 
     def pod_restarts(self) -> dict[str, dict[str, int]]:

@@ -11,17 +11,18 @@
 #     runs, and waited for until it knows every remaining pod again (hello messages every 2 s,
 #     the replicas from the master's INFO), so that at most one sentinel relearns its peers at
 #     any moment.
-# Exits 0 once every answering sentinel has the quorum and exactly the remaining pods as peers
-# and replicas; 1 with what is wrong otherwise (the Job fails, and `pulumi up` with it). A
-# sentinel that does not answer is logged, not waited for: it takes the topology at its next
-# start (sentinel-start.sh).
+# Exits 0 once every sentinel has the quorum and exactly the remaining pods as peers and
+# replicas; 1 with what is wrong otherwise (the Job fails, and `pulumi up` with it), a sentinel
+# that does not answer within ANSWER_WAIT_SECONDS included.
 set -eu
 SCRIPT_NAME=topology-reconcile
 # shellcheck source-path=SCRIPTDIR
 # shellcheck source=common.sh
 . "$(dirname -- "$0")/common.sh"
 
-# How long the removed pods may take to be judged down, and a reset sentinel to relearn its peers.
+# How long the sentinels may take to answer the Job, the removed pods to be judged down, and a
+# reset sentinel to relearn its peers.
+ANSWER_WAIT_SECONDS=120
 GHOST_DOWN_WAIT_SECONDS=120
 RELEARN_WAIT_SECONDS=60
 
@@ -51,17 +52,27 @@ ghosts_at() {
     done
 }
 
-# The ordinals whose sentinel answers PING, one per line.
-answering() {
+# Whether the sentinel of pod <ordinal> answers PING.
+answers() {
+    [ "$(sentinel_cli "$(pod_fqdn "$1")" PING 2>/dev/null | tr -d '\r')" = PONG ]
+}
+
+# Waits until the sentinel of every pod answers. `pulumi up` starts the Job once every pod is
+# Ready, but the Job's own pod may not reach them at once (a network policy enforcer learns a new
+# pod's address a few seconds after it starts), and during a staged rollout pods restart.
+wait_for_every_sentinel() {
+    deadline=$(($(now_seconds) + ANSWER_WAIT_SECONDS))
     pods=$(topology_replicas)
-    answering_ordinal=0
-    while [ "$answering_ordinal" -lt "$pods" ]; do
-        if [ "$(sentinel_cli "$(pod_fqdn "$answering_ordinal")" PING 2>/dev/null | tr -d '\r')" = PONG ]; then
-            printf '%s\n' "$answering_ordinal"
+    waiting_ordinal=0
+    while [ "$waiting_ordinal" -lt "$pods" ]; do
+        if answers "$waiting_ordinal"; then
+            waiting_ordinal=$((waiting_ordinal + 1))
+        elif [ "$(now_seconds)" -ge "$deadline" ]; then
+            log "the sentinel of pod $waiting_ordinal does not answer after $ANSWER_WAIT_SECONDS s"
+            return 1
         else
-            log "the sentinel of pod $answering_ordinal does not answer: it takes the topology at its next start"
+            sleep 1
         fi
-        answering_ordinal=$((answering_ordinal + 1))
     done
 }
 
@@ -138,7 +149,8 @@ main() {
     load_cluster_identity
     QUORUM=$(topology_quorum)
     log "applying the topology: $(topology_replicas) pods, quorum $QUORUM"
-    ordinals=$(answering)
+    wait_for_every_sentinel || die "not every sentinel answers: nothing applied"
+    ordinals=$(peer_count=$(topology_replicas); seq 0 $((peer_count - 1)))
     failed=0
     for ordinal in $ordinals; do
         set_quorum "$ordinal" || failed=1
@@ -151,7 +163,7 @@ main() {
         [ -z "$problems" ] || { log "$problems"; failed=1; }
     done
     [ "$failed" = 0 ] || die "the topology is not applied everywhere (see above)"
-    log "every answering sentinel has quorum $QUORUM and knows the $(topology_replicas) pods"
+    log "every sentinel has quorum $QUORUM and knows the $(topology_replicas) pods"
 }
 
 main "$@"

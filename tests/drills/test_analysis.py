@@ -172,18 +172,27 @@ def test_an_upgrade_must_leave_the_master_on_pod_0_until_the_last_step():
         f"rollback: engines {rolled_back['rolled_back']['engines']}, expected all {old}"]
 
 
-def test_a_scale_drill_fails_on_ghosts_a_wrong_quorum_or_a_failover_for_a_failure():
+def test_a_scale_drill_fails_on_ghosts_a_wrong_quorum_a_restarted_pod_or_a_failover():
     from drills.scenarios import SCENARIOS, unmet_expectations
 
-    good = {"out": {"status": {"pods": 5, "problems": [], "quorums": [3]}},
-            "in": {"status": {"pods": 3, "problems": [], "quorums": [2]}}}
+    lives = {"redis-gateway-0": "uid0 [('redis', 0), ('sentinel', 0)]", "redis-gateway-1": "uid1 []"}
+    good = {"staying_before": lives,
+            "out": {"status": {"pods": 5, "problems": [], "quorums": [3]}, "staying": lives},
+            "in": {"status": {"pods": 3, "problems": [], "quorums": [2]}, "staying": lives}}
     assert unmet_expectations(SCENARIOS["scale"], {"lost": 0, "fault": good}) == []
     ghost = {**good, "in": {"status": {"pods": 3, "quorums": [3],
-                                       "problems": ["redis-gateway-0: sentinel knows 4 other sentinels"]}}}
+                                       "problems": ["redis-gateway-0: sentinel knows 4 other sentinels"]},
+                            "staying": lives}}
     unmet = unmet_expectations(SCENARIOS["scale"], {"lost": 0, "odown_samples": {"redis-gateway-1": 2}, "fault": ghost})
     assert unmet == ["after scaling in: redis-gateway-0: sentinel knows 4 other sentinels",
                      "after scaling in to 3 pods: sentinel quorums [3], expected the majority 2",
                      "a sentinel judged the master objectively down: {'redis-gateway-1': 2}"]
+    restarted = {**lives, "redis-gateway-0": "uid0 [('redis', 1), ('sentinel', 0)]"}
+    rolled = {**good, "out": {**good["out"], "staying": restarted}}
+    assert unmet_expectations(SCENARIOS["scale"], {"lost": 0, "fault": rolled}) == [
+        f"scaling out replaced or restarted pods that stay: {{'redis-gateway-0': \"{restarted['redis-gateway-0']}\"}}"]
+    assert unmet_expectations(SCENARIOS["scale"], {"lost": 0, "fault": good, "failover": True}) == [
+        "an unexpected failover happened"]
 
 
 def test_the_master_timeline_starts_at_the_fault_and_keeps_changes_only():

@@ -2,8 +2,8 @@
 with two writers running, one through Sentinel discovery and one through the master-only endpoint
 (python -m drills runs them N times and reports outages): an engine upgrade staged on the
 replicas and rolled back before the master's pod was reached, and the same upgrade completed.
-(Scaling 3 -> 5 -> 3 is the drill `python -m drills scale`; it rolls every pod today, with
-long write outages, README, "Scaling", and joins these once it does not.)
+(Scaling 3 -> 5 -> 3 runs on the deployed lab stack, tests/lab/test_drills.py: it ends where it
+started.)
 
 The upgrade starts from the lab stack on Redis 7.0 (destroyed first: nothing goes back from
 Redis 8's data), where the failover drill of engine_checks.py runs first, and ends on the lab

@@ -86,6 +86,26 @@ def test_a_planned_switchover_moves_the_master_to_the_chosen_pod_without_losing_
     assert trial["restored_s"] is not None and trial["restored_s"] <= restore_bound(gateway)
 
 
+def test_a_scale_out_and_back_rolls_no_pod_and_loses_no_acknowledged_write(gateway):
+    """`pulumi up` of gateway.replicas 5, then of the stack as it was (3), with writers through
+    Sentinel and through the master-only endpoint: the pods that stay keep running (the pod
+    count is not in their template), no failover, every sentinel ends with the topology's quorum
+    and exactly the remaining pods (the topology Job's reset). Only the proxy pods roll (their
+    server list follows the pod count): a client of the endpoint reconnects once per step."""
+    trial = drill(gateway, "scale")
+    assert trial["unmet"] == []
+    assert trial["lost"] == 0, trial["lost_by_node"]
+    assert trial["endpoint"]["lost"] == 0, trial["endpoint"]
+    assert not trial["failover"] and trial["final_master"] == trial["old_master"]
+    fault = trial["fault"]
+    assert (fault["out"]["status"]["pods"], fault["out"]["status"]["quorums"]) == (5, [3])
+    assert (fault["in"]["status"]["pods"], fault["in"]["status"]["quorums"]) == (3, [2])
+    # Bounds, not targets: no pod of the set stops, so no write waits for Sentinel.
+    down_after_s = gateway.timing.down_after_ms / 1000
+    assert trial["outage_s"] < down_after_s, trial["error_samples"]
+    assert trial["endpoint"]["outage_s"] < down_after_s, trial["endpoint"]["error_samples"]
+
+
 def test_the_writer_counts_an_acknowledged_key_that_vanished_as_lost(gateway):
     """The loss accounting can fail: keys deleted behind the writer's back are reported lost."""
     master = gateway.panel.wait_agreed_master(gateway.timing.failover_bound_seconds)

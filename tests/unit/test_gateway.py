@@ -328,6 +328,10 @@ def test_haproxy_deployment(run, gateway_auth):
     assert container["image"] == ("localhost/kubernaut-redis-lab:8.0.2" if run.stack == "lab"
                                   else "docker.io/library/haproxy:3.0.27")
     assert container["readinessProbe"]["tcpSocket"] == {"port": 6379}
+    # Not Ready before its first checks answered (until then HAProxy counts every server up), and
+    # listening on while the Service drops a stopping pod.
+    assert container["readinessProbe"]["initialDelaySeconds"] == 3
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
     assert container["resources"] == {
         "requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "250m", "memory": "64Mi"}}
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/usr/local/etc/haproxy", "/tmp"}

@@ -60,13 +60,13 @@ def test_the_job_runs_the_reconcile_script_with_the_topology_and_sentinels_passw
                                                   "key": names.SECRET_KEY_SENTINEL_PASSWORD}}
                            if sentinel_auth else {})
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
-        assert spec["activeDeadlineSeconds"] == 60 + 120 + 3 * 2 * 60
+        assert spec["activeDeadlineSeconds"] == 60 + 120 + 120 + 3 * 2 * 60
 
 
 def test_the_job_waits_for_the_statefulset_and_pulumi_waits_for_the_job(program, resource_options):
     program("prod", {"gateway.replicas": 9})
     options = resource_options[("kubernetes:batch/v1:Job", "redis-gateway-topology-job")]
-    deadline = 60 + 120 + 9 * 2 * 60
+    deadline = 60 + 120 + 120 + 9 * 2 * 60
     assert options.custom_timeouts.create == f"{deadline + 30}s"
     component = resource_options[(topology_job.TYPE_TOKEN, "redis-gateway-topology")]
     assert [r._name for r in component.depends_on] == ["redis-gateway-statefulset"]
@@ -75,6 +75,7 @@ def test_the_job_waits_for_the_statefulset_and_pulumi_waits_for_the_job(program,
 def test_the_scripts_bounds_are_the_jobs_deadline_parts():
     text = (POD_SCRIPTS_DIR / names.TOPOLOGY_RECONCILE_SCRIPT).read_text()
     bounds = dict(re.findall(r"^([A-Z_]+_SECONDS)=(\d+)$", text, flags=re.MULTILINE))
+    assert int(bounds["ANSWER_WAIT_SECONDS"]) == topology_job.ANSWER_WAIT_SECONDS
     assert int(bounds["GHOST_DOWN_WAIT_SECONDS"]) == topology_job.GHOST_DOWN_WAIT_SECONDS
     assert int(bounds["RELEARN_WAIT_SECONDS"]) == topology_job.RELEARN_WAIT_SECONDS
 
