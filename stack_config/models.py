@@ -364,7 +364,7 @@ class ProxyConfig(_Model):
 class GatewayConfig(_Model):
     replicas: Annotated[int, BeforeValidator(_not_bool), AfterValidator(_odd_replicas)] = Field(
         3, description=f"Redis+Sentinel pods (odd, 3..{MAX_GATEWAY_REPLICAS}; each is a full copy of the "
-        "data and a sentinel)")
+        "data and a sentinel); a change adds or removes pods without restarting the others")
     quorum: Optional[Annotated[int, BeforeValidator(_not_bool)]] = Field(
         None, description="sentinels that must agree a master is down, and that HAProxy needs to name a "
         "master before it admits it; null = majority; majority <= quorum <= replicas - 1")
