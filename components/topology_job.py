@@ -84,7 +84,12 @@ class TopologyJob(pulumi.ComponentResource):
     def __init__(self, name: str, args: TopologyJobArgs, opts: Optional[pulumi.ResourceOptions] = None) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         labels = object_labels(names.GATEWAY, names.COMPONENT_TOPOLOGY, names.GATEWAY_TOPOLOGY_JOB)
-        env = literal_env({
+        # POD_NAME only names the Job's pod in the script's log lines.
+        env = [k8s.core.v1.EnvVarArgs(
+            name="POD_NAME",
+            value_from=k8s.core.v1.EnvVarSourceArgs(
+                field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")))]
+        env += literal_env({
             "POD_NAMESPACE": args.namespace,
             "STATEFULSET_NAME": names.GATEWAY,
             "HEADLESS_SERVICE": names.GATEWAY_HEADLESS_SERVICE,

@@ -297,7 +297,8 @@ class GatewayPods:
         end: the scripts and the topology files mounted, the cluster's names in the environment,
         Sentinel's password alone."""
         env = {key: value for key, value in self.pod_env(0).items()
-               if key not in ("POD_NAME", "DNS_WAIT_SECONDS", "BOOT_PEER_WAIT_SECONDS")}
+               if key not in ("DNS_WAIT_SECONDS", "BOOT_PEER_WAIT_SECONDS")}
+        env["POD_NAME"] = f"{names.GATEWAY_TOPOLOGY_JOB}-job"  # the Job's pod name, for its log lines
         secret = {"SENTINEL_PASSWORD": self.sentinel_password} if self.sentinel_password else {}
         return podman("run", "--rm", "--name", f"{PREFIX}topology-job", "--network", NETWORK,
                       "--dns-option", "timeout:1", "--dns-option", "attempts:5",

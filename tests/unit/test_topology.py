@@ -55,7 +55,9 @@ def test_the_job_runs_the_reconcile_script_with_the_topology_and_sentinels_passw
         volumes = {v["name"]: v.get("configMap", {}).get("name") for v in pod["volumes"]}
         assert volumes == {"scripts": names.GATEWAY_SCRIPTS_CONFIG_MAP, "topology": names.GATEWAY_TOPOLOGY_CONFIG_MAP,
                            "tmp": None}
-        secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"] if "valueFrom" in e}
+        assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in container["env"]
+        secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]
+                   if "secretKeyRef" in e.get("valueFrom", {})}
         assert secrets == ({"SENTINEL_PASSWORD": {"name": names.GATEWAY_AUTH_SECRET,
                                                   "key": names.SECRET_KEY_SENTINEL_PASSWORD}}
                            if sentinel_auth else {})
