@@ -196,7 +196,7 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             depends_on=[*mounted, headless])
         # After the StatefulSet has every pod Ready: the running sentinels take the quorum and
         # forget the pods a scale-in removed.
-        TopologyJob(f"{name}-topology", self._topology_job_args(), opts=self._child(depends_on=[stateful_set]))
+        TopologyJob(f"{name}-topology", topology_job_args(cfg, namespace), opts=self._child(depends_on=[stateful_set]))
         self._pod_disruption_budget(
             f"{name}-pdb", names.GATEWAY_PDB, names.COMPONENT_SENTINEL_CLUSTER)
         # HAProxy sends the clients' and Sentinel's passwords in its checks, and accepts none.
@@ -230,19 +230,6 @@ class RedisSentinelCluster(pulumi.ComponentResource):
     def _metadata(self, object_name: str, component: str) -> k8s.meta.v1.ObjectMetaArgs:
         labels, _ = _labels(component)
         return k8s.meta.v1.ObjectMetaArgs(name=object_name, namespace=self._namespace, labels=labels)
-
-    def _topology_job_args(self) -> TopologyJobArgs:
-        cfg = self._cfg
-        return TopologyJobArgs(
-            namespace=self._namespace,
-            cluster_domain=cfg.platform.cluster_domain,
-            replicas=cfg.gateway.replicas,
-            quorum=cfg.gateway.effective_quorum,
-            image=cfg.platform.images.redis,
-            pull_policy=cfg.platform.images.pull_policy,
-            engine=engine_binaries(cfg.platform.engine),
-            sentinel_password_key=names.SECRET_KEY_SENTINEL_PASSWORD if cfg.gateway.auth.sentinel else None,
-        )
 
     # ------------------------------------------------------------------ ConfigMaps and Secret
 
@@ -583,6 +570,20 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             ),
             opts=self._child(),
         )
+
+
+def topology_job_args(cfg: StackConfig, namespace: str) -> TopologyJobArgs:
+    """The topology Job's slice of the config (its name follows from it)."""
+    return TopologyJobArgs(
+        namespace=namespace,
+        cluster_domain=cfg.platform.cluster_domain,
+        replicas=cfg.gateway.replicas,
+        quorum=cfg.gateway.effective_quorum,
+        image=cfg.platform.images.redis,
+        pull_policy=cfg.platform.images.pull_policy,
+        engine=engine_binaries(cfg.platform.engine),
+        sentinel_password_key=names.SECRET_KEY_SENTINEL_PASSWORD if cfg.gateway.auth.sentinel else None,
+    )
 
 
 def _labels(component: str) -> tuple[dict[str, str], dict[str, str]]:

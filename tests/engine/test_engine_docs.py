@@ -61,10 +61,11 @@ def test_newcomer_commands_initialise_and_preview_dev_and_prod(engine, tmp_path,
     assert result.returncode == 0, output
     assert "already in place" in output
     assert output.count("Previewing update") == 2
-    # dev and prod create the same 25 objects (both with the gateway's auth Secret, both with
+    # dev and prod create the same 29 objects (both with the gateway's auth Secret, both with
     # monitoring: its component, the two metrics Services and the dashboard ConfigMap; both with
-    # network policies: their component and three NetworkPolicies)
-    assert output.count("+ 25 to create") == 2, re.findall(r"\+ \d+ to create", output)
+    # network policies: their component and four NetworkPolicies; the topology ConfigMap and the
+    # TopologyJob component with its Job)
+    assert output.count("+ 29 to create") == 2, re.findall(r"\+ \d+ to create", output)
     state = checkout / ".pulumi-state"
     assert stat.S_IMODE(state.stat().st_mode) == 0o700
     assert {p.name for p in (state / ".pulumi" / "stacks" / "kubernaut-redis").iterdir()} >= {"dev.json", "prod.json"}

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from components.redis_sentinel_cluster import topology_job_args
+from tools.pulumi_mock_run import stack_config
+
 REPO = Path(__file__).resolve().parents[2]
 RENDER = REPO / "scripts" / "pulumi-render-stack"
 
@@ -24,6 +27,9 @@ LAB_OBJECTS = {
     ("ConfigMap", "redis-gateway-config"),
     ("ConfigMap", "redis-gateway-scripts"),
     ("ConfigMap", "redis-gateway-haproxy-config"),
+    ("ConfigMap", "redis-gateway-topology"),
+    # the topology Job, named after what it applies
+    ("Job", topology_job_args(stack_config("lab"), "kubernaut-system").job_name),
     ("Secret", "redis-gateway-auth"),
     ("PodDisruptionBudget", "redis-gateway"),
     ("PodDisruptionBudget", "redis-gateway-haproxy"),
@@ -37,6 +43,7 @@ LAB_OBJECTS = {
     # network policies (every stack file switches them on)
     ("NetworkPolicy", "redis-gateway"),
     ("NetworkPolicy", "redis-gateway-haproxy"),
+    ("NetworkPolicy", "redis-gateway-topology"),
     ("NetworkPolicy", "redis"),
 }
 
