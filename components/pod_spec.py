@@ -14,7 +14,7 @@ from typing import Literal, Mapping, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stack_config import ContainerResources, names
+from stack_config import ContainerResources, EngineBinaries, names
 
 from .checksum import password_checksum
 
@@ -121,6 +121,27 @@ def resource_requirements(resources: ContainerResources) -> k8s.core.v1.Resource
 
 def literal_env(values: Mapping[str, object]) -> list[k8s.core.v1.EnvVarArgs]:
     return [k8s.core.v1.EnvVarArgs(name=key, value=str(value)) for key, value in values.items()]
+
+
+def gateway_identity_env(namespace: str, cluster_domain: str, engine: EngineBinaries) -> list[k8s.core.v1.EnvVarArgs]:
+    """What pod_scripts/common.sh's load_cluster_identity checks, for the gateway's pods and the
+    topology Job alike: the pod's own name (from its metadata), where the gateway's pods are, and
+    the binaries of the engine. The namespace is a literal, not a fieldRef: the program knows it,
+    and rendered manifests then show the value the scripts will use."""
+    pod_name = k8s.core.v1.EnvVarArgs(
+        name="POD_NAME",
+        value_from=k8s.core.v1.EnvVarSourceArgs(
+            field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")))
+    return [pod_name, *literal_env({
+        "POD_NAMESPACE": namespace,
+        "STATEFULSET_NAME": names.GATEWAY,
+        "HEADLESS_SERVICE": names.GATEWAY_HEADLESS_SERVICE,
+        "CLUSTER_DOMAIN": cluster_domain,
+        "MASTER_SET": names.MASTER_SET,
+        "REDIS_PORT": names.REDIS_PORT,
+        "SENTINEL_PORT": names.SENTINEL_PORT,
+        **engine.env(),
+    })]
 
 
 def secret_env(variable: str, secret_name: str, key: str) -> k8s.core.v1.EnvVarArgs:

@@ -45,6 +45,7 @@ from .pod_spec import (
     config_map_volume,
     container_security_context,
     exec_probe,
+    gateway_identity_env,
     hostname_anti_affinity,
     literal_env,
     pod_annotations,
@@ -391,24 +392,10 @@ class RedisSentinelCluster(pulumi.ComponentResource):
         masterauth; its scripts act as `pod` and `probe`). The `sentinel` container gets Sentinel's
         own and, with ACL users, the `sentinel` user's only (Sentinel's auth-user), not the clients'."""
         cfg, gateway = self._cfg, self._cfg.gateway
-        env = [k8s.core.v1.EnvVarArgs(
-            name="POD_NAME",
-            value_from=k8s.core.v1.EnvVarSourceArgs(
-                field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")))]
-        # The namespace is a literal, not a fieldRef: the program knows it, and rendered manifests
-        # then show the value the scripts will use.
+        env = gateway_identity_env(self._namespace, cfg.platform.cluster_domain, engine_binaries(cfg.platform.engine))
         env += literal_env({
-            "POD_NAMESPACE": self._namespace,
-            "STATEFULSET_NAME": names.GATEWAY,
-            "HEADLESS_SERVICE": names.GATEWAY_HEADLESS_SERVICE,
-            "CLUSTER_DOMAIN": cfg.platform.cluster_domain,
-            "MASTER_SET": names.MASTER_SET,
-            "REDIS_PORT": names.REDIS_PORT,
-            "SENTINEL_PORT": names.SENTINEL_PORT,
             "DNS_WAIT_SECONDS": gateway.dns_wait_seconds,
             "BOOT_PEER_WAIT_SECONDS": gateway.boot_peer_wait_seconds,
-            # The binaries of platform.engine (stack_config.engines), which common.sh runs.
-            **engine_binaries(cfg.platform.engine).env(),
         })
         passwords: dict[str, str] = {}  # variable -> Secret key
         if gateway.auth.enabled and container == "redis":

@@ -28,7 +28,7 @@ from .labels import object_labels
 from .pod_spec import (
     config_map_volume,
     container_security_context,
-    literal_env,
+    gateway_identity_env,
     pod_security_context,
     secret_env,
     short_dns_timeouts,
@@ -85,20 +85,7 @@ class TopologyJob(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         labels = object_labels(names.GATEWAY, names.COMPONENT_TOPOLOGY, names.GATEWAY_TOPOLOGY_JOB)
         # POD_NAME only names the Job's pod in the script's log lines.
-        env = [k8s.core.v1.EnvVarArgs(
-            name="POD_NAME",
-            value_from=k8s.core.v1.EnvVarSourceArgs(
-                field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")))]
-        env += literal_env({
-            "POD_NAMESPACE": args.namespace,
-            "STATEFULSET_NAME": names.GATEWAY,
-            "HEADLESS_SERVICE": names.GATEWAY_HEADLESS_SERVICE,
-            "CLUSTER_DOMAIN": args.cluster_domain,
-            "MASTER_SET": names.MASTER_SET,
-            "REDIS_PORT": names.REDIS_PORT,
-            "SENTINEL_PORT": names.SENTINEL_PORT,
-            **args.engine.env(),
-        })
+        env = gateway_identity_env(args.namespace, args.cluster_domain, args.engine)
         if args.sentinel_password_key:
             env.append(secret_env("SENTINEL_PASSWORD", names.GATEWAY_AUTH_SECRET, args.sentinel_password_key))
         job = k8s.batch.v1.Job(
