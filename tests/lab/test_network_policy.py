@@ -51,8 +51,8 @@ def targets(gateway, access):
     """host:port of every listening port of the tier: each gateway pod's Redis, Sentinel and
     Redis exporter, the master-only endpoint, the cache and its exporter."""
     pods = {p.name: p for p in access.pods(gateway.namespace)}
-    gateway_ips = [pods[name].ip for name in sorted(pods) if name.startswith(f"{names.GATEWAY}-")
-                   and not name.startswith(names.GATEWAY_HAPROXY)]
+    # By `app`: the proxy's and the topology Job's pod names start with redis-gateway- too.
+    gateway_ips = [pods[name].ip for name in sorted(pods) if pods[name].labels.get(names.LABEL_APP) == names.GATEWAY]
     (cache,) = [p for p in pods.values() if p.labels.get(names.LABEL_INSTANCE) == names.CACHE]
     assert len(gateway_ips) == 3 and all(gateway_ips) and cache.ip
     return {
@@ -89,7 +89,18 @@ def probe(access, spec: ClientSpec, targets: dict[str, list[str]]) -> dict[str, 
 def test_the_stack_has_a_policy_for_each_kind_of_pod(access, gateway):
     listed = access.kubectl("-n", gateway.namespace, "get", "networkpolicy", "-o", "json")
     assert {item["metadata"]["name"] for item in json.loads(listed.stdout)["items"]} == {
-        names.GATEWAY, names.GATEWAY_HAPROXY, names.CACHE}
+        names.GATEWAY, names.GATEWAY_HAPROXY, names.CACHE, names.GATEWAY_TOPOLOGY_JOB}
+
+
+def test_the_topology_jobs_labels_reach_the_sentinels_only(access, gateway, targets):
+    """A pod with the topology Job's labels (its ingress and egress policies): the sentinels'
+    port and nothing else, the master-only endpoint's Sentinel port included."""
+    job_labels = {names.LABEL_NAME: "redis", names.LABEL_INSTANCE: names.GATEWAY,
+                  names.LABEL_COMPONENT: names.COMPONENT_TOPOLOGY}
+    spec = ClientSpec(namespace=gateway.namespace, name="np-topology", packages=(), labels=tuple(job_labels.items()))
+    seen = probe(access, spec, targets)
+    assert seen == {"redis": {"refused"}, "sentinel": {"connected"}, "gateway-exporter": {"refused"},
+                    "master-endpoint": {"refused"}, "cache": {"refused"}, "cache-exporter": {"refused"}}
 
 
 def test_labelled_clients_reach_the_redis_ports_and_not_the_exporters(access, gateway, targets):
