@@ -25,6 +25,9 @@ DNS_ATTEMPTS = "5"
 HOSTNAME_TOPOLOGY_KEY = "kubernetes.io/hostname"
 TMP_VOLUME = "tmp"
 TMP_SIZE_LIMIT = "64Mi"
+# Modes of mounted ConfigMap files: configs are read-only, the shipped scripts executable.
+READ_ONLY_MODE = 0o444
+EXECUTABLE_MODE = 0o555
 
 
 def pod_security_context(uid: int) -> k8s.core.v1.PodSecurityContextArgs:

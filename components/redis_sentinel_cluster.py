@@ -41,6 +41,8 @@ from .checksum import config_checksum
 from .labels import object_labels, selector_labels
 from .monitoring import gateway_exporter_containers
 from .pod_spec import (
+    EXECUTABLE_MODE,
+    READ_ONLY_MODE,
     accepted_secret_env,
     config_map_volume,
     container_security_context,
@@ -80,17 +82,15 @@ CONF_VOLUME = "conf"
 TOPOLOGY_VOLUME = "topology"
 SCRIPTS_VOLUME = "scripts"
 HAPROXY_CONF_VOLUME = "haproxy-config"
-READ_ONLY_MODE = 0o444
 # A new HAProxy pod is Ready only after this: until its first checks have answered (every second,
 # each bounded by `timeout check`), HAProxy counts every server as up, and its admission rule
 # (role:master and `quorum` sentinels naming it) then admits any pod.
 HAPROXY_READY_DELAY_SECONDS = 3
 # A stopping HAProxy pod keeps its listeners this long: the Service drops the pod's endpoint
-# first, so no new connection is refused. Measured on the lab without the two (a scale rolled
-# the proxy; docs/drill-scale.json of 2026-12-02 14:06): connections refused for 0.3 s, then
-# writes sent to a replica (READONLY), 2.7 s of outage through the endpoint.
+# first, so no new connection is refused. Without the two, the scale drill (which rolls the
+# proxy) saw refused connections, then READONLY errors through the endpoint; with them, none
+# (README, "Scaling").
 HAPROXY_PRESTOP_SECONDS = 5
-EXECUTABLE_MODE = 0o555
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,8 @@ from .checksum import config_checksum
 from .labels import object_labels, selector_labels
 from .monitoring import cache_exporter_containers
 from .pod_spec import (
+    EXECUTABLE_MODE,
+    READ_ONLY_MODE,
     accepted_secret_env,
     container_security_context,
     exec_probe,
@@ -48,8 +50,6 @@ REVISION_HISTORY_LIMIT = 10
 CONF_VOLUME = "conf"
 SCRIPTS_VOLUME = "scripts"
 DATA_VOLUME = "data"
-READ_ONLY_MODE = 0o444
-EXECUTABLE_MODE = 0o555
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ from stack_config import EngineBinaries, names
 
 from .labels import object_labels
 from .pod_spec import (
+    EXECUTABLE_MODE,
+    READ_ONLY_MODE,
     config_map_volume,
     container_security_context,
     gateway_identity_env,
@@ -39,8 +41,6 @@ from .pod_spec import (
 TYPE_TOKEN = "kubernaut:redis:TopologyJob"
 SCRIPTS_VOLUME = "scripts"
 TOPOLOGY_VOLUME = "topology"
-EXECUTABLE_MODE = 0o555
-READ_ONLY_MODE = 0o444
 # The script's own bounds (pod_scripts/topology-reconcile.sh; tests/unit keep them equal): how long
 # the sentinels may take to answer, removed pods to be judged down, and, per sentinel, how long a running failover may
 # delay its reset and how long it may take to relearn its peers. A Job still running after them

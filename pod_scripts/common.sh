@@ -164,13 +164,20 @@ is_member_fqdn() {
     fqdn_ordinal "$1" >/dev/null
 }
 
+# Ordinals of every pod of the topology, one per line.
+pod_ordinals() {
+    pod_i=0
+    pod_count=$(topology_replicas)
+    while [ "$pod_i" -lt "$pod_count" ]; do
+        printf '%s\n' "$pod_i"
+        pod_i=$((pod_i + 1))
+    done
+}
+
 # Ordinals of the other pods, one per line.
 peer_ordinals() {
-    peer_i=0
-    peer_count=$(topology_replicas)
-    while [ "$peer_i" -lt "$peer_count" ]; do
+    for peer_i in $(pod_ordinals); do
         [ "$peer_i" = "$MY_ORDINAL" ] || printf '%s\n' "$peer_i"
-        peer_i=$((peer_i + 1))
     done
 }
 

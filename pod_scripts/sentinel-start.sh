@@ -74,9 +74,7 @@ template_with_master() {
 
 peer_lines() {
     master_ordinal=$(fqdn_ordinal "$MASTER" || true)
-    ordinal=0
-    pods=$(topology_replicas)
-    while [ "$ordinal" -lt "$pods" ]; do
+    for ordinal in $(pod_ordinals); do
         host=$(pod_fqdn "$ordinal")
         # Sentinel refuses to load a config naming a host that does not resolve.
         if resolves "$host"; then
@@ -87,7 +85,6 @@ peer_lines() {
         else
             log "$host does not resolve now: left to discovery"
         fi
-        ordinal=$((ordinal + 1))
     done
 }
 

@@ -62,17 +62,14 @@ answers() {
 # pod's address a few seconds after it starts), and during a staged rollout pods restart.
 wait_for_every_sentinel() {
     deadline=$(($(now_seconds) + ANSWER_WAIT_SECONDS))
-    pods=$(topology_replicas)
-    waiting_ordinal=0
-    while [ "$waiting_ordinal" -lt "$pods" ]; do
-        if answers "$waiting_ordinal"; then
-            waiting_ordinal=$((waiting_ordinal + 1))
-        elif [ "$(now_seconds)" -ge "$deadline" ]; then
-            log "the sentinel of pod $waiting_ordinal does not answer after $ANSWER_WAIT_SECONDS s"
-            return 1
-        else
+    for waiting_ordinal in $(pod_ordinals); do
+        until answers "$waiting_ordinal"; do
+            if [ "$(now_seconds)" -ge "$deadline" ]; then
+                log "the sentinel of pod $waiting_ordinal does not answer after $ANSWER_WAIT_SECONDS s"
+                return 1
+            fi
             sleep 1
-        fi
+        done
     done
 }
 
@@ -150,7 +147,7 @@ main() {
     QUORUM=$(topology_quorum)
     log "applying the topology: $(topology_replicas) pods, quorum $QUORUM"
     wait_for_every_sentinel || die "not every sentinel answers: nothing applied"
-    ordinals=$(peer_count=$(topology_replicas); seq 0 $((peer_count - 1)))
+    ordinals=$(pod_ordinals)
     failed=0
     for ordinal in $ordinals; do
         set_quorum "$ordinal" || failed=1

@@ -170,11 +170,8 @@ class GatewayPods:
         replaced in place under the running containers (each file renamed over, as atomically as the
         kubelet's swap of a ConfigMap volume)."""
         self.replicas = replicas
-        files = redis_files.gateway_topology(self.cfg)
-        if replicas != self.cfg.gateway.replicas:
-            # The rule for the stack's quorum (null): the majority of the pods.
-            assert self.cfg.gateway.quorum is None
-            files = {names.TOPOLOGY_REPLICAS_KEY: f"{replicas}\n", names.TOPOLOGY_QUORUM_KEY: f"{replicas // 2 + 1}\n"}
+        scaled = self.cfg.model_copy(update={"gateway": self.cfg.gateway.model_copy(update={"replicas": replicas})})
+        files = redis_files.gateway_topology(scaled)
         self.topology_dir.mkdir(parents=True, exist_ok=True)
         self.topology_dir.chmod(0o755)
         for name, text in files.items():
