@@ -271,16 +271,18 @@ def redis_settings(conf_text: str) -> dict[str, str]:
 
 def sentinel_settings(conf_text: str, master_set: str, topology_quorum: Optional[str] = None) -> dict[str, str]:
     """SENTINEL_SETTINGS of `master_set` as a sentinel.conf sets them. The quorum is the topology
-    ConfigMap's file `quorum` (`topology_quorum`, its text) when given: the gateway's sentinel.conf
-    template carries a placeholder in its monitor line, which sentinel-start.sh replaces."""
+    ConfigMap's file `quorum` (`topology_quorum`, its text), never the monitor line's: the gateway's
+    sentinel.conf template carries a placeholder there, which sentinel-start.sh replaces. Without
+    `topology_quorum` the quorum is not expected at all."""
     found = {}
+    monitored = False
     for line in conf_text.splitlines():
         parts = line.split()
         if len(parts) == 6 and parts[:2] == ["sentinel", "monitor"] and parts[2] == master_set:
-            found["quorum"] = parts[5]
+            monitored = True
         elif len(parts) == 4 and parts[0] == "sentinel" and parts[2] == master_set and parts[1] in SENTINEL_SETTINGS:
             found[parts[1]] = parts[3]
-    if found and topology_quorum is not None:
+    if monitored and topology_quorum is not None:
         found["quorum"] = topology_quorum.strip()
     return found
 

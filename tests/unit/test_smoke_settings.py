@@ -33,6 +33,8 @@ def test_expected_settings_are_the_stack_configs(stack):
         "down-after-milliseconds": str(cfg.gateway.down_after_milliseconds),
         "failover-timeout": str(cfg.gateway.failover_timeout_milliseconds),
         "parallel-syncs": str(cfg.gateway.parallel_syncs)}
+    # The monitor line's quorum is a placeholder: never expected from the template alone.
+    assert "quorum" not in sentinel_settings(gateway_sentinel_conf(cfg), names.MASTER_SET)
     # Another master set's lines are not this one's.
     assert sentinel_settings(gateway_sentinel_conf(cfg), "other-master", quorum) == {}
 
