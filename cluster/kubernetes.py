@@ -133,6 +133,19 @@ class KubernetesCluster:
             return None
         return (json.loads(done.stdout).get("data") or {}).get(key)
 
+    def field_managers(self, namespace: str, kind: str, name: str, field: str) -> list[str]:
+        """The server-side apply managers that own one field of an object ("spec.replicas"):
+        "kubectl" after a `kubectl scale`, the provider's own manager after a `pulumi up`."""
+        item = self._json("-n", namespace, "get", f"{kind.lower()}/{name}", "--show-managed-fields")
+        owners = []
+        for entry in item["metadata"].get("managedFields") or []:
+            fields = entry.get("fieldsV1") or {}
+            for part in field.split("."):
+                fields = fields.get(f"f:{part}") if isinstance(fields, dict) else None
+            if fields is not None:
+                owners.append(entry["manager"])
+        return owners
+
     def logs(self, namespace: str, pod: str, container: str, since: Optional[float] = None,
              previous: bool = False) -> str:
         args = ["-n", namespace, "logs", pod, "-c", container]

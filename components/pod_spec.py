@@ -28,6 +28,18 @@ TMP_SIZE_LIMIT = "64Mi"
 # Modes of mounted ConfigMap files: configs are read-only, the shipped scripts executable.
 READ_ONLY_MODE = 0o444
 EXECUTABLE_MODE = 0o555
+# pulumi-kubernetes' switch that forces its server-side apply over other field managers. A
+# `kubectl scale` (an operator's during an incident, the alert drill's) makes kubectl the owner of
+# spec.replicas; the next `pulumi up` that sets another count would fail on a field conflict and
+# leave the stack half applied. The stack config is the count of record: the gateway's topology
+# ConfigMap (quorum, peer list) is rendered from it, so the apply takes the field back.
+FORCE_APPLY_ANNOTATION = "pulumi.com/patchForce"
+
+
+def workload_annotations(extra: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    """The annotations of a workload object (StatefulSet, Deployment), not of its pods: changing
+    them rolls no pod."""
+    return {FORCE_APPLY_ANNOTATION: "true", **(extra or {})}
 
 
 def pod_security_context(uid: int) -> k8s.core.v1.PodSecurityContextArgs:

@@ -60,6 +60,7 @@ from .pod_spec import (
     tmp_volume,
     volume_permissions_container,
     with_accepted,
+    workload_annotations,
 )
 from .timeouts import create_timeout, custom_timeouts
 from .topology_job import TopologyJob, TopologyJobArgs
@@ -306,15 +307,15 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             # A partition above 0 holds the rollout back on purpose: a wait for every pod would
             # time out. The staged pods are watched with `kubectl rollout status` (README,
             # "Engine upgrade and rollback").
-            metadata.annotations = {SKIP_AWAIT_ANNOTATION: "true"}
+            metadata.annotations = workload_annotations({SKIP_AWAIT_ANNOTATION: "true"})
         else:
             # The provider's own StatefulSet wait compares status fields without the generation,
             # and right after an update the status is still the last rollout's: `pulumi up`
             # returned before a pod was replaced. A waitFor condition is read only once the
             # controller has observed the new generation: every pod updated and Ready.
-            metadata.annotations = {WAIT_FOR_ANNOTATION: json.dumps([
+            metadata.annotations = workload_annotations({WAIT_FOR_ANNOTATION: json.dumps([
                 f"jsonpath={{.status.updatedReplicas}}={gateway.replicas}",
-                f"jsonpath={{.status.readyReplicas}}={gateway.replicas}"])}
+                f"jsonpath={{.status.readyReplicas}}={gateway.replicas}"])})
         return k8s.apps.v1.StatefulSet(
             f"{self._name}-statefulset",
             metadata=metadata,
@@ -479,9 +480,11 @@ class RedisSentinelCluster(pulumi.ComponentResource):
                             depends_on: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
         gateway = self._cfg.gateway
         labels, selector = _labels(names.COMPONENT_MASTER_PROXY)
+        metadata = self._metadata(names.GATEWAY_HAPROXY, names.COMPONENT_MASTER_PROXY)
+        metadata.annotations = workload_annotations()
         return k8s.apps.v1.Deployment(
             f"{self._name}-haproxy",
-            metadata=self._metadata(names.GATEWAY_HAPROXY, names.COMPONENT_MASTER_PROXY),
+            metadata=metadata,
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=gateway.proxy.replicas,
                 revision_history_limit=REVISION_HISTORY_LIMIT,

@@ -42,6 +42,7 @@ from .pod_spec import (
     tmp_mount,
     tmp_volume,
     with_accepted,
+    workload_annotations,
 )
 from .timeouts import create_timeout, custom_timeouts
 
@@ -180,9 +181,11 @@ class SingleRedisCache(pulumi.ComponentResource):
     def _deployment(self, files: CacheFiles, annotations: Mapping[str, pulumi.Input[str]],
                     depends_on: list[pulumi.Resource]) -> k8s.apps.v1.Deployment:
         selector = selector_labels(names.CACHE, names.COMPONENT_CACHE)
+        metadata = self._metadata(names.CACHE)
+        metadata.annotations = workload_annotations()
         return k8s.apps.v1.Deployment(
             f"{self._name}-deployment",
-            metadata=self._metadata(names.CACHE),
+            metadata=metadata,
             spec=k8s.apps.v1.DeploymentSpecArgs(
                 replicas=1,
                 revision_history_limit=REVISION_HISTORY_LIMIT,

@@ -59,8 +59,15 @@ def timing_of(sentinel_conf: str) -> Timing:
 
 
 def stack_timing(overrides: Sequence[str] = (), stack: str = LAB_STACK) -> Timing:
-    """The Sentinel timing that `pulumi up -s <stack>` with these overrides deploys, from the
-    stack file and the validated config models: the floor gets it without the gateway."""
+    """The Sentinel timing that `pulumi up -s <stack>` with these overrides deploys: the floor
+    gets it without the gateway."""
+    gateway = stack_gateway_config(overrides, stack)
+    return Timing(gateway.down_after_milliseconds, gateway.failover_timeout_milliseconds, gateway.parallel_syncs)
+
+
+def stack_gateway_config(overrides: Sequence[str] = (), stack: str = LAB_STACK):
+    """The gateway's validated config that `pulumi up -s <stack>` with these overrides deploys,
+    from the stack file and the config models."""
     import yaml
 
     from stack_config import load_stack_config
@@ -76,8 +83,7 @@ def stack_timing(overrides: Sequence[str] = (), stack: str = LAB_STACK) -> Timin
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = yaml.safe_load(value)
-    gateway = load_stack_config(raw, stack).gateway
-    return Timing(gateway.down_after_milliseconds, gateway.failover_timeout_milliseconds, gateway.parallel_syncs)
+    return load_stack_config(raw, stack).gateway
 
 
 class Target:

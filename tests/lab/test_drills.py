@@ -18,7 +18,8 @@ import redis
 from drills.floor import FloorCluster
 from drills.runner import Options, restore_bound, run_trial
 from drills.scenarios import SCENARIOS
-from drills.targets import stack_timing
+from drills.targets import stack_gateway_config, stack_timing
+from stack_config import names
 
 @pytest.fixture(scope="module")
 def floor(access):
@@ -84,6 +85,29 @@ def test_a_planned_switchover_moves_the_master_to_the_chosen_pod_without_losing_
     # Sentinel may wait up to its 10 s INFO period before it sees the priorities; then the handover.
     assert fault["done_at"] - fault["fault_at"] <= 25 + gateway.timing.down_after_ms / 1000 + 10
     assert trial["restored_s"] is not None and trial["restored_s"] <= restore_bound(gateway)
+
+
+def test_a_count_set_by_kubectl_scale_does_not_block_the_next_pulumi_up(gateway):
+    """`kubectl scale` of the proxy up and back makes kubectl the owner of its spec.replicas, as
+    an operator's scale during an incident does, or the alert drill's of the StatefulSet
+    (drills/alerts.py). `pulumi up` of another gateway.proxy.replicas then takes the field back
+    instead of failing on a server-side apply conflict, and the stack as it was sets the count of
+    record again."""
+    cluster, namespace, proxy = gateway.cluster, gateway.namespace, names.GATEWAY_HAPROXY
+    count = stack_gateway_config().proxy.replicas
+    cluster.scale(namespace, "Deployment", proxy, count + 1)
+    cluster.scale(namespace, "Deployment", proxy, count)
+    assert "kubectl" in cluster.field_managers(namespace, "Deployment", proxy, "spec.replicas")
+
+    gateway.redeploy([f"gateway.proxy.replicas={count + 1}"])
+    owners = cluster.field_managers(namespace, "Deployment", proxy, "spec.replicas")
+    assert owners and "kubectl" not in owners, owners
+    # The provider waited for the Deployment: every proxy pod it asked for runs and is Ready.
+    ready = [p for p in cluster.pods(namespace, f"app={proxy}") if p.ready and not p.terminating]
+    assert len(ready) == count + 1, ready
+
+    gateway.redeploy([])
+    gateway.wait_healthy(restore_bound(gateway))
 
 
 def test_a_scale_out_and_back_rolls_no_pod_and_loses_no_acknowledged_write(gateway):

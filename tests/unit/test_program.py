@@ -74,6 +74,21 @@ def test_every_resource_uses_the_explicit_provider(program, resource_options):
             assert inherited or opts.provider is not None, f"{token} {name} would use a default provider"
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_workload_takes_its_fields_back_from_another_field_manager(program, stack):
+    """A `kubectl scale` makes kubectl the owner of spec.replicas: without the force, the next
+    `pulumi up` that sets another count fails on a server-side apply conflict (the lab test
+    tests/lab/test_drills.py shows it on the cluster). Only the workloads force: their pods'
+    templates carry no such annotation, so adding it rolls no pod."""
+    workloads = [o for o in program(stack).kubernetes_objects() if o["kind"] in ("StatefulSet", "Deployment")]
+    assert sorted(o["metadata"]["name"] for o in workloads) == sorted(
+        [names.GATEWAY, names.GATEWAY_HAPROXY, names.CACHE])
+    for workload in workloads:
+        assert workload["metadata"]["annotations"]["pulumi.com/patchForce"] == "true", workload["metadata"]
+        template = workload["spec"]["template"]["metadata"].get("annotations") or {}
+        assert "pulumi.com/patchForce" not in template
+
+
 def test_invalid_config_stops_before_any_resource(program):
     with pytest.raises(pulumi.RunError) as caught:
         program("prod", {"gateway.replicas": 4, "gateway.auth.sentinel": False})

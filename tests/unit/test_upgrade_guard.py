@@ -99,8 +99,8 @@ def test_the_program_carries_the_baseline_through_a_staged_rollout_and_refuses_g
 def test_a_staged_rollout_is_not_awaited_by_the_provider_and_a_full_one_is():
     staged = _run(_engine(REDIS_8, partition=1)).object("StatefulSet", "redis-gateway")
     assert staged["spec"]["updateStrategy"]["rollingUpdate"] == {"partition": 1}
-    assert staged["metadata"]["annotations"] == {"pulumi.com/skipAwait": "true"}
+    assert staged["metadata"]["annotations"] == {"pulumi.com/patchForce": "true", "pulumi.com/skipAwait": "true"}
     full = _run(_engine(REDIS_8)).object("StatefulSet", "redis-gateway")
-    assert full["metadata"]["annotations"] == {"pulumi.com/waitFor": json.dumps(
+    assert full["metadata"]["annotations"] == {"pulumi.com/patchForce": "true", "pulumi.com/waitFor": json.dumps(
         ["jsonpath={.status.updatedReplicas}=3", "jsonpath={.status.readyReplicas}=3"])}, \
         "a full rollout is waited for, from the generation the controller has observed on"
