@@ -46,6 +46,15 @@ class Event:
 
 
 @dataclass(frozen=True)
+class VolumeClaim:
+    name: str
+    uid: str
+    volume: Optional[str]  # the PersistentVolume bound to it
+    phase: str  # Pending, Bound, Lost
+    terminating: bool
+
+
+@dataclass(frozen=True)
 class NodeInfo:
     name: str
     kubelet_version: str
@@ -95,6 +104,8 @@ class Cluster(Protocol):
 
     def field_managers(self, namespace: str, kind: str, name: str, field: str) -> list[str]: ...
 
+    def volume_claim(self, namespace: str, name: str) -> Optional[VolumeClaim]: ...
+
     # ---------------------------------------------------------------- clients inside the cluster
     def start_client(self, spec: ClientSpec, timeout: float = 120.0) -> None: ...
 
@@ -129,5 +140,7 @@ class Cluster(Protocol):
 
     # ---------------------------------------------------------------- objects
     def apply(self, objects: Sequence[Mapping[str, Any]]) -> None: ...
+
+    def delete_volume_claim(self, namespace: str, name: str) -> Fault: ...
 
     def delete_namespace(self, namespace: str, timeout: float = 180.0) -> None: ...

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from labcluster.layout import CLIENT_IMAGE, CONTAINERD_NAMESPACE
 
-from .interface import ClientSpec, Event, Fault, NodeInfo, Pod
+from .interface import ClientSpec, Event, Fault, NodeInfo, Pod, VolumeClaim
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENT_SOURCE_DIR = "/opt/kubernaut-redis/src"
@@ -107,13 +107,18 @@ class KubernetesCluster:
         args = ["-n", namespace, "get", "pods"] + (["-l", selector] if selector else [])
         return [_pod(item) for item in self._json(*args)["items"]]
 
-    def pod(self, namespace: str, name: str) -> Optional[Pod]:
-        done = self.kubectl("-n", namespace, "get", "pod", name, "-o", "json", check=False)
+    def _object_or_none(self, namespace: str, kind: str, name: str) -> Optional[dict[str, Any]]:
+        """One object, None if it does not exist; any other failure raises."""
+        done = self.kubectl("-n", namespace, "get", kind, name, "-o", "json", check=False)
         if done.returncode != 0:
             if "NotFound" in done.stderr:
                 return None
-            raise ClusterAccessError(f"get pod {namespace}/{name}: {done.stderr.strip()}")
-        return _pod(json.loads(done.stdout))
+            raise ClusterAccessError(f"get {kind} {namespace}/{name}: {done.stderr.strip()}")
+        return json.loads(done.stdout)
+
+    def pod(self, namespace: str, name: str) -> Optional[Pod]:
+        item = self._object_or_none(namespace, "pod", name)
+        return _pod(item) if item is not None else None
 
     def _raw_pod(self, namespace: str, name: str) -> dict[str, Any]:
         return self._json("-n", namespace, "get", "pod", name)
@@ -145,6 +150,14 @@ class KubernetesCluster:
             if fields is not None:
                 owners.append(entry["manager"])
         return owners
+
+    def volume_claim(self, namespace: str, name: str) -> Optional[VolumeClaim]:
+        item = self._object_or_none(namespace, "pvc", name)
+        if item is None:
+            return None
+        return VolumeClaim(name=name, uid=item["metadata"]["uid"], volume=item["spec"].get("volumeName"),
+                           phase=(item.get("status") or {}).get("phase", "Pending"),
+                           terminating=item["metadata"].get("deletionTimestamp") is not None)
 
     def logs(self, namespace: str, pod: str, container: str, since: Optional[float] = None,
              previous: bool = False) -> str:
@@ -371,6 +384,16 @@ class KubernetesCluster:
         document = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objects)})
         self.kubectl("apply", "--server-side", "--force-conflicts", "--field-manager=kubernaut-tools", "-f", "-",
                      input=document, timeout=120)
+
+    def delete_volume_claim(self, namespace: str, name: str) -> Fault:
+        """Delete a PVC without waiting: while a pod uses it, it stays (Terminating) and goes
+        with that pod (the pvc-protection finalizer); its volume goes by its reclaim policy."""
+        before = self.volume_claim(namespace, name)
+        if before is None:
+            raise ClusterAccessError(f"pvc {namespace}/{name} does not exist")
+        at = time.time()
+        self.kubectl("-n", namespace, "delete", "pvc", name, "--wait=false")
+        return Fault("delete-volume-claim", name, at, {"uid": before.uid, "volume": before.volume})
 
     def delete_namespace(self, namespace: str, timeout: float = 180.0) -> None:
         self.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true",

@@ -1,7 +1,7 @@
 """python -m drills SCENARIO [--trials N] [--json]: failover drills on the lab's real Kubernetes.
 
 Scenarios (drills.scenarios): master-kill, master-kill-restart, master-cut, master-delete,
-replica-kill, sentinel-then-master, rolling-restart on the gateway; switchover (the operators'
+volume-lost (the master's PVC and pod deleted: rebuilt on a new volume), replica-kill, sentinel-then-master, rolling-restart on the gateway; switchover (the operators'
 fenced `python -m ops switchover --to`) and sentinel-failover (a bare SENTINEL FAILOVER, which it
 replaces); the two where Sentinel
 cannot fail over for a while (no-quorum, no-good-replica: they measure the degraded state and

@@ -94,6 +94,40 @@ def delete_master(target, master: str) -> dict[str, Any]:
     return fault
 
 
+def lose_master_volume(target, master: str) -> dict[str, Any]:
+    """The master's data volume lost, as when its disk fails and an operator replaces it
+    (README, "A pod whose volume was lost"): its PVC deleted (it stays, Terminating, while the
+    pod uses it), then the pod deleted gracefully, so that its preStop hands over first. The
+    StatefulSet recreates the pod; the scheduler holds it while the old PVC goes, then the
+    controller creates a new PVC and the provisioner a new, empty volume. The pod must boot as a
+    replica (an empty node never takes the role) and sync everything from the new master.
+    `fault_at` is the PVC's delete; waits until the rebuilt pod is Ready on a new volume."""
+    old_claim = target.data_claim(master)
+    fault = target.delete_data_claim(master)
+    fault["operation"] = "volume-lost"
+    fault["old_claim"] = old_claim
+    deleted = target.delete_pod(master)
+    fault["pod_deleted_at"] = deleted["fault_at"]
+    bound = target.timing.restore_bound_seconds
+    fault["removed_at"] = target.wait_gone(master, deleted["uid"], bound)
+    fault["warnings"] = [e for e in target.events(master, fault["fault_at"]) if e["type"] == "Warning"]
+    fault["new_claim"], fault["new_claim_at"] = _wait_new_claim(target, master, old_claim["uid"], bound)
+    fault["rebuilt_at"] = _wait_replaced(target, {master: deleted["uid"]})
+    return fault
+
+
+def _wait_new_claim(target, pod: str, old_uid: str, timeout: float) -> tuple[Optional[dict[str, Any]], Optional[float]]:
+    """The pod's data PVC once one other than `old_uid` is Bound, and when (None, None if not
+    within `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        claim = target.data_claim(pod)
+        if claim and claim["uid"] != old_uid and claim["phase"] == "Bound":
+            return claim, time.time()
+        time.sleep(0.5)
+    return None, None
+
+
 def kill_replica(target, master: str) -> dict[str, Any]:
     replica = next(pod for pod in target.pod_names() if pod != master)
     return _killed(target, replica)
@@ -422,6 +456,9 @@ SCENARIOS = {s.name: s for s in [
              "(its fence bounds what it acknowledges and loses), healed after the failover", cut_master_from_peers, True),
     Scenario("master-delete", "master pod deleted gracefully through the API (preStop handover)", delete_master,
              True),
+    Scenario("volume-lost", "master's data PVC deleted, then its pod deleted gracefully (preStop handover): "
+             "recreated on a new, empty volume, it syncs from the new master", lose_master_volume, True,
+             endpoint_writer=True),
     Scenario("replica-kill", "a replica pod SIGKILLed with its sandbox, restarted with a new IP", kill_replica,
              False),
     Scenario("sentinel-then-master", "a replica's sentinel container SIGKILLed, then the master pod",
@@ -512,6 +549,21 @@ def _scale_steps_unmet(fault: dict[str, Any]) -> list[str]:
     return unmet
 
 
+def _volume_unmet(fault: dict[str, Any]) -> list[str]:
+    """A lost volume: the pod must come back on a new PVC and a new volume."""
+    if fault.get("operation") != "volume-lost":
+        return []
+    new, old = fault.get("new_claim"), fault.get("old_claim") or {}
+    if new is None:
+        return [f"no new PVC was bound for {fault.get('pod')}"]
+    unmet = []
+    if new.get("volume") == old.get("volume"):
+        unmet.append(f"the new PVC is bound to the old volume {old.get('volume')}")
+    if fault.get("rebuilt_at") is None:
+        unmet.append(f"{fault.get('pod')} was not Ready again on its new volume")
+    return unmet
+
+
 def unmet_expectations(scenario: Scenario, trial: dict[str, Any]) -> list[str]:
     """What a finished trial shows that the scenario must not (the invariants were checked already)."""
     unmet = []
@@ -520,7 +572,7 @@ def unmet_expectations(scenario: Scenario, trial: dict[str, Any]) -> list[str]:
     if "endpoint" in trial and trial["endpoint"].get("lost") is None:
         unmet.append(f"writes through the endpoint not verified: {trial['endpoint'].get('verify_error')}")
     fault = trial.get("fault") or {}
-    unmet += _engine_steps_unmet(fault) + _scale_steps_unmet(fault)
+    unmet += _engine_steps_unmet(fault) + _scale_steps_unmet(fault) + _volume_unmet(fault)
     if scenario.endpoint_writer and trial.get("odown_samples"):
         # The day-2 operations move the master only by fenced handovers, never by a failure.
         unmet.append(f"a sentinel judged the master objectively down: {trial['odown_samples']}")

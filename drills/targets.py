@@ -252,6 +252,15 @@ class Target:
     def resume_container(self, pod: str, container: str) -> dict[str, Any]:
         return self.cluster.resume_container(self.namespace, pod, container).as_dict()
 
+    def data_claim(self, pod: str) -> Optional[dict[str, Any]]:
+        """The pod's data PVC (the StatefulSet's claim template `data`): uid, volume, phase."""
+        claim = self.cluster.volume_claim(self.namespace, f"{names.DATA_VOLUME_CLAIM}-{pod}")
+        return dataclasses.asdict(claim) if claim else None
+
+    def delete_data_claim(self, pod: str) -> dict[str, Any]:
+        fault = self.cluster.delete_volume_claim(self.namespace, f"{names.DATA_VOLUME_CLAIM}-{pod}").as_dict()
+        return {**fault, "claim": fault["pod"], "pod": pod}
+
     def scale(self, replicas: int) -> dict[str, Any]:
         """The StatefulSet scaled to `replicas` (highest ordinals removed first, or added back)."""
         return self.cluster.scale(self.namespace, "StatefulSet", self.statefulset, replicas).as_dict()

@@ -202,3 +202,28 @@ def test_the_master_timeline_starts_at_the_fault_and_keeps_changes_only():
                [140.25, "redis-gateway-2"]]
     assert masters_from(changes, 100.0, "redis-gateway-0") == [
         [0.0, "redis-gateway-0"], [1.5, "redis-gateway-1"], [40.25, "redis-gateway-2"]]
+
+
+def test_a_lost_volume_drill_fails_unless_the_pod_is_rebuilt_on_a_new_volume():
+    from drills.scenarios import SCENARIOS, unmet_expectations
+
+    scenario = SCENARIOS["volume-lost"]
+    old = {"name": "data-redis-gateway-0", "uid": "u1", "volume": "pv-1", "phase": "Bound", "terminating": False}
+    new = {**old, "uid": "u2", "volume": "pv-2"}
+    trial = {"lost": 0, "endpoint": {"lost": 0}, "failover": True, "old_master": "redis-gateway-0",
+             "new_master": "redis-gateway-1"}
+    good = {"operation": "volume-lost", "pod": "redis-gateway-0", "old_claim": old, "new_claim": new,
+            "rebuilt_at": 2.0}
+    assert unmet_expectations(scenario, {**trial, "fault": good}) == []
+    assert unmet_expectations(scenario, {**trial, "fault": {**good, "new_claim": None}}) == [
+        "no new PVC was bound for redis-gateway-0"]
+    assert unmet_expectations(scenario, {**trial, "fault": {**good, "new_claim": {**new, "volume": "pv-1"},
+                                                            "rebuilt_at": None}}) == [
+        "the new PVC is bound to the old volume pv-1", "redis-gateway-0 was not Ready again on its new volume"]
+    # The master's role moved by its preStop handover: staying master, or a sentinel's
+    # objective-down judgement, is a failure.
+    assert unmet_expectations(scenario, {**trial, "fault": good, "odown_samples": {"redis-gateway-1": 1}}) == [
+        "a sentinel judged the master objectively down: {'redis-gateway-1': 1}"]
+    assert unmet_expectations(scenario, {**trial, "fault": good, "failover": False,
+                                         "new_master": "redis-gateway-0"}) == [
+        "no failover happened", "redis-gateway-0 is master again instead of a replica"]

@@ -87,6 +87,30 @@ def test_a_planned_switchover_moves_the_master_to_the_chosen_pod_without_losing_
     assert trial["restored_s"] is not None and trial["restored_s"] <= restore_bound(gateway)
 
 
+def test_a_master_whose_volume_was_lost_is_rebuilt_as_a_replica_without_losing_a_write(gateway):
+    """The master's PVC deleted, then its pod deleted gracefully (README, "A pod whose volume was
+    lost"), with writers through Sentinel and through the master-only endpoint: the preStop hands
+    over, the StatefulSet recreates the pod on a new, empty volume, and it syncs every key from
+    the new master."""
+    trial = drill(gateway, "volume-lost")
+    assert trial["unmet"] == []
+    assert trial["lost"] == 0, trial["lost_by_node"]
+    assert trial["endpoint"]["lost"] == 0, trial["endpoint"]
+    fault = trial["fault"]
+    assert [w for w in fault["warnings"] if w["reason"] == "FailedPreStopHook"] == [], fault["warnings"]
+    rebuilt, master = trial["old_master"], trial["final_master"]
+    assert gateway.roles().get(rebuilt) == "slave"
+
+    def same_keys() -> bool:
+        return gateway.node_command(rebuilt, "DBSIZE") == gateway.node_command(master, "DBSIZE") > 0
+
+    # The writers have stopped: once the replica has caught up, both hold the same keys.
+    deadline = time.monotonic() + 30
+    while not same_keys() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert same_keys(), (gateway.node_command(rebuilt, "DBSIZE"), gateway.node_command(master, "DBSIZE"))
+
+
 def test_a_count_set_by_kubectl_scale_does_not_block_the_next_pulumi_up(gateway):
     """`kubectl scale` of the proxy up and back makes kubectl the owner of its spec.replicas, as
     an operator's scale during an incident does, or the alert drill's of the StatefulSet
