@@ -39,6 +39,7 @@ CLUSTER_DOMAIN = "cluster.local"
 CLIENT_NAME = "kubernaut-drills"
 LAB_STACK = "lab"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
+FINISHED_PHASES = ("Succeeded", "Failed")
 # The host polls pod IPs (observe.SentinelPanel, twice a second while a fault plays); one listing
 # of the pods serves all polls within this time, so the drill does not load the API server (and
 # the two cores it shares) with a kubectl per poll. A recreated pod's new IP shows up this late.
@@ -149,14 +150,15 @@ class Target:
     def all_ready(self) -> bool:
         """Every pod of the StatefulSet is there and Ready, and so is every other pod of the same
         instance (the gateway's HAProxy: app.kubernetes.io/instance=redis-gateway) but a finished
-        one (the topology Job's, Succeeded); other pods of the namespace (the drills' client, a
-        smoke Job, other tools) do not count."""
+        one (the topology Job's: Succeeded, or Failed when the Job retried; a Job that fails in
+        the end fails `pulumi up`); other pods of the namespace (the drills' client, a smoke Job,
+        other tools) do not count."""
         pods = self._pods(fresh=True)
         ours = [pods.get(name) for name in self.pod_names()]
         if any(p is None or not p.ready or p.terminating for p in ours):
             return False
         others = [p for p in pods.values() if p.name not in self.pod_names()
-                  and p.labels.get(INSTANCE_LABEL) == self.statefulset and p.phase != "Succeeded"]
+                  and p.labels.get(INSTANCE_LABEL) == self.statefulset and p.phase not in FINISHED_PHASES]
         return all(p.ready and not p.terminating for p in others)
 
     def pod_restarts(self) -> dict[str, dict[str, int]]:

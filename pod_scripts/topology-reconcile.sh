@@ -142,6 +142,21 @@ problems_of() {
             "$(($(topology_replicas) - 1))" "$(ghosts_at "$host" | tr '\n' ';')"
 }
 
+# Waits, at most RELEARN_WAIT_SECONDS in all, until every sentinel knows exactly the pods: pods
+# that have just started (a new set, a scale-out) are learned from hello messages (every 2 s)
+# and the master's INFO (every 10 s), so a sentinel may not know them yet when the StatefulSet is
+# Ready. Returns either way: problems_of reports what is still wrong. Only a sentinel that was not
+# reset can wait here (a reset one was waited for already), so this fits the Job's deadline.
+wait_until_every_sentinel_knows_the_pods() {
+    deadline=$(($(now_seconds) + RELEARN_WAIT_SECONDS))
+    for ordinal in $1; do
+        until knows_the_pods "$(pod_fqdn "$ordinal")"; do
+            [ "$(now_seconds)" -lt "$deadline" ] || return 0
+            sleep 1
+        done
+    done
+}
+
 main() {
     load_cluster_identity
     QUORUM=$(topology_quorum)
@@ -155,6 +170,7 @@ main() {
     for ordinal in $ordinals; do
         forget_ghosts "$ordinal" || failed=1
     done
+    wait_until_every_sentinel_knows_the_pods "$ordinals"
     for ordinal in $ordinals; do
         problems=$(problems_of "$ordinal")
         [ -z "$problems" ] || { log "$problems"; failed=1; }

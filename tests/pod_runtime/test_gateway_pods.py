@@ -826,8 +826,11 @@ def test_scale_up_and_down_rolls_no_pod_and_leaves_the_right_peers(gateway: Gate
     gateway.set_topology(5)
     for ordinal in (3, 4):
         gateway.create_pod(ordinal)
-    gateway.wait_healthy(RECOVERY_BOUND_S)
+    # The Job at once, before the sentinels have learned the new pods (hello messages every 2 s,
+    # the master's INFO every 10 s): it waits for them instead of failing, as on a new set
+    # whose StatefulSet is Ready before its sentinels know every replica.
     topology_job(gateway)
+    gateway.wait_healthy(RECOVERY_BOUND_S)
     assert set(sentinel_counts(gateway).values()) == {(4, 4)}
     assert sentinel_quorums(gateway) == {3}
     assert gateway.master_ordinal() == healthy, "a scale-out moves no master"
