@@ -1,7 +1,8 @@
 """python -m drills SCENARIO [--trials N] [--json]: failover drills on the lab's real Kubernetes.
 
 Scenarios (drills.scenarios): master-kill, master-kill-restart, master-cut, master-delete,
-volume-lost (the master's PVC and pod deleted: rebuilt on a new volume), replica-kill, sentinel-then-master, rolling-restart on the gateway; switchover (the operators'
+volume-lost (the master's PVC and pod deleted: rebuilt on a new volume), replica-kill,
+sentinel-then-master, rolling-restart on the gateway; switchover (the operators'
 fenced `python -m ops switchover --to`) and sentinel-failover (a bare SENTINEL FAILOVER, which it
 replaces); the two where Sentinel
 cannot fail over for a while (no-quorum, no-good-replica: they measure the degraded state and
@@ -60,13 +61,17 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
 def trial_line(trial: dict[str, Any]) -> str:
     if trial.get("error") and "outage_s" not in trial:
         return f"trial {trial['trial']}: ERROR {trial['error']}"
+    timings = (trial.get("fault") or {}).get("timings_s") or {}
     return (f"trial {trial['trial']}: outage {trial['outage_s']} s, first write on new master "
-            f"{trial['first_ack_on_new_master_s']} s, lost {trial['lost']}, restored {trial['restored_s']} s, "
+            f"{trial['first_ack_on_new_master_s']} s, lost {trial['lost']} of {trial.get('acked')} acknowledged, "
+            f"restored {trial['restored_s']} s, "
             f"failover {trial['failover']} ({trial['old_master']} -> {trial['new_master']}), "
             f"TILT {trial['tilt'] or 'none'}, chains {list(trial.get('chains', {})) or 'none'}, "
             f"aborts {trial.get('aborts') or 'none'}"
-            + (f", through the endpoint: outage {trial['endpoint']['outage_s']} s, lost {trial['endpoint']['lost']}, "
-               f"masters {' -> '.join(pod for _, pod in trial['masters'])}" if "endpoint" in trial else "")
+            + (f", through the endpoint: outage {trial['endpoint']['outage_s']} s, lost {trial['endpoint']['lost']} of "
+               f"{trial['endpoint'].get('acked')} acknowledged, masters {' -> '.join(pod for _, pod in trial['masters'])}"
+               if "endpoint" in trial else "")
+            + "".join(f", {name} {seconds} s" for name, seconds in timings.items())
             + (f", UNMET: {'; '.join(trial['unmet'])}" if trial["unmet"] else ""))
 
 

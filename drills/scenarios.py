@@ -97,23 +97,27 @@ def delete_master(target, master: str) -> dict[str, Any]:
 def lose_master_volume(target, master: str) -> dict[str, Any]:
     """The master's data volume lost, as when its disk fails and an operator replaces it
     (README, "A pod whose volume was lost"): its PVC deleted (it stays, Terminating, while the
-    pod uses it), then the pod deleted gracefully, so that its preStop hands over first. The
-    StatefulSet recreates the pod; the scheduler holds it while the old PVC goes, then the
+    pod uses it), then the pod deleted as in master-delete, so that its preStop hands over first.
+    The StatefulSet recreates the pod; the scheduler holds it while the old PVC goes, then the
     controller creates a new PVC and the provisioner a new, empty volume. The pod must boot as a
     replica (an empty node never takes the role) and sync everything from the new master.
-    `fault_at` is the PVC's delete; waits until the rebuilt pod is Ready on a new volume."""
-    old_claim = target.data_claim(master)
+    `fault_at` is the PVC's delete (`uid`, `volume`: the old claim's); waits until the rebuilt pod
+    is Ready on a new volume."""
     fault = target.delete_data_claim(master)
-    fault["operation"] = "volume-lost"
-    fault["old_claim"] = old_claim
-    deleted = target.delete_pod(master)
-    fault["pod_deleted_at"] = deleted["fault_at"]
-    bound = target.timing.restore_bound_seconds
-    fault["removed_at"] = target.wait_gone(master, deleted["uid"], bound)
-    fault["warnings"] = [e for e in target.events(master, fault["fault_at"]) if e["type"] == "Warning"]
-    fault["new_claim"], fault["new_claim_at"] = _wait_new_claim(target, master, old_claim["uid"], bound)
+    deleted = delete_master(target, master)
+    fault.update(operation="volume-lost", pod_deleted_at=deleted["fault_at"], removed_at=deleted["removed_at"],
+                 warnings=deleted["warnings"])
+    fault["new_claim"], new_claim_at = _wait_new_claim(target, master, fault["uid"],
+                                                       target.timing.restore_bound_seconds)
     fault["rebuilt_at"] = _wait_replaced(target, {master: deleted["uid"]})
+    fault["timings_s"] = _since(fault["fault_at"], {"new PVC bound": new_claim_at, "pod Ready on it": fault["rebuilt_at"]})
     return fault
+
+
+def _since(start: float, moments: dict[str, Optional[float]]) -> dict[str, Optional[float]]:
+    """Seconds from `start` to each named moment (None stays None): what the drill's line prints
+    beside the outage."""
+    return {name: None if at is None else round(at - start, 1) for name, at in moments.items()}
 
 
 def _wait_new_claim(target, pod: str, old_uid: str, timeout: float) -> tuple[Optional[dict[str, Any]], Optional[float]]:
@@ -353,6 +357,8 @@ def scale_out_and_in(target, master: str) -> dict[str, Any]:
         fault[step]["healthy_at"] = target.wait_healthy(target.timing.restore_bound_seconds * target.replicas)
         fault[step]["status"] = _gateway_status(target)
         fault[step]["staying"] = _pod_lives(target, staying)
+    fault["timings_s"] = {f"pulumi up {step}": round(fault[step]["done_at"] - fault[step]["started_at"], 1)
+                          for step in ("out", "in")}
     return fault
 
 
@@ -553,12 +559,12 @@ def _volume_unmet(fault: dict[str, Any]) -> list[str]:
     """A lost volume: the pod must come back on a new PVC and a new volume."""
     if fault.get("operation") != "volume-lost":
         return []
-    new, old = fault.get("new_claim"), fault.get("old_claim") or {}
+    new = fault.get("new_claim")
     if new is None:
         return [f"no new PVC was bound for {fault.get('pod')}"]
     unmet = []
-    if new.get("volume") == old.get("volume"):
-        unmet.append(f"the new PVC is bound to the old volume {old.get('volume')}")
+    if new.get("volume") == fault.get("volume"):
+        unmet.append(f"the new PVC is bound to the old volume {fault.get('volume')}")
     if fault.get("rebuilt_at") is None:
         unmet.append(f"{fault.get('pod')} was not Ready again on its new volume")
     return unmet

@@ -208,11 +208,10 @@ def test_a_lost_volume_drill_fails_unless_the_pod_is_rebuilt_on_a_new_volume():
     from drills.scenarios import SCENARIOS, unmet_expectations
 
     scenario = SCENARIOS["volume-lost"]
-    old = {"name": "data-redis-gateway-0", "uid": "u1", "volume": "pv-1", "phase": "Bound", "terminating": False}
-    new = {**old, "uid": "u2", "volume": "pv-2"}
+    new = {"name": "data-redis-gateway-0", "uid": "u2", "volume": "pv-2", "phase": "Bound", "terminating": False}
     trial = {"lost": 0, "endpoint": {"lost": 0}, "failover": True, "old_master": "redis-gateway-0",
              "new_master": "redis-gateway-1"}
-    good = {"operation": "volume-lost", "pod": "redis-gateway-0", "old_claim": old, "new_claim": new,
+    good = {"operation": "volume-lost", "pod": "redis-gateway-0", "uid": "u1", "volume": "pv-1", "new_claim": new,
             "rebuilt_at": 2.0}
     assert unmet_expectations(scenario, {**trial, "fault": good}) == []
     assert unmet_expectations(scenario, {**trial, "fault": {**good, "new_claim": None}}) == [
@@ -227,3 +226,19 @@ def test_a_lost_volume_drill_fails_unless_the_pod_is_rebuilt_on_a_new_volume():
     assert unmet_expectations(scenario, {**trial, "fault": good, "failover": False,
                                          "new_master": "redis-gateway-0"}) == [
         "no failover happened", "redis-gateway-0 is master again instead of a replica"]
+
+
+def test_a_trial_line_reports_what_was_acknowledged_and_the_scenarios_own_timings():
+    """The README's drill tables come from these lines: lost of acknowledged on each path, and the
+    times a scenario records beside the outage (volume-lost: the new PVC, the rebuilt pod)."""
+    from drills.__main__ import trial_line
+
+    trial = {"trial": 2, "outage_s": 2.9, "first_ack_on_new_master_s": 3.7, "lost": 0, "acked": 2326,
+             "restored_s": 17.5, "failover": True, "old_master": "redis-gateway-0", "new_master": "redis-gateway-2",
+             "tilt": [], "unmet": [], "masters": [[0.0, "redis-gateway-0"], [2.5, "redis-gateway-2"]],
+             "endpoint": {"outage_s": 3.8, "lost": 0, "acked": 2255},
+             "fault": {"timings_s": {"new PVC bound": 3.9, "pod Ready on it": 16.7}}}
+    line = trial_line(trial)
+    assert "lost 0 of 2326 acknowledged" in line
+    assert "through the endpoint: outage 3.8 s, lost 0 of 2255 acknowledged" in line
+    assert line.endswith(", new PVC bound 3.9 s, pod Ready on it 16.7 s")
