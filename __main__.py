@@ -258,6 +258,11 @@ def warn_about_weak_settings(cfg: StackConfig, passwords: Passwords) -> None:
         pulumi.log.warn(
             "gateway.auth.enabled is false: the Gateway's Redis and Sentinel accept unauthenticated "
             "clients (allowed outside prod only)")
+    if cfg.gateway.auth.clients_without_password:
+        pulumi.log.warn(
+            "gateway.auth.clientsWithoutPassword is true: the Gateway's Redis accepts clients that send no "
+            "password (a migration's window, docs/migration.md); set it to false once every client sends "
+            f"{GATEWAY_REDIS_PASSWORD_KEY}")
 
 
 def main() -> None:

@@ -63,10 +63,16 @@ def _grant(commands: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(f"+{command}" for command in commands)
 
 
-def gateway_acl_rules() -> dict[str, str]:
-    """user -> its rules (every user of names: the clients' `default` and the internal ones)."""
+def gateway_acl_rules(clients_without_password: bool = False) -> dict[str, str]:
+    """user -> its rules (every user of names: the clients' `default` and the internal ones).
+
+    <clients_without_password> (gateway.auth.clientsWithoutPassword, a migration's window): the
+    clients' user is `nopass`, so it takes a client that sends no password, as the deployment this
+    one replaces did, and one that sends any; its commands stay the same, and every internal user
+    keeps its password."""
+    clients_auth = ("nopass",) if clients_without_password else ()
     rules = {
-        names.ACL_USER_CLIENTS: ("on", "~*", "resetchannels", *HANDSHAKE, *_grant(CLIENT_COMMANDS)),
+        names.ACL_USER_CLIENTS: ("on", *clients_auth, "~*", "resetchannels", *HANDSHAKE, *_grant(CLIENT_COMMANDS)),
         names.ACL_USER_REPLICATION: ("on", *NO_KEYS, "-@all", *_grant(REPLICATION_COMMANDS)),
         names.ACL_USER_SENTINEL: ("on", *NO_KEYS, f"&{SENTINEL_CHANNEL}", *HANDSHAKE, *_grant(SENTINEL_COMMANDS)),
         names.ACL_USER_POD: ("on", *NO_KEYS, *HANDSHAKE, *_grant(POD_COMMANDS)),
@@ -112,7 +118,7 @@ def gateway_users_acl(cfg: StackConfig) -> str:
         "# redis-start.sh writes /data/conf/users.acl from it, appending each user's password hash",
         "# (#<sha256>) from ACL_<USER>_PASSWORD (default: REDIS_PASSWORD) of the container's environment.",
     ]
-    return _users_acl(header, gateway_acl_rules())
+    return _users_acl(header, gateway_acl_rules(cfg.gateway.auth.clients_without_password))
 
 
 def cache_users_acl(cfg: StackConfig, operator: bool) -> str:

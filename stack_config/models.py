@@ -333,11 +333,19 @@ class GatewayAuthConfig(_Model):
         True, description="requirepass/masterauth from the secret `gatewayRedisPassword` (required in prod)")
     sentinel: bool = Field(
         True, description="Sentinel's own requirepass from `gatewaySentinelPassword` (required in prod)")
+    clients_without_password: bool = Field(
+        False, description="a migration window (docs/migration.md): the clients' user `default` also "
+        "accepts clients that send no password, as the deployment this one replaces did, while every "
+        "internal user keeps its own; needs auth.enabled; close it (false) once every client sends "
+        "`gatewayRedisPassword`")
 
     @model_validator(mode="after")
     def _sentinel_needs_redis_auth(self) -> "GatewayAuthConfig":
         if self.sentinel and not self.enabled:
             _problems(("sentinel", self.sentinel, "must be false when auth.enabled is false"))
+        if self.clients_without_password and not self.enabled:
+            _problems(("clientsWithoutPassword", True,
+                       "needs auth.enabled: true (without auth every client is accepted anyway)"))
         return self
 
 

@@ -108,6 +108,7 @@ PLAUSIBLE: dict[str, list[Any]] = {
     "gateway.persistence.volumePermissions": [True, False],
     "gateway.auth.enabled": [True, False],
     "gateway.auth.sentinel": [True, False],
+    "gateway.auth.clientsWithoutPassword": [False, False, True],
     "gateway.antiAffinity": ["soft", "hard"],
     "gateway.terminationGracePeriodSeconds": [20, 60, 120, 3600],
     "gateway.dnsWaitSeconds": [1, 30, 60, 3600],

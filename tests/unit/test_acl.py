@@ -99,6 +99,18 @@ def test_the_template_holds_no_password_and_needs_auth():
         redis_files.gateway_users_acl(_config(False))
 
 
+def test_a_migration_window_lets_the_clients_in_without_a_password_and_only_them():
+    """gateway.auth.clientsWithoutPassword: `default` is nopass with the same commands; no other
+    user changes, so the pods, Sentinel and the proxy still authenticate."""
+    window = redis_files.gateway_acl_rules(clients_without_password=True)
+    assert window["default"].split() == ["on", "nopass", *RULES["default"].split()[1:]]
+    assert {user: rules for user, rules in window.items() if user != "default"} == \
+        {user: rules for user, rules in RULES.items() if user != "default"}
+    assert "nopass" not in " ".join(RULES.values())
+    cfg = load_stack_config({"gateway": {"auth": {"clientsWithoutPassword": True}}}, "prod")
+    assert "user default on nopass ~*" in redis_files.gateway_users_acl(cfg)
+
+
 def test_derived_passwords_are_stable_distinct_and_accepted():
     first = internal_passwords("clients-password-123456", "operator-password-123456")
     assert first == internal_passwords("clients-password-123456", "operator-password-123456")

@@ -132,6 +132,13 @@ def test_with_an_operator_password_no_internal_password_derives_from_the_clients
     assert not set(from_clients.values()) & set(secret.values())
 
 
+def test_a_migration_window_warns_until_it_is_closed(program):
+    run = program("prod", {"gateway.auth.clientsWithoutPassword": True})
+    assert [w for w in run.warnings if w.startswith("gateway.auth.clientsWithoutPassword is true")], run.warnings
+    users = run.object("ConfigMap", names.GATEWAY_CONFIG_MAP)["data"][names.USERS_ACL]
+    assert "user default on nopass " in users
+
+
 def test_dev_as_committed_has_auth_and_no_warning(program):
     run = program("dev")
     assert run.warnings == []

@@ -109,6 +109,9 @@ INVALID = [
     ("prod", {"gateway.auth.enabled": False, "gateway.auth.sentinel": False},
      "gateway.auth.enabled: got false; must be true in prod"),
     ("prod", {"gateway.auth.sentinel": False}, "gateway.auth.sentinel: got false; must be true in prod"),
+    ("dev", {"gateway.auth.enabled": False, "gateway.auth.sentinel": False, "gateway.auth.clientsWithoutPassword": True},
+     "gateway.auth.clientsWithoutPassword: got true; needs auth.enabled: true (without auth every client is "
+     "accepted anyway)"),
     ("dev", {"gateway.replcias": 3},
      "gateway.replcias: unknown key; allowed keys: replicas, quorum, downAfterMilliseconds, "
      "failoverTimeoutMilliseconds, parallelSyncs, minReplicasToWrite, minReplicasMaxLag, maxmemory, "
@@ -270,7 +273,7 @@ def test_lab_has_the_lab_image_its_own_namespace_auth_and_volume_permissions():
     assert lab["platform"]["images"]["redis"] == lab["platform"]["images"]["haproxy"] == \
         "localhost/kubernaut-redis-lab:8.0.2"
     assert lab["platform"]["createNamespace"] is True
-    assert lab["gateway"]["auth"] == {"enabled": True, "sentinel": True}
+    assert lab["gateway"]["auth"] == {"enabled": True, "sentinel": True, "clientsWithoutPassword": False}
     assert lab["platform"]["kubernetes"]["renderYamlToDirectory"] is None
     assert lab["gateway"]["persistence"]["volumePermissions"] is True
 
