@@ -116,6 +116,10 @@ class KubernetesCluster:
             raise ClusterAccessError(f"get {kind} {namespace}/{name}: {done.stderr.strip()}")
         return json.loads(done.stdout)
 
+    def object(self, namespace: str, kind: str, name: str) -> Optional[dict[str, Any]]:
+        """One object as the API returns it, None if it does not exist."""
+        return self._object_or_none(namespace, kind, name)
+
     def pod(self, namespace: str, name: str) -> Optional[Pod]:
         item = self._object_or_none(namespace, "pod", name)
         return _pod(item) if item is not None else None
@@ -394,6 +398,18 @@ class KubernetesCluster:
         at = time.time()
         self.kubectl("-n", namespace, "delete", "pvc", name, "--wait=false")
         return Fault("delete-volume-claim", name, at, {"uid": before.uid, "volume": before.volume})
+
+    def delete_object(self, namespace: str, kind: str, name: str, orphan: bool = False,
+                      timeout: float = 120.0) -> bool:
+        """Delete one object and wait until it is gone; False when there was none. `orphan`
+        leaves what it owns (a StatefulSet's pods) in place."""
+        done = self.kubectl("-n", namespace, "delete", kind, name, "--wait=true", f"--timeout={int(timeout)}s",
+                            f"--cascade={'orphan' if orphan else 'background'}", check=False, timeout=timeout + 10)
+        if done.returncode != 0:
+            if "NotFound" in done.stderr:
+                return False
+            raise ClusterAccessError(f"delete {kind} {namespace}/{name}: {done.stderr.strip()}")
+        return True
 
     def delete_namespace(self, namespace: str, timeout: float = 180.0) -> None:
         self.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true",

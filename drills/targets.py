@@ -21,6 +21,7 @@ import redis
 from cluster import ClientSpec, Cluster, SecretEnv
 from ops import GatewayOps
 from smoke import Targets, from_stack_outputs
+from smoke.targets import clients_without_password
 from stack_config import names
 
 from .health import Timing, wait_settled, wait_until
@@ -67,8 +68,13 @@ def stack_timing(overrides: Sequence[str] = (), stack: str = LAB_STACK) -> Timin
 
 
 def stack_gateway_config(overrides: Sequence[str] = (), stack: str = LAB_STACK):
-    """The gateway's validated config that `pulumi up -s <stack>` with these overrides deploys,
-    from the stack file and the config models."""
+    """The gateway's validated config that `pulumi up -s <stack>` with these overrides deploys."""
+    return stack_config_of(overrides, stack).gateway
+
+
+def stack_config_of(overrides: Sequence[str] = (), stack: str = LAB_STACK):
+    """The validated config that `pulumi up -s <stack>` with these overrides deploys, from the
+    stack file and the config models."""
     import yaml
 
     from stack_config import load_stack_config
@@ -84,7 +90,7 @@ def stack_gateway_config(overrides: Sequence[str] = (), stack: str = LAB_STACK):
         for part in parents:
             node = node.setdefault(part, {})
         node[leaf] = yaml.safe_load(value)
-    return load_stack_config(raw, stack).gateway
+    return load_stack_config(raw, stack)
 
 
 class Target:
@@ -367,7 +373,9 @@ class GatewayTarget(Target):
             raise RuntimeError(f"no ConfigMap {namespace}/{CONFIG_MAP} with {SENTINEL_CONF}: is the stack deployed?")
         targets = dataclasses.replace(from_stack_outputs(outputs), cache_endpoint=None,
                                       redis_auth=redis_password is not None,
-                                      sentinel_auth=sentinel_password is not None)
+                                      sentinel_auth=sentinel_password is not None,
+                                      clients_without_password=clients_without_password(
+                                          cluster.config_map_value(namespace, CONFIG_MAP, names.USERS_ACL)))
         secret_env = tuple(SecretEnv(variable, secret, key) for variable, key, value in (
             ("REDIS_PASSWORD", "redis-password", redis_password),
             ("SENTINEL_PASSWORD", "sentinel-password", sentinel_password)) if value is not None)

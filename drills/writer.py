@@ -62,7 +62,16 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--socket-timeout", type=float, default=SOCKET_TIMEOUT_SECONDS)
     parser.add_argument("--endpoint", help="HOST[:PORT] to write to with a plain client instead of through the "
                         "sentinels (which still name the master the keys are verified on)")
+    parser.add_argument("--reconnect-on-readonly", action="store_true",
+                        help="with --endpoint: after a READONLY reply, open a new connection to the endpoint (go-redis "
+                        "retries such a write on another connection of its pool); for an endpoint that spans every "
+                        "node, as the legacy deployment's Service did")
+    parser.add_argument("--verify-through-endpoint", action="store_true",
+                        help="with --endpoint: look the acknowledged keys up through the endpoint, not on the master "
+                        "the sentinels name (a client without the Sentinel password)")
     args = parser.parse_args(argv)
+    if (args.reconnect_on_readonly or args.verify_through_endpoint) and not args.endpoint:
+        parser.error("--reconnect-on-readonly and --verify-through-endpoint need --endpoint")
     if not 0 < args.rate <= 1000:
         parser.error("--rate must be in (0, 1000]")
     if not 0 < args.max_seconds <= 3600:
@@ -92,9 +101,9 @@ def connect(args: argparse.Namespace, deadline: float) -> tuple[Sentinel, redis.
         sentinel_kwargs={"password": os.environ.get("SENTINEL_PASSWORD") or None, **timeouts},
     )
     if args.endpoint:
-        host, _, port = args.endpoint.rpartition(":") if ":" in args.endpoint else (args.endpoint, "", "")
+        host, port = endpoint_address(args.endpoint)
         # A plain client on one address, as the Gateway's: a reconnect goes to the same address.
-        return sentinel, redis.Redis(host, int(port or 6379), password=os.environ.get("REDIS_PASSWORD") or None,
+        return sentinel, redis.Redis(host, port, password=os.environ.get("REDIS_PASSWORD") or None,
                                      retry=_retry(), retry_on_error=[redis.ConnectionError, redis.TimeoutError],
                                      single_connection_client=True, **timeouts)
     pool = SentinelConnectionPool(args.master_set, sentinel, is_master=True, check_connection=False,
@@ -168,6 +177,8 @@ def write_steadily(client: redis.Redis, args: argparse.Namespace, recorder: Reco
         except redis.RedisError as err:
             recorder.fail(sequence, time.time(), err)
             recorder.timed(sequence, started, f"{type(err).__name__}: {err}")
+            if args.reconnect_on_readonly and isinstance(err, redis.ReadOnlyError) and client.connection is not None:
+                client.connection.disconnect()
         now = time.time()
         if now - last_progress >= 1.0:
             report_progress(recorder, now)
@@ -217,14 +228,23 @@ def missing_keys(node: redis.Redis, prefix: str, sequences: list[int]) -> list[i
     return missing
 
 
+def endpoint_address(endpoint: str) -> tuple[str, int]:
+    host, _, port = endpoint.rpartition(":") if ":" in endpoint else (endpoint, "", "")
+    return host, int(port or 6379)
+
+
 def verify(sentinel: Sentinel, args: argparse.Namespace, recorder: Recorder) -> dict[str, Any]:
     """Look up every acknowledged key on the master the Sentinels name now (retried while that
-    master is still settling), and report the missing ones by the node that acknowledged them."""
+    master is still settling), or through the endpoint (--verify-through-endpoint), and report the
+    missing ones by the node that acknowledged them."""
     deadline = time.time() + 30
     last_error = ""
     for _ in range(VERIFY_ATTEMPTS):
         try:
-            host, port = final_master(sentinel, args.master_set, deadline)
+            if args.verify_through_endpoint:
+                host, port = endpoint_address(args.endpoint)
+            else:
+                host, port = final_master(sentinel, args.master_set, deadline)
             node = redis.Redis(host, port, password=os.environ.get("REDIS_PASSWORD") or None,
                                socket_timeout=2.0, socket_connect_timeout=2.0)
             role = node.execute_command("ROLE")[0]

@@ -13,7 +13,7 @@ import json
 import subprocess
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from cluster import ClientSpec, Cluster
 
@@ -26,12 +26,13 @@ class WriterError(RuntimeError):
 
 class WriterProcess:
     def __init__(self, cluster: Cluster, client: ClientSpec, sentinels: list[str], master_set: str, prefix: str,
-                 rate: float, max_seconds: float, endpoint: Optional[str] = None) -> None:
+                 rate: float, max_seconds: float, endpoint: Optional[str] = None,
+                 options: Sequence[str] = ()) -> None:
         self.cluster = cluster
         self.client = client
         self.command = ["python3", "-m", "drills.writer", "--sentinels", ",".join(sentinels),
                         "--master-set", master_set, "--rate", str(rate), "--max-seconds", str(max_seconds),
-                        "--prefix", prefix, *(["--endpoint", endpoint] if endpoint else [])]
+                        "--prefix", prefix, *(["--endpoint", endpoint] if endpoint else []), *options]
         self.max_seconds = max_seconds
         self.process: Optional[subprocess.Popen] = None
         self.progress: dict[str, Any] = {}

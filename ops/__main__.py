@@ -1,9 +1,13 @@
-"""python -m ops [--namespace NS] [--kubeconfig FILE] status|switchover [--to POD] [--json]
+"""python -m ops [--namespace NS] [--kubeconfig FILE] status|switchover|migrate-from-legacy ...
 
     status       each gateway node's role, replication link and offset, each sentinel's master,
                  flags and quorum; exit 0 when healthy, 1 with the problems otherwise
     switchover   move the master role with the preStop's fencing (no acknowledged write lost),
                  to --to POD or to Sentinel's best replica; prints the new master
+    migrate-from-legacy --image IMAGE [--master POD] [--check-rdb BINARY]
+                 stop the deployment this stack replaces (Kubernaut's kubectl manifests) and put
+                 its master's data on the volume of this stack's pod 0; then `pulumi up`
+                 (docs/migration.md)
 
 kubectl comes from $KUBERNAUT_LAB_BIN (the lab: `eval "$(python -m labcluster env)"`) or PATH;
 the kubeconfig from --kubeconfig, $KUBECONFIG or ~/.kube/config.
@@ -19,6 +23,7 @@ from cluster import KubernetesCluster
 from stack_config import names
 
 from .gateway import GatewayOps, GatewayStatus, SwitchoverError
+from .migration import LegacyMigration, MigrationError
 
 
 def _table(status: GatewayStatus) -> str:
@@ -46,8 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     status_parser.add_argument("--json", action="store_true")
     switch = sub.add_parser("switchover", help="move the master role, fenced")
     switch.add_argument("--to", default=None, help=f"the pod to promote, e.g. {names.GATEWAY}-1")
+    migrate = sub.add_parser("migrate-from-legacy", help="stop the legacy deployment, keep its data for pulumi up")
+    migrate.add_argument("--image", required=True,
+                         help="the stack's platform.images.redis (it runs the copy and checks the RDB)")
+    migrate.add_argument("--master", default=None, help="the legacy pod whose data to keep, when not exactly one "
+                         "reports role:master")
+    migrate.add_argument("--check-rdb", default="redis-check-rdb", help="the image's RDB checker (valkey-check-rdb "
+                         "on Valkey images)")
+    migrate.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
+    if args.command == "migrate-from-legacy":
+        return _migrate(args)
     ops = GatewayOps(KubernetesCluster.from_environment(args.kubeconfig), args.namespace)
     if args.command == "status":
         status = ops.status()
@@ -59,6 +74,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"switchover: {err}", file=sys.stderr)
         return 1
     print(f"switchover: the master is now {new_master}")
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    migration = LegacyMigration(KubernetesCluster.from_environment(args.kubeconfig), args.namespace,
+                                say=lambda line: print(line, file=sys.stderr, flush=True))
+    try:
+        report = migration.migrate(names.REDIS_UID, args.image, args.master, args.check_rdb)
+    except MigrationError as err:
+        print(f"migrate-from-legacy: {err}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=1))
+    else:
+        print(f"migrate-from-legacy: the data of {report.master} ({report.master_keys} keys) is on the volume of "
+              f"{names.GATEWAY}-0; run `pulumi up` now (with gateway.auth.clientsWithoutPassword true while "
+              "clients send no password)")
     return 0
 
 

@@ -21,6 +21,8 @@ not a master is admitted; a proxy that cannot see a master is no worse than its 
 
 from __future__ import annotations
 
+from typing import Optional
+
 from stack_config import StackConfig, gateway_pod_fqdns, names
 
 RESOLVERS = "cluster_dns"
@@ -41,8 +43,11 @@ def _quorum_backend_name(ordinal: int) -> str:
     return f"sentinels_name_redis_{ordinal}"
 
 
-def _auth_check(variable: str) -> list[str]:
-    return [f'tcp-check send "AUTH ${{{variable}}}"\\r\\n', "tcp-check expect string +OK"]
+def _auth_check(variable: str, user: Optional[str] = None) -> list[str]:
+    """AUTH with the password in $<variable>; with <user>, the two-argument form, which a
+    `nopass` user takes too (a migration's window): Redis refuses the one-argument form then."""
+    who = f"{user} " if user else ""
+    return [f'tcp-check send "AUTH {who}${{{variable}}}"\\r\\n', "tcp-check expect string +OK"]
 
 
 def _global_and_defaults() -> list[str]:
@@ -120,7 +125,7 @@ def _admitted(ordinal: int, quorum: int) -> str:
 
 def _master_backend(cfg: StackConfig, fqdns: list[str]) -> list[str]:
     quorum = cfg.gateway.effective_quorum
-    redis_auth = _auth_check("REDIS_PASSWORD") if cfg.gateway.auth.enabled else []
+    redis_auth = _auth_check("REDIS_PASSWORD", names.ACL_USER_CLIENTS) if cfg.gateway.auth.enabled else []
     any_admitted = " or ".join(_admitted(i, quorum) for i in range(len(fqdns)))
     body = [
         "option tcp-check",

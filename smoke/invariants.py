@@ -61,7 +61,11 @@ class Report:
 # ---------------------------------------------------------------------------- connections
 
 def connect(address: Address, password: Optional[str]) -> redis.Redis:
+    # A password goes with the user name `default` (AUTH default <password>): the same user as
+    # the one-argument AUTH, and the form a `nopass` default user (the gateway's migration
+    # window, gateway.auth.clientsWithoutPassword) takes too.
     return redis.Redis(host=address.host, port=address.port, password=password, decode_responses=True,
+                       username="default" if password is not None else None,
                        socket_timeout=SOCKET_TIMEOUT_SECONDS, socket_connect_timeout=SOCKET_TIMEOUT_SECONDS)
 
 
@@ -259,7 +263,8 @@ def check_replication(view: View) -> Check:
     key, value = f"smoke:{uuid.uuid4().hex}", uuid.uuid4().hex
     sentinel = Sentinel([(a.host, a.port) for a in targets.sentinels],
                         sentinel_kwargs={"password": passwords.sentinel, "socket_timeout": SOCKET_TIMEOUT_SECONDS},
-                        password=passwords.redis, socket_timeout=SOCKET_TIMEOUT_SECONDS, decode_responses=True)
+                        password=passwords.redis, username="default" if passwords.redis is not None else None,
+                        socket_timeout=SOCKET_TIMEOUT_SECONDS, decode_responses=True)
     try:
         master = sentinel.master_for(targets.master_set)
         master.set(key, value, ex=SMOKE_KEY_TTL_SECONDS)
@@ -316,10 +321,25 @@ def _refuses_anonymous(address: Address) -> Optional[str]:
         return f"{address}: {err}"
 
 
+def _answers_anonymous(address: Address) -> Optional[str]:
+    """None when an unauthenticated PING is answered."""
+    try:
+        connect(address, None).ping()
+        return None
+    except redis.RedisError as err:
+        return f"{address}: {err} (a client without a password, although gateway.auth.clientsWithoutPassword is true)"
+
+
 def check_redis_auth(view: View) -> Check:
     if not view.targets.redis_auth:
         return Check("redis-auth", NOT_CONFIGURED, "auth is off for the gateway's Redis in this config")
     nodes = list(view.targets.redis_nodes) + ([view.targets.master_endpoint] if view.targets.master_endpoint else [])
+    if view.targets.clients_without_password:
+        # The window is what the config asks for: the check is that it is really open (the clients
+        # it exists for get in), and the report says it is.
+        problems = [p for p in (_answers_anonymous(a) for a in nodes) if p]
+        return _result("redis-auth", problems, f"migration window open (gateway.auth.clientsWithoutPassword): "
+                       f"{len(nodes)} Redis endpoints take clients without a password")
     problems = [p for p in (_refuses_anonymous(a) for a in nodes) if p]
     return _result("redis-auth", problems, f"{len(nodes)} Redis endpoints refuse clients without a password")
 

@@ -36,6 +36,7 @@ CACHE_SERVICE = "redis"
 CACHE_CONFIG_MAP = "redis-config"
 REDIS_CONF = "redis.conf"
 SENTINEL_CONF = "sentinel.conf"
+USERS_ACL = "users.acl"
 
 
 class TargetsError(Exception):
@@ -85,6 +86,9 @@ class Targets:
     redis_auth: bool = False
     sentinel_auth: bool = False
     cache_auth: bool = False
+    # gateway.auth.clientsWithoutPassword: a migration's window, in which the clients' user takes
+    # clients without a password (the users.acl template gives `default` the rule nopass).
+    clients_without_password: bool = False
 
     @property
     def redis_nodes(self) -> tuple[Address, ...]:
@@ -119,6 +123,12 @@ class Targets:
         for key in ("master_endpoint", "cache_endpoint"):
             data[key] = Address.parse(data[key], DEFAULT_REDIS_PORT) if data.get(key) else None
         return cls(**data).check()
+
+
+def clients_without_password(users_acl: Optional[str]) -> bool:
+    """Whether the users.acl template lets the clients' user `default` in without a password."""
+    return any(line.split()[:2] == ["user", "default"] and "nopass" in line.split()
+               for line in (users_acl or "").splitlines())
 
 
 def passwords_from(env: Mapping[str, str], files: Mapping[str, Optional[Path]]) -> Passwords:
@@ -192,6 +202,7 @@ def from_manifest_objects(objects: Iterable[Mapping[str, Any]]) -> tuple[Targets
         redis_auth=redis_password is not None,
         sentinel_auth=sentinel_password is not None,
         cache_auth=cache_password is not None,
+        clients_without_password=clients_without_password(_config_map_value(index, GATEWAY_CONFIG_MAP, USERS_ACL)),
         redis_settings=redis_settings(gateway_conf_text) if gateway_conf_text else None,
         sentinel_settings=sentinel_settings(
             sentinel_conf_text, env.get("MASTER_SET", ""),

@@ -198,8 +198,9 @@ def test_haproxy_cfg_is_valid(any_stack_config: StackConfig, tmp_path: Path):
     for ordinal in range(cfg.gateway.replicas):
         assert f"nbsrv(sentinels_name_redis_{ordinal}) ge {cfg.gateway.effective_quorum}" in text
         assert f"tcp-check expect string {gateway_pod_fqdn(cfg, ordinal)}" in text
-    # The Redis checks send the clients' password alone (the ACL user `default`), as before ACL users.
-    assert ('"AUTH ${REDIS_PASSWORD}"' in text) == cfg.gateway.auth.enabled
+    # The Redis checks send the user `default` with the clients' password: the two-argument AUTH,
+    # which a `nopass` default (gateway.auth.clientsWithoutPassword) takes too.
+    assert ('"AUTH default ${REDIS_PASSWORD}"' in text) == cfg.gateway.auth.enabled
     assert ("${SENTINEL_PASSWORD}" in text) == cfg.gateway.auth.sentinel
 
 

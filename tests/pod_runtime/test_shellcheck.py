@@ -32,7 +32,8 @@ def is_shell_script(path: Path) -> bool:
 
 
 def repo_shell_scripts() -> list[Path]:
-    candidates = [*POD_SCRIPTS.rglob("*"), *(REPO / "scripts").rglob("*"), *(REPO / "lab").rglob("*")]
+    candidates = [*POD_SCRIPTS.rglob("*"), *(REPO / "scripts").rglob("*"), *(REPO / "lab").rglob("*"),
+                  *(REPO / "ops").rglob("*")]
     return sorted(p for p in candidates if p.is_file() and "__pycache__" not in p.parts and is_shell_script(p))
 
 
@@ -40,7 +41,7 @@ def test_the_pod_scripts_are_found():
     found = {p.name for p in repo_shell_scripts()}
     expected = {"common.sh", "redis-start.sh", "sentinel-start.sh", "redis-readiness.sh",
                 "redis-liveness.sh", "sentinel-probe.sh", "redis-prestop.sh", "cache-start.sh", "operator-cli.sh",
-                "handover.sh", "redis-switchover.sh"}
+                "handover.sh", "redis-switchover.sh", "place-legacy-rdb.sh"}
     assert expected <= found
 
 
