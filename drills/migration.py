@@ -15,8 +15,8 @@ Each trial, on the lab cluster:
 4. the writer stopped; every acknowledged key is looked up through the endpoint;
 5. the window closed (`pulumi up -s lab` as committed): a client without a password is refused
    (NOAUTH), one with it is served, and every key is still there.
-The outage is the gap in acknowledged writes across the migration: from the last write the legacy
-master acknowledged to the first the new stack did. The trial leaves the lab stack deployed as
+The outage is the largest gap in acknowledged writes from the legacy pods' delete on: from the
+last write the legacy master acknowledged to the first the new stack did. The trial leaves the lab stack deployed as
 committed.
 """
 
@@ -47,17 +47,23 @@ WRITER_MAX_SECONDS = 1200.0
 CLUSTER_DOMAIN = "cluster.local"
 
 
-def _acks_around(acks: list[list], at: float) -> tuple[Optional[float], Optional[float]]:
-    """The last acknowledgement before `at` and the first after it (wall clock)."""
-    before = [ack[1] for ack in acks if ack[1] < at]
-    after = [ack[1] for ack in acks if ack[1] >= at]
-    return (max(before) if before else None), (min(after) if after else None)
+def _largest_gap(acks: list[list], since: float) -> tuple[Optional[float], Optional[float]]:
+    """The two acknowledgements around the largest gap from `since` on (wall clock): the last the
+    legacy master gave before it stopped and the first the new stack gave."""
+    times = sorted(ack[1] for ack in acks)
+    start = next((i for i, at in enumerate(times) if at >= since), len(times))
+    start = max(start - 1, 0)  # the last ack before `since` opens the first gap
+    pairs = list(zip(times[start:], times[start + 1:]))
+    if not pairs:
+        return None, None
+    return max(pairs, key=lambda pair: pair[1] - pair[0])
 
 
 def migration_metrics(writer: dict[str, Any], writes_stopped_at: float) -> dict[str, Any]:
     """What a trial reports from the writer's result: acknowledged, lost, the outage across the
-    migration, and the failures by kind (the legacy Service's READONLY replies among them)."""
-    last, first = _acks_around(writer["acks"], writes_stopped_at)
+    migration (the largest gap in acknowledgements from the legacy pods' delete on), and the
+    failures by kind (the legacy Service's READONLY replies among them)."""
+    last, first = _largest_gap(writer["acks"], writes_stopped_at)
     lost = writer.get("lost")
     return {
         "acked": writer["acked"],
