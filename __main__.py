@@ -313,6 +313,7 @@ def main() -> None:
         "statefulSet": gateway.stateful_set_name,
         "headlessService": gateway.headless_service_name,
         "secretName": gateway.secret_name,
+        "clientsWithoutPassword": cfg.gateway.auth.clients_without_password,
     })
     pulumi.export("contextCache", {
         "endpoint": cache_endpoint(cfg),

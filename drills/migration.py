@@ -16,8 +16,8 @@ Each trial, on the lab cluster:
 5. the window closed (`pulumi up -s lab` as committed): a client without a password is refused
    (NOAUTH), one with it is served, and every key is still there.
 The outage is the largest gap in acknowledged writes from the legacy pods' delete on: from the
-last write the legacy master acknowledged to the first the new stack did. The trial leaves the lab stack deployed as
-committed.
+last write the legacy master acknowledged to the first the new stack did. The trial leaves the lab
+stack deployed as committed.
 """
 
 from __future__ import annotations
@@ -29,12 +29,10 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-import redis
-
 from cluster import ClientSpec
 from lab.legacy import NAMESPACE, apply_legacy
 from ops.migration import LegacyMigration
-from stack_config import names
+from stack_config import gateway_pod_fqdns, names
 
 from .health import wait_until
 from .runner import READY_TIMEOUT_SECONDS, Options, lab_cluster, lab_stack
@@ -44,7 +42,6 @@ from .writer_process import WriterProcess
 WINDOW_OPEN = "gateway.auth.clientsWithoutPassword=true"
 LEGACY_CLIENT = "kubernaut-legacy-client"
 WRITER_MAX_SECONDS = 1200.0
-CLUSTER_DOMAIN = "cluster.local"
 
 
 def _largest_gap(acks: list[list], since: float) -> tuple[Optional[float], Optional[float]]:
@@ -59,11 +56,11 @@ def _largest_gap(acks: list[list], since: float) -> tuple[Optional[float], Optio
     return max(pairs, key=lambda pair: pair[1] - pair[0])
 
 
-def migration_metrics(writer: dict[str, Any], writes_stopped_at: float) -> dict[str, Any]:
+def migration_metrics(writer: dict[str, Any], legacy_delete_at: float) -> dict[str, Any]:
     """What a trial reports from the writer's result: acknowledged, lost, the outage across the
     migration (the largest gap in acknowledgements from the legacy pods' delete on), and the
     failures by kind (the legacy Service's READONLY replies among them)."""
-    last, first = _largest_gap(writer["acks"], writes_stopped_at)
+    last, first = _largest_gap(writer["acks"], legacy_delete_at)
     lost = writer.get("lost")
     return {
         "acked": writer["acked"],
@@ -71,30 +68,15 @@ def migration_metrics(writer: dict[str, Any], writes_stopped_at: float) -> dict[
         "lost": None if lost is None else len(lost),
         "verify_error": writer.get("verify_error"),
         "errors": writer["errors"],
-        "last_legacy_ack_s": None if last is None else round(last - writes_stopped_at, 3),
-        "first_new_ack_s": None if first is None else round(first - writes_stopped_at, 3),
+        "last_legacy_ack_s": None if last is None else round(last - legacy_delete_at, 3),
+        "first_new_ack_s": None if first is None else round(first - legacy_delete_at, 3),
         "outage_s": None if last is None or first is None else round(first - last, 2),
     }
 
 
-def _client_logins(address: tuple[str, int], target: GatewayTarget) -> dict[str, Any]:
-    """From the drills' client pod, a PING: without a password; with the clients' password alone
-    (AUTH <password>, as redis-cli -a and redis-py without a user name send it); with the user
-    name `default` and the password (AUTH default <password>, and go-redis v9's HELLO 3 AUTH)."""
-    script = (
-        "import json, os, redis\n"
-        f"host, port = {address[0]!r}, {address[1]}\n"
-        "password = os.environ.get('REDIS_PASSWORD')\n"
-        "out = {}\n"
-        "for name, user, secret in (('anonymous', None, None), ('auth_password', None, password),\n"
-        "                           ('auth_default_password', 'default', password)):\n"
-        "    try:\n"
-        "        out[name] = str(redis.Redis(host, port, username=user, password=secret, socket_timeout=3).ping())\n"
-        "    except redis.RedisError as err:\n"
-        "        out[name] = f'{type(err).__name__}: {err}'\n"
-        "print(json.dumps(out))\n"
-    )
-    done = target.client_exec(["python3", "-c", script], timeout=30)
+def _client_logins(endpoint: str, target: GatewayTarget) -> dict[str, Any]:
+    """drills.logins from the drills' client pod, which holds the clients' password."""
+    done = target.client_exec(["python3", "-m", "drills.logins", endpoint], timeout=30)
     return json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr.strip()[-300:]}
 
 
@@ -106,7 +88,7 @@ def _master_keys(target: GatewayTarget) -> int:
 def run_trial(number: int, options: Options) -> dict[str, Any]:
     cluster = lab_cluster(options)
     stack = lab_stack(options)
-    image = stack_config_of(options.overrides).platform.images.redis
+    cfg = stack_config_of(options.overrides)
     trial: dict[str, Any] = {"scenario": "migrate-from-legacy", "trial": number, "started_at": time.time()}
     options.say(f"migration trial {number}: the lab stack destroyed, the legacy deployment applied")
     stack.destroy()
@@ -115,19 +97,19 @@ def run_trial(number: int, options: Options) -> dict[str, Any]:
     client = ClientSpec(namespace=NAMESPACE, name=LEGACY_CLIENT, labels=tuple(names.CLIENT_ACCESS_LABELS.items()))
     cluster.start_client(client)
     try:
-        sentinels = [f"{names.GATEWAY}-{i}.{names.GATEWAY_HEADLESS_SERVICE}.{NAMESPACE}.svc.{CLUSTER_DOMAIN}:"
-                     f"{names.SENTINEL_PORT}" for i in range(3)]
+        # The legacy pods have this stack's names; the writer only needs them to start.
+        sentinels = [f"{fqdn}:{names.SENTINEL_PORT}" for fqdn in gateway_pod_fqdns(cfg)]
         writer = WriterProcess(cluster, client, sentinels, names.MASTER_SET, f"migration:{int(time.time())}",
                                options.rate, WRITER_MAX_SECONDS,
                                endpoint=f"{names.GATEWAY_HA_SERVICE}:{names.REDIS_PORT}",
                                options=("--reconnect-on-readonly", "--verify-through-endpoint"))
         with writer:
             writer.wait_steady(options.steady_seconds)
-            report = LegacyMigration(cluster, NAMESPACE, options.say).migrate(names.REDIS_UID, image)
+            report = LegacyMigration(cluster, NAMESPACE, options.say).migrate(cfg.platform.images.redis)
             trial["migration"] = report.as_dict()
             outputs = stack.up([*options.overrides, WINDOW_OPEN])
             up_done = time.time()
-            trial["pulumi_up_done_s"] = round(up_done - report.writes_stopped_at, 2)
+            trial["pulumi_up_done_s"] = round(up_done - report.legacy_delete_at, 2)
             target = GatewayTarget.from_outputs(cluster, outputs)
             target.start_client()
             try:
@@ -136,9 +118,9 @@ def run_trial(number: int, options: Options) -> dict[str, Any]:
                            "a write acknowledged by the new stack")
                 time.sleep(options.tail_seconds)
                 result = writer.stop()
-                trial.update(migration_metrics(result, report.writes_stopped_at))
+                trial.update(migration_metrics(result, report.legacy_delete_at))
                 trial["keys_after"] = _master_keys(target)
-                endpoint = (target.master_endpoint.host, target.master_endpoint.port)
+                endpoint = str(target.master_endpoint)
                 trial["window_open"] = _client_logins(endpoint, target)
                 options.say("migration: closing the window (pulumi up as committed)")
                 target.deployer = lambda extra: stack.up([*options.overrides, *extra])

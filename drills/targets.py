@@ -21,7 +21,6 @@ import redis
 from cluster import ClientSpec, Cluster, SecretEnv
 from ops import GatewayOps
 from smoke import Targets, from_stack_outputs
-from smoke.targets import clients_without_password
 from stack_config import names
 
 from .health import Timing, wait_settled, wait_until
@@ -373,9 +372,7 @@ class GatewayTarget(Target):
             raise RuntimeError(f"no ConfigMap {namespace}/{CONFIG_MAP} with {SENTINEL_CONF}: is the stack deployed?")
         targets = dataclasses.replace(from_stack_outputs(outputs), cache_endpoint=None,
                                       redis_auth=redis_password is not None,
-                                      sentinel_auth=sentinel_password is not None,
-                                      clients_without_password=clients_without_password(
-                                          cluster.config_map_value(namespace, CONFIG_MAP, names.USERS_ACL)))
+                                      sentinel_auth=sentinel_password is not None)
         secret_env = tuple(SecretEnv(variable, secret, key) for variable, key, value in (
             ("REDIS_PASSWORD", "redis-password", redis_password),
             ("SENTINEL_PASSWORD", "sentinel-password", sentinel_password)) if value is not None)

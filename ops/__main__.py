@@ -81,7 +81,7 @@ def _migrate(args: argparse.Namespace) -> int:
     migration = LegacyMigration(KubernetesCluster.from_environment(args.kubeconfig), args.namespace,
                                 say=lambda line: print(line, file=sys.stderr, flush=True))
     try:
-        report = migration.migrate(names.REDIS_UID, args.image, args.master, args.check_rdb)
+        report = migration.migrate(args.image, args.master, args.check_rdb)
     except MigrationError as err:
         print(f"migrate-from-legacy: {err}", file=sys.stderr)
         return 1

@@ -9,7 +9,8 @@ the volumes, which keep their names (`data-redis-gateway-<n>`, the claim templat
    one, unless the operator names it);
 2. make sure it writes an RDB when it stops (CONFIG SET save, in case its config had none), then
    delete the legacy StatefulSet without its pods, and the pods, replicas and master together:
-   Redis stops accepting writes and saves every write it acknowledged (a shutdown save);
+   Redis stops accepting writes and saves every write it acknowledged (a shutdown save); the
+   legacy sentinels get a SHUTDOWN (they would not stop before the grace period's end);
 3. delete the legacy objects whose names this stack uses (Services, ConfigMaps, the cache's
    Deployment) and the NodePort Service that exposed every pod;
 4. copy the master's RDB to the volume of pod 0, where this stack's redis-start.sh loads it
@@ -29,6 +30,8 @@ from typing import Any, Callable, Optional
 
 from cluster import Cluster
 from stack_config import names
+
+from .gateway import _info
 
 PLACE_SCRIPT = Path(__file__).resolve().parent / "scripts" / "place-legacy-rdb.sh"
 HELPER_POD = f"{names.GATEWAY}-migration"
@@ -72,19 +75,20 @@ class MigrationReport:
     master: str
     master_keys: Optional[int]
     nodes: list[LegacyNode]
-    writes_stopped_at: float = 0.0  # the legacy master's pod deleted
+    legacy_delete_at: float = 0.0  # the legacy pods' delete began (the master's pod goes last)
     deleted: list[str] = field(default_factory=list)
     placed: str = ""  # the helper's line
     timings_s: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"master": self.master, "master_keys": self.master_keys,
-                "nodes": [vars(n) for n in self.nodes], "writes_stopped_at": self.writes_stopped_at,
+                "nodes": [vars(n) for n in self.nodes], "legacy_delete_at": self.legacy_delete_at,
                 "deleted": self.deleted, "placed": self.placed, "timings_s": self.timings_s}
 
 
-def _info(text: str) -> dict[str, str]:
-    return dict(line.split(":", 1) for line in text.replace("\r", "").splitlines() if ":" in line)
+def _data_claim(ordinal: int) -> str:
+    """The PVC of pod <ordinal>: the same name under both StatefulSets (claim template `data`)."""
+    return f"{names.DATA_VOLUME_CLAIM}-{names.GATEWAY}-{ordinal}"
 
 
 class LegacyMigration:
@@ -140,8 +144,7 @@ class LegacyMigration:
         return masters[0]
 
     # ------------------------------------------------------------------ the steps
-    def migrate(self, uid: int, image: str, master: Optional[str] = None, check_rdb: str = "redis-check-rdb",
-                ) -> MigrationReport:
+    def migrate(self, image: str, master: Optional[str] = None, check_rdb: str = "redis-check-rdb") -> MigrationReport:
         started = time.time()
         self.legacy_statefulset()
         nodes = self.nodes()
@@ -153,21 +156,31 @@ class LegacyMigration:
         self.cluster.delete_object(self.namespace, "statefulset", names.GATEWAY, orphan=True)
         report.deleted.append(f"statefulset/{names.GATEWAY} (its pods kept)")
         # Replicas and master together: no sentinel is left to fail over while the master stops.
-        report.writes_stopped_at = time.time()
+        report.legacy_delete_at = time.time()
         for node in sorted(nodes, key=lambda n: n.pod == chosen.pod):
             self.cluster.delete_pod(self.namespace, node.pod)
+        self._stop_sentinels([n.pod for n in nodes])
         self._wait_gone([n.pod for n in nodes])
-        report.timings_s["legacy pods stopped"] = round(time.time() - report.writes_stopped_at, 2)
+        report.timings_s["legacy pods stopped"] = round(time.time() - report.legacy_delete_at, 2)
         report.deleted += [f"pod/{n.pod}" for n in nodes]
         for kind, name in LEGACY_OBJECTS:
             if self.cluster.delete_object(self.namespace, kind, name):
                 report.deleted.append(f"{kind}/{name}")
         self.say(f"migrate: deleted {', '.join(report.deleted)}")
-        report.placed = self._place_rdb(int(chosen.pod.rsplit("-", 1)[1]), uid, image, check_rdb)
-        report.timings_s["RDB placed"] = round(time.time() - report.writes_stopped_at, 2)
+        report.placed = self._place_rdb(int(chosen.pod.rsplit("-", 1)[1]), image, check_rdb)
+        report.timings_s["RDB placed"] = round(time.time() - report.legacy_delete_at, 2)
         report.timings_s["total"] = round(time.time() - started, 2)
         self.say(f"migrate: {report.placed}")
         return report
+
+    def _stop_sentinels(self, pods: list[str]) -> None:
+        """SHUTDOWN to each legacy sentinel of the terminating pods. Its container runs it under
+        `sh -c`, which does not pass the kubelet's SIGTERM on, so it would hold the pod (and the
+        outage) for the whole grace period, 30 s; its state is of no use any more. A sentinel
+        that is gone already is fine."""
+        for pod in pods:
+            self.cluster.exec(self.namespace, pod, LEGACY_CONTAINERS[1],
+                              ["redis-cli", "-p", str(names.SENTINEL_PORT), "SHUTDOWN"], timeout=15)
 
     def _wait_gone(self, pods: list[str]) -> None:
         deadline = time.time() + STOP_TIMEOUT_SECONDS
@@ -176,16 +189,15 @@ class LegacyMigration:
                 raise MigrationError(f"legacy pods {pods} still there after {STOP_TIMEOUT_SECONDS:.0f} s")
             time.sleep(0.5)
 
-    def helper_pod(self, master_ordinal: int, uid: int, image: str, check_rdb: str) -> dict[str, Any]:
+    def helper_pod(self, master_ordinal: int, image: str, check_rdb: str) -> dict[str, Any]:
         """The one-off pod that copies the master's RDB to pod 0's volume: root (it reads the
-        legacy files, which root owns, and gives the copy to `uid`), no network use, mounts the
+        legacy files, which root owns, and gives the copy to the gateway's uid), no network use, mounts the
         master's volume read-only and pod 0's read-write (one volume when they are the same)."""
-        claim = lambda ordinal: f"{names.DATA_VOLUME_CLAIM}-{names.GATEWAY}-{ordinal}"  # noqa: E731
-        volumes = [{"name": "target", "persistentVolumeClaim": {"claimName": claim(0)}}]
+        volumes = [{"name": "target", "persistentVolumeClaim": {"claimName": _data_claim(0)}}]
         mounts = [{"name": "target", "mountPath": "/target"}]
         source = "/target/dump.rdb"
         if master_ordinal != 0:
-            volumes.append({"name": "source", "persistentVolumeClaim": {"claimName": claim(master_ordinal),
+            volumes.append({"name": "source", "persistentVolumeClaim": {"claimName": _data_claim(master_ordinal),
                                                                         "readOnly": True}})
             mounts.append({"name": "source", "mountPath": "/source", "readOnly": True})
             source = "/source/dump.rdb"
@@ -199,7 +211,7 @@ class LegacyMigration:
                 "containers": [{
                     "name": "place-rdb", "image": image, "imagePullPolicy": "IfNotPresent",
                     "command": ["sh", "-c", PLACE_SCRIPT.read_text(), "place-legacy-rdb",
-                                source, "/target", str(uid), check_rdb],
+                                source, "/target", str(names.REDIS_UID), check_rdb],
                     "volumeMounts": mounts,
                     "securityContext": {"runAsUser": 0, "allowPrivilegeEscalation": False,
                                         "capabilities": {"drop": ["ALL"], "add": ["CHOWN", "FOWNER", "DAC_OVERRIDE"]}},
@@ -210,9 +222,9 @@ class LegacyMigration:
             },
         }
 
-    def _place_rdb(self, master_ordinal: int, uid: int, image: str, check_rdb: str) -> str:
+    def _place_rdb(self, master_ordinal: int, image: str, check_rdb: str) -> str:
         self.cluster.delete_object(self.namespace, "pod", HELPER_POD)
-        self.cluster.apply([self.helper_pod(master_ordinal, uid, image, check_rdb)])
+        self.cluster.apply([self.helper_pod(master_ordinal, image, check_rdb)])
         deadline = time.time() + HELPER_TIMEOUT_SECONDS
         while True:
             pod = self.cluster.pod(self.namespace, HELPER_POD)

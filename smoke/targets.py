@@ -166,6 +166,7 @@ def from_stack_outputs(outputs: Mapping[str, Any], **expected: Any) -> Targets:
         "master_endpoint": Address.parse(gateway["masterEndpoint"], DEFAULT_REDIS_PORT)
         if gateway.get("masterEndpoint") else None,
         "cache_endpoint": Address.parse(cache["endpoint"], DEFAULT_REDIS_PORT) if cache.get("endpoint") else None,
+        "clients_without_password": bool(gateway.get("clientsWithoutPassword")),
     }
     values.update({k: v for k, v in expected.items() if v is not None})
     return Targets(**values)

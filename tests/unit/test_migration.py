@@ -14,7 +14,7 @@ from cluster import Pod
 from drills.migration import migration_metrics
 from lab.legacy import FILES, LAB_IMAGE, MANIFESTS, NAMESPACE, legacy_objects
 from ops.migration import HELPER_POD, LEGACY_OBJECTS, PLACE_SCRIPT, LegacyMigration, MigrationError
-from smoke.targets import clients_without_password
+from smoke.targets import clients_without_password, from_stack_outputs
 from stack_config import names
 
 PODS = ["redis-gateway-0", "redis-gateway-1", "redis-gateway-2"]
@@ -47,6 +47,8 @@ class LegacyCluster:
 
     def exec(self, namespace, pod, container, command, timeout=60.0):
         self.calls.append(("exec", pod, tuple(command)))
+        if container == "sentinel":
+            return subprocess.CompletedProcess(command, 0, "OK\n", "")
         role, offset, keys = self.roles[pod]
         if command[1:] == ["INFO", "replication"]:
             field_name = "master_repl_offset" if role == "master" else "slave_repl_offset"
@@ -77,7 +79,7 @@ def healthy_legacy():
 
 def test_the_master_stops_last_after_a_save_point_and_its_rdb_goes_to_pod_0():
     cluster = healthy_legacy()
-    report = LegacyMigration(cluster, NAMESPACE).migrate(names.REDIS_UID, "img:1")
+    report = LegacyMigration(cluster, NAMESPACE).migrate("img:1")
     assert (report.master, report.master_keys) == (PODS[0], 40)
     calls = cluster.calls
     save = calls.index(("exec", PODS[0], ("redis-cli", "CONFIG", "SET", "save", "3600 1")))
@@ -85,6 +87,9 @@ def test_the_master_stops_last_after_a_save_point_and_its_rdb_goes_to_pod_0():
     deletes = [c[1] for c in calls if c[0] == "delete_pod"]
     assert save < orphan < calls.index(("delete_pod", PODS[0]))
     assert deletes == [PODS[1], PODS[2], PODS[0]], "the replicas go with the master, the master last"
+    # Then each legacy sentinel is told to stop: under `sh -c` it would wait out the grace period.
+    stops = [i for i, c in enumerate(calls) if c[0] == "exec" and c[2] == ("redis-cli", "-p", "26379", "SHUTDOWN")]
+    assert [calls[i][1] for i in stops] == PODS and min(stops) > calls.index(("delete_pod", PODS[0]))
     deleted = [(c[1], c[2]) for c in calls if c[0] == "delete" and c[1] not in ("statefulset", "pod")]
     assert deleted == list(LEGACY_OBJECTS)
     assert calls.index(("delete_pod", PODS[0])) < calls.index(("delete", "service", names.GATEWAY_HA_SERVICE, False))
@@ -98,7 +103,7 @@ def test_the_master_stops_last_after_a_save_point_and_its_rdb_goes_to_pod_0():
 
 def test_a_master_that_moved_is_copied_from_its_own_volume_read_only():
     cluster = LegacyCluster({PODS[0]: ("slave", 500, 40), PODS[1]: ("master", 520, 41), PODS[2]: ("slave", 510, 40)})
-    LegacyMigration(cluster, NAMESPACE).migrate(names.REDIS_UID, "img:1")
+    LegacyMigration(cluster, NAMESPACE).migrate("img:1")
     helper = next(c[2] for c in cluster.calls if c[0] == "apply")
     volumes = {v["name"]: v["persistentVolumeClaim"] for v in helper["spec"]["volumes"]}
     assert volumes == {"target": {"claimName": "data-redis-gateway-0"},
@@ -110,24 +115,24 @@ def test_two_masters_are_refused_unless_the_operator_names_one():
     roles = {PODS[0]: ("master", 500, 40), PODS[1]: ("master", 90, 3), PODS[2]: ("slave", 500, 40)}
     refused = LegacyCluster(dict(roles))
     with pytest.raises(MigrationError, match="2 legacy pods report role:master.*--master POD"):
-        LegacyMigration(refused, NAMESPACE).migrate(names.REDIS_UID, "img:1")
+        LegacyMigration(refused, NAMESPACE).migrate("img:1")
     assert refused.calls and all(c[0] == "exec" and "SET" not in c[2] for c in refused.calls), \
         "nothing changed before the refusal"
     cluster = LegacyCluster(dict(roles))
-    assert LegacyMigration(cluster, NAMESPACE).migrate(names.REDIS_UID, "img:1", master=PODS[1]).master == PODS[1]
+    assert LegacyMigration(cluster, NAMESPACE).migrate("img:1", master=PODS[1]).master == PODS[1]
     with pytest.raises(MigrationError, match="--master redis-gateway-7: no such legacy pod"):
-        LegacyMigration(LegacyCluster(dict(roles)), NAMESPACE).migrate(names.REDIS_UID, "img:1", master="redis-gateway-7")
+        LegacyMigration(LegacyCluster(dict(roles)), NAMESPACE).migrate("img:1", master="redis-gateway-7")
 
 
 def test_no_legacy_statefulset_or_this_stacks_own_is_refused_before_anything_changes():
     cluster = healthy_legacy()
     cluster.statefulset = None
     with pytest.raises(MigrationError, match="no StatefulSet kubernaut-system/redis-gateway: nothing to migrate"):
-        LegacyMigration(cluster, NAMESPACE).migrate(names.REDIS_UID, "img:1")
+        LegacyMigration(cluster, NAMESPACE).migrate("img:1")
     cluster = healthy_legacy()
     cluster.statefulset = legacy_statefulset(containers=("redis", "sentinel", "exporter"), init=("volume-permissions",))
     with pytest.raises(MigrationError, match="is not the legacy one"):
-        LegacyMigration(cluster, NAMESPACE).migrate(names.REDIS_UID, "img:1")
+        LegacyMigration(cluster, NAMESPACE).migrate("img:1")
     assert cluster.calls == []
 
 
@@ -135,7 +140,7 @@ def test_a_failed_copy_is_an_error_that_keeps_the_helper_for_its_log():
     cluster = healthy_legacy()
     cluster.helper_phase = "Failed"
     with pytest.raises(MigrationError, match="failed; the legacy RDB stays where it was"):
-        LegacyMigration(cluster, NAMESPACE).migrate(names.REDIS_UID, "img:1")
+        LegacyMigration(cluster, NAMESPACE).migrate("img:1")
 
 
 def test_the_lab_applies_the_files_that_ran_with_its_image_and_the_official_workdir():
@@ -163,14 +168,19 @@ def test_the_drill_measures_the_gap_across_the_migration():
     writer = {"acked": 4, "attempts": 6, "lost": [], "errors": {"ReadOnlyError": 2},
               "acks": [[1, 99.0, 0], [2, 99.5, 0], [3, 100.2, 0], [5, 131.0, 0], [6, 131.01, 0]]}
     # The legacy master acknowledges until its own pod is deleted, after the replicas'.
-    metrics = migration_metrics(writer, writes_stopped_at=100.0)
+    metrics = migration_metrics(writer, legacy_delete_at=100.0)
     assert metrics["outage_s"] == 30.8 and metrics["lost"] == 0
     assert (metrics["last_legacy_ack_s"], metrics["first_new_ack_s"]) == (0.2, 31.0)
     assert migration_metrics({**writer, "acks": writer["acks"][:2] + writer["acks"][3:]}, 100.0)["outage_s"] == 31.5
     assert migration_metrics({**writer, "lost": None, "verify_error": "x"}, 100.0)["lost"] is None
 
 
-def test_the_smoke_check_knows_an_open_window_from_the_users_template():
+def test_the_smoke_check_knows_an_open_window_from_the_stack_outputs_or_the_users_template():
+    outputs = {"gateway": {"sentinelAddresses": ["redis-gateway-0.h.ns.svc.cluster.local:26379"],
+                           "masterSet": "gateway-master", "clientsWithoutPassword": True}}
+    assert from_stack_outputs(outputs).clients_without_password is True
+    outputs["gateway"]["clientsWithoutPassword"] = False
+    assert from_stack_outputs(outputs).clients_without_password is False
     assert clients_without_password("# header\nuser default on nopass ~* resetchannels -@all\nuser pod on -@all\n")
     assert not clients_without_password("user default on ~* resetchannels -@all\nuser pod on nopass\n")
     assert not clients_without_password(None)

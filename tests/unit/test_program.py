@@ -33,6 +33,7 @@ def test_exports(program, stack, overrides, secret_name):
         "statefulSet": "redis-gateway",
         "headlessService": "redis-gateway-headless",
         "secretName": secret_name,
+        "clientsWithoutPassword": False,
     }
     assert run.outputs["contextCache"] == {"endpoint": f"redis.{FQDN_SUFFIX}:6379", "service": "redis"}
 
@@ -137,6 +138,7 @@ def test_a_migration_window_warns_until_it_is_closed(program):
     assert [w for w in run.warnings if w.startswith("gateway.auth.clientsWithoutPassword is true")], run.warnings
     users = run.object("ConfigMap", names.GATEWAY_CONFIG_MAP)["data"][names.USERS_ACL]
     assert "user default on nopass " in users
+    assert run.outputs["gateway"]["clientsWithoutPassword"] is True
 
 
 def test_dev_as_committed_has_auth_and_no_warning(program):
