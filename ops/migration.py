@@ -31,7 +31,7 @@ from typing import Any, Callable, Optional
 from cluster import Cluster
 from stack_config import names
 
-from .gateway import _info
+from .gateway import GatewayOps, _info
 
 PLACE_SCRIPT = Path(__file__).resolve().parent / "scripts" / "place-legacy-rdb.sh"
 HELPER_POD = f"{names.GATEWAY}-migration"
@@ -119,10 +119,9 @@ class LegacyMigration:
         return done.stdout
 
     def nodes(self) -> list[LegacyNode]:
-        pods = sorted((p.name for p in self.cluster.pods(self.namespace, f"{names.LABEL_APP}={names.GATEWAY}")
-                       if not p.terminating), key=lambda n: int(n.rsplit("-", 1)[1]))
         found = []
-        for pod in pods:
+        # The legacy pods carry the label this stack's do (app=redis-gateway) and the same names.
+        for pod in GatewayOps(self.cluster, self.namespace).pods():
             info = _info(self._cli(pod, "INFO", "replication"))
             role = info.get("role")
             offset = int(info.get("master_repl_offset", 0) if role == "master" else info.get("slave_repl_offset", 0))
