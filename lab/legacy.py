@@ -32,8 +32,9 @@ NAMESPACE = "kubernaut-system"  # the manifests' own; their scripts name it in D
 ORIGINAL_IMAGE = "redis:7-alpine"
 OFFICIAL_IMAGE_WORKDIR = "/data"
 LAB_IMAGE = next(engine.image for engine in LAB_ENGINE_IMAGES if engine.name == "redis-7.0")
-GATEWAY_SELECTOR = "app=redis-gateway"
-CACHE_SELECTOR = "app=redis"
+# The legacy objects carry the labels this stack's do (app: redis-gateway, app: redis).
+GATEWAY_SELECTOR = f"{names.LABEL_APP}={names.GATEWAY}"
+CACHE_SELECTOR = f"{names.LABEL_APP}={names.CACHE}"
 READY_TIMEOUT_SECONDS = 240.0
 
 
