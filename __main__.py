@@ -25,6 +25,7 @@ from components import (
 )
 from stack_config import (
     ACCEPTED_KEYS,
+    BACKUP_CREDENTIAL_KEYS,
     CACHE_PASSWORDS,
     CONFIG_KEYS,
     CONTEXT_CACHE_OPERATOR_PASSWORD_KEY,
@@ -94,9 +95,9 @@ def _decoded(config: pulumi.Config, key: str) -> Any:
 
 
 def plain_passwords(config: pulumi.Config) -> dict[str, Optional[str]]:
-    """Every password key's plain text, for the checks at preview only: what reaches a resource
-    is the secret Output of read_passwords."""
-    return {key: config.get(key) for key in (*PASSWORD_KEYS, *ACCEPTED_KEYS)}
+    """Every password key's plain text (and the backups' S3 credentials'), for the checks at
+    preview only: what reaches a resource is the secret Output of read_passwords."""
+    return {key: config.get(key) for key in (*PASSWORD_KEYS, *ACCEPTED_KEYS, *BACKUP_CREDENTIAL_KEYS)}
 
 
 def read_stack_config(config: pulumi.Config, stack: str) -> StackConfig:
@@ -166,6 +167,17 @@ def accepted_acl_passwords(derivation: PasswordDerivation, clients: Window,
         return {}
     other_clients = clients[1] if operator[0] is None else clients[0]
     return acl_passwords(derivation, other_clients, operator[1] if operator[0] is not None else None)
+
+
+def read_backup_credentials(config: pulumi.Config, cfg: StackConfig) -> Optional[dict[str, pulumi.Output[str]]]:
+    """Secret key of gateway.backup.s3.credentialsSecret -> secret Output, when the stack creates
+    that Secret (both credential keys set; stack_config checked that); None otherwise."""
+    if not cfg.gateway.backup.enabled:
+        return None
+    values = [config.get_secret(key) for key in BACKUP_CREDENTIAL_KEYS]
+    if any(value is None for value in values):
+        return None
+    return dict(zip((names.BACKUP_ACCESS_KEY_ID, names.BACKUP_SECRET_ACCESS_KEY), values))
 
 
 def read_kubeconfig(config: pulumi.Config, stack: str) -> pulumi.Output[str]:
@@ -248,16 +260,31 @@ def kubernetes_provider(config: pulumi.Config, cfg: StackConfig,
     )
 
 
+def backup_output(cfg: StackConfig) -> Optional[dict[str, object]]:
+    """Where the backups go (None while gateway.backup.enabled is false): what the restore and the
+    drills need to find them. The credentials' Secret is named, never read."""
+    backup = cfg.gateway.backup
+    if not backup.enabled:
+        return None
+    return {"cronJob": names.GATEWAY_BACKUP_CRONJOB, "schedule": backup.schedule, "endpoint": backup.s3.endpoint,
+            "bucket": backup.s3.bucket, "prefix": backup.s3.prefix, "retention": backup.retention,
+            "restoreFrom": backup.restore_from}
+
+
 def warn_about_weak_settings(cfg: StackConfig, passwords: Passwords) -> None:
     if cfg.gateway.auth.enabled and not passwords.gateway_operator_set:
         pulumi.log.warn(
             f"{GATEWAY_OPERATOR_PASSWORD_KEY} is not set: the gateway's internal Redis users (operator, pod, "
-            f"sentinel, replication, probe, exporter) get passwords derived from {GATEWAY_REDIS_PASSWORD_KEY}, so "
+            f"sentinel, replication, probe, exporter, backup) get passwords derived from {GATEWAY_REDIS_PASSWORD_KEY}, so "
             "whoever holds the clients' password can compute them; set it to keep the clients to their own user")
     if not cfg.gateway.auth.enabled:
         pulumi.log.warn(
             "gateway.auth.enabled is false: the Gateway's Redis and Sentinel accept unauthenticated "
             "clients (allowed outside prod only)")
+    if cfg.gateway.backup.restore_from is not None:
+        pulumi.log.warn(
+            f"gateway.backup.restoreFrom is {cfg.gateway.backup.restore_from!r}: pod 0 restores that backup whenever "
+            "its data volume is empty; unset it once the restored stack runs (docs/backup.md)")
     if cfg.gateway.auth.clients_without_password:
         pulumi.log.warn(
             "gateway.auth.clientsWithoutPassword is true: the Gateway's Redis accepts clients that send no "
@@ -285,7 +312,8 @@ def main() -> None:
             redis_password=passwords.gateway_redis, sentinel_password=passwords.gateway_sentinel,
             acl_passwords=passwords.gateway_acl, redis_password_accepted=passwords.gateway_redis_accepted,
             sentinel_password_accepted=passwords.gateway_sentinel_accepted,
-            acl_passwords_accepted=passwords.gateway_acl_accepted),
+            acl_passwords_accepted=passwords.gateway_acl_accepted,
+            backup_credentials=read_backup_credentials(config, cfg)),
         opts=component_opts,
     )
     cache = SingleRedisCache(
@@ -297,8 +325,11 @@ def main() -> None:
     )
 
     if cfg.network_policy.enabled:
+        backup = cfg.gateway.backup
         NetworkPolicies("network-policies", cfg.network_policy, cfg.platform.namespace,
-                        monitoring=cfg.monitoring.enabled, opts=component_opts)
+                        monitoring=cfg.monitoring.enabled, opts=component_opts,
+                        s3_port=backup.s3.port if backup.enabled else None,
+                        restore=backup.restore_from is not None)
 
     if cfg.monitoring.enabled:
         # Depends on the namespace only: without the Prometheus Operator's CRDs only its own objects fail.
@@ -314,6 +345,7 @@ def main() -> None:
         "headlessService": gateway.headless_service_name,
         "secretName": gateway.secret_name,
         "clientsWithoutPassword": cfg.gateway.auth.clients_without_password,
+        "backup": backup_output(cfg),
     })
     pulumi.export("contextCache", {
         "endpoint": cache_endpoint(cfg),

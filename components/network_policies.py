@@ -9,6 +9,8 @@ creates, each allowing only the traffic that pod's job needs.
 - `redis` (the cache): its port from its clients, the exporter's from the scraper's namespace.
 - `redis-gateway-topology` (the topology Job, components/topology_job.py): nothing in; out, the
   gateway pods' Sentinel port, which is open to it.
+- `redis-gateway-backup` (the backup Jobs, with gateway.backup.enabled): nothing in; out, the
+  gateway pods' Redis and Sentinel ports, which are open to it, and the storage's port.
 
 Egress (restrictEgress): cluster DNS, and the gateway pods' Redis and Sentinel ports for the
 gateway and proxy pods, their Sentinel port for the topology Job; the cache needs no connection of
@@ -22,7 +24,7 @@ Pulumi; the component only turns them into objects.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -39,6 +41,7 @@ GATEWAY_SELECTOR = selector_labels(names.GATEWAY, names.COMPONENT_SENTINEL_CLUST
 PROXY_SELECTOR = selector_labels(names.GATEWAY, names.COMPONENT_MASTER_PROXY)
 CACHE_SELECTOR = selector_labels(names.CACHE, names.COMPONENT_CACHE)
 TOPOLOGY_SELECTOR = selector_labels(names.GATEWAY, names.COMPONENT_TOPOLOGY)
+BACKUP_SELECTOR = selector_labels(names.GATEWAY, names.COMPONENT_BACKUP)
 
 
 def _tcp(*ports: int) -> list[dict[str, Any]]:
@@ -83,23 +86,31 @@ def _spec(selector: dict[str, str], ingress: list[dict[str, Any]], egress: list[
     return spec
 
 
-def policy_specs(cfg: NetworkPolicyConfig, monitoring: bool) -> dict[str, dict[str, Any]]:
+def policy_specs(cfg: NetworkPolicyConfig, monitoring: bool, s3_port: Optional[int] = None,
+                 restore: bool = False) -> dict[str, dict[str, Any]]:
     """Object name -> NetworkPolicy spec. `monitoring`: whether the exporters run (their ports open
-    to the scraper's namespace only then)."""
+    to the scraper's namespace only then). `s3_port`: the backup storage's port while backups are
+    on (gateway.backup.enabled); its address is outside what a policy can name (any host, often
+    outside the cluster), so egress to that port is open to every destination, for the backup
+    Job and, while a restore is set (`restore`), for the gateway pods' restore init container."""
     redis_ports = (names.REDIS_PORT, names.SENTINEL_PORT)
     gateway_clients = _clients(cfg.gateway_clients, names.GATEWAY_CLIENT_LABEL)
     to_gateway_pods = {"to": [_pods(GATEWAY_SELECTOR)], "ports": _tcp(*redis_ports)}
+    backup_sources = [_pods(BACKUP_SELECTOR)] if s3_port is not None else []
     gateway_ingress = [
-        {"from": [_pods(GATEWAY_SELECTOR), _pods(PROXY_SELECTOR), *gateway_clients], "ports": _tcp(*redis_ports)},
+        {"from": [_pods(GATEWAY_SELECTOR), _pods(PROXY_SELECTOR), *backup_sources, *gateway_clients],
+         "ports": _tcp(*redis_ports)},
         {"from": [_pods(TOPOLOGY_SELECTOR)], "ports": _tcp(names.SENTINEL_PORT)},
     ]
+    to_storage = [{"ports": _tcp(s3_port)}] if s3_port is not None else []
     cache_ingress = [{"from": _clients(cfg.context_cache_clients, names.CACHE_CLIENT_LABEL),
                       "ports": _tcp(names.REDIS_PORT)}]
     if monitoring:
         gateway_ingress.append(_scraper(cfg, names.REDIS_EXPORTER_PORT, names.SENTINEL_EXPORTER_PORT))
         cache_ingress.append(_scraper(cfg, names.REDIS_EXPORTER_PORT))
-    return {
-        names.GATEWAY: _spec(GATEWAY_SELECTOR, gateway_ingress, [_dns(cfg), to_gateway_pods], cfg),
+    specs = {
+        names.GATEWAY: _spec(GATEWAY_SELECTOR, gateway_ingress,
+                             [_dns(cfg), to_gateway_pods, *(to_storage if restore else [])], cfg),
         names.GATEWAY_HAPROXY: _spec(
             PROXY_SELECTOR, [{"from": gateway_clients, "ports": _tcp(*redis_ports)}],
             [_dns(cfg), to_gateway_pods], cfg),
@@ -108,6 +119,9 @@ def policy_specs(cfg: NetworkPolicyConfig, monitoring: bool) -> dict[str, dict[s
             TOPOLOGY_SELECTOR, [],
             [_dns(cfg), {"to": [_pods(GATEWAY_SELECTOR)], "ports": _tcp(names.SENTINEL_PORT)}], cfg),
     }
+    if s3_port is not None:
+        specs[names.GATEWAY_BACKUP_CRONJOB] = _spec(BACKUP_SELECTOR, [], [_dns(cfg), to_gateway_pods, *to_storage], cfg)
+    return specs
 
 
 # The labels of each policy object: those of the workload it guards.
@@ -116,6 +130,7 @@ POLICY_LABELS = {
     names.GATEWAY_HAPROXY: (names.GATEWAY, names.COMPONENT_MASTER_PROXY, names.GATEWAY_HAPROXY),
     names.CACHE: (names.CACHE, names.COMPONENT_CACHE, names.CACHE),
     names.GATEWAY_TOPOLOGY_JOB: (names.GATEWAY, names.COMPONENT_TOPOLOGY, names.GATEWAY_TOPOLOGY_JOB),
+    names.GATEWAY_BACKUP_CRONJOB: (names.GATEWAY, names.COMPONENT_BACKUP, names.GATEWAY_BACKUP_CRONJOB),
 }
 
 
@@ -123,10 +138,11 @@ class NetworkPolicies(pulumi.ComponentResource):
     """The NetworkPolicy objects of policy_specs, in the stack's namespace."""
 
     def __init__(self, name: str, cfg: NetworkPolicyConfig, namespace: str, monitoring: bool,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 opts: pulumi.ResourceOptions | None = None, s3_port: Optional[int] = None,
+                 restore: bool = False) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
         self.policy_names = []
-        for object_name, spec in policy_specs(cfg, monitoring).items():
+        for object_name, spec in policy_specs(cfg, monitoring, s3_port, restore).items():
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-{object_name}",
                 metadata=k8s.meta.v1.ObjectMetaArgs(

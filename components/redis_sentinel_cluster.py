@@ -37,6 +37,7 @@ from stack_config import (
 )
 from stack_config.derived import READINESS_PROBE_PERIOD_SECONDS, STARTUP_PROBE_PERIOD_SECONDS
 
+from .backup import GatewayBackup, backup_args, restore_init_container
 from .checksum import config_checksum
 from .labels import object_labels, selector_labels
 from .monitoring import gateway_exporter_containers
@@ -109,6 +110,8 @@ class RedisSentinelClusterArgs:
     redis_password_accepted: Optional[pulumi.Input[str]] = None
     sentinel_password_accepted: Optional[pulumi.Input[str]] = None
     acl_passwords_accepted: Optional[Mapping[str, pulumi.Input[str]]] = None
+    # The backups' S3 credentials (Secret key -> value) when the stack creates their Secret.
+    backup_credentials: Optional[Mapping[str, pulumi.Input[str]]] = None
 
     def __post_init__(self) -> None:
         auth = self.config.gateway.auth
@@ -193,9 +196,15 @@ class RedisSentinelCluster(pulumi.ComponentResource):
         secret = self._auth_secret(secret_data)
         mounted = [*config_maps, *([secret] if secret else [])]
         headless = self._headless_service()
+        # Before the StatefulSet: a restore's init container reads the credentials' Secret, which
+        # the backup component may create. Its Jobs mount the scripts and topology ConfigMaps and
+        # read the auth Secret.
+        backup = (GatewayBackup(f"{name}-backup", backup_args(cfg, namespace, args.backup_credentials),
+                                opts=self._child(depends_on=mounted))
+                  if cfg.gateway.backup.enabled else None)
         stateful_set = self._stateful_set(
             pod_annotations(files.gateway_checksum, f"{namespace}/{names.GATEWAY}", secret_data),
-            depends_on=[*mounted, headless])
+            depends_on=[*mounted, headless, *([backup] if backup else [])])
         # After the StatefulSet has every pod Ready: the running sentinels take the quorum and
         # forget the pods a scale-in removed.
         TopologyJob(f"{name}-topology", topology_job_args(cfg, namespace), opts=self._child(depends_on=[stateful_set]))
@@ -377,12 +386,17 @@ class RedisSentinelCluster(pulumi.ComponentResource):
         )
 
     def _init_containers(self) -> Optional[list[k8s.core.v1.ContainerArgs]]:
-        """The data volume's owner, where the volume plugin does not apply fsGroup."""
-        if not self._cfg.gateway.persistence.volume_permissions:
-            return None
+        """The data volume's owner, where the volume plugin does not apply fsGroup; then, while
+        gateway.backup.restoreFrom is set, the restore of a backup into pod 0's empty volume."""
         images = self._cfg.platform.images
-        return [volume_permissions_container(
-            images.redis, images.pull_policy, names.DATA_VOLUME_CLAIM, names.DATA_DIR, names.REDIS_UID)]
+        containers = []
+        if self._cfg.gateway.persistence.volume_permissions:
+            containers.append(volume_permissions_container(
+                images.redis, images.pull_policy, names.DATA_VOLUME_CLAIM, names.DATA_DIR, names.REDIS_UID))
+        restore = restore_init_container(self._cfg)
+        if restore is not None:
+            containers.append(restore)
+        return containers or None
 
     def _gateway_env(self, container: str, cli_password_key: Optional[str]) -> list[k8s.core.v1.EnvVarArgs]:
         """The scripts' environment, plus REDISCLI_AUTH from the Secret key `cli_password_key` (if

@@ -91,7 +91,7 @@ load_pod_identity() {
     MY_FQDN=$(pod_fqdn "$MY_ORDINAL")
     # Each password and its rotation twin (<variable>_ACCEPTED), checked before any file holds one.
     for password_variable in REDIS_PASSWORD SENTINEL_PASSWORD ACL_REPLICATION_PASSWORD ACL_SENTINEL_PASSWORD \
-        ACL_POD_PASSWORD ACL_PROBE_PASSWORD ACL_EXPORTER_PASSWORD ACL_OPERATOR_PASSWORD; do
+        ACL_POD_PASSWORD ACL_PROBE_PASSWORD ACL_EXPORTER_PASSWORD ACL_BACKUP_PASSWORD ACL_OPERATOR_PASSWORD; do
         for checked_variable in "$password_variable" "${password_variable}_ACCEPTED"; do
             password_value=
             eval "password_value=\${$checked_variable:-}"

@@ -52,6 +52,9 @@ SENTINEL_CHANNEL = "__sentinel__:hello"
 # REPLICAOF, on itself and on a peer it hands over) and the handover (CLIENT PAUSE/UNPAUSE,
 # CLIENT KILL, REPLICAOF).
 POD_COMMANDS = ("ping", "info", "dbsize", "config|set", "replicaof", "client|pause", "client|unpause", "client|kill")
+# The backup Job (pod_scripts/backup.sh): INFO to check that the node is a linked replica, then
+# the CLI's --rdb (REPLCONF, then SYNC; PSYNC for engines whose CLI sends it).
+BACKUP_COMMANDS = ("ping", "info", "replconf", "sync", "psync")
 # The readiness and liveness probes and HAProxy's health checks.
 PROBE_COMMANDS = ("ping", "info")
 # redis_exporter: its metrics come from INFO; SLOWLOG and LATENCY feed its slowlog and latency
@@ -78,6 +81,7 @@ def gateway_acl_rules(clients_without_password: bool = False) -> dict[str, str]:
         names.ACL_USER_POD: ("on", *NO_KEYS, *HANDSHAKE, *_grant(POD_COMMANDS)),
         names.ACL_USER_PROBE: ("on", *NO_KEYS, *HANDSHAKE, *_grant(PROBE_COMMANDS)),
         names.ACL_USER_EXPORTER: ("on", *NO_KEYS, *HANDSHAKE, *_grant(EXPORTER_COMMANDS)),
+        names.ACL_USER_BACKUP: ("on", *NO_KEYS, "-@all", *_grant(BACKUP_COMMANDS)),
         names.ACL_USER_OPERATOR: OPERATOR_RULES,
     }
     return {user: " ".join(rule) for user, rule in rules.items()}

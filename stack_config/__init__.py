@@ -39,9 +39,12 @@ from .engines import ENGINES, Engine, EngineBinaries, engine_binaries, image_eng
 from .errors import ConfigError, format_validation_error
 from .keys import (
     ACCEPTED_KEYS,
+    BACKUP_CREDENTIAL_KEYS,
     CONFIG_KEYS,
     CONTEXT_CACHE_OPERATOR_PASSWORD_KEY,
     CONTEXT_CACHE_PASSWORD_KEY,
+    GATEWAY_BACKUP_ACCESS_KEY_ID_KEY,
+    GATEWAY_BACKUP_SECRET_ACCESS_KEY_KEY,
     GATEWAY_OPERATOR_PASSWORD_KEY,
     GATEWAY_REDIS_PASSWORD_KEY,
     GATEWAY_SENTINEL_PASSWORD_KEY,
@@ -50,12 +53,15 @@ from .keys import (
     PASSWORD_KEYS,
     SECRET_KEYS,
     accepted_key,
+    backup_credential_problems,
     password_keys_in_use,
     password_problems,
     unknown_key_problems,
 )
 from .kubeconfig import check_kubeconfig
 from .models import (
+    BackupConfig,
+    BackupS3Config,
     CacheAuthConfig,
     ContainerResources,
     ContextCacheConfig,
@@ -96,16 +102,17 @@ def load_stack_config(raw: Mapping[str, Any], stack: str, *,
         in_use = password_keys_in_use(cfg.gateway.auth.enabled, cfg.gateway.auth.sentinel,
                                       cfg.context_cache.auth.enabled)
         problems += password_problems(passwords, in_use, stack)
+        problems += backup_credential_problems(passwords, cfg.gateway.backup.enabled, stack)
     if problems:
         raise ConfigError(problems)
     return cfg
 
 
 __all__ = [
-    "ACCEPTED_KEYS", "accepted_key", "password_keys_in_use", "CACHE_PASSWORDS", "CONFIG_KEYS", "CONTEXT_CACHE_OPERATOR_PASSWORD_KEY", "CONTEXT_CACHE_PASSWORD_KEY",
+    "ACCEPTED_KEYS", "BACKUP_CREDENTIAL_KEYS", "GATEWAY_BACKUP_ACCESS_KEY_ID_KEY", "GATEWAY_BACKUP_SECRET_ACCESS_KEY_KEY", "accepted_key", "password_keys_in_use", "CACHE_PASSWORDS", "CONFIG_KEYS", "CONTEXT_CACHE_OPERATOR_PASSWORD_KEY", "CONTEXT_CACHE_PASSWORD_KEY",
     "GATEWAY_PASSWORDS", "PasswordDerivation", "GATEWAY_OPERATOR_PASSWORD_KEY", "GATEWAY_REDIS_PASSWORD_KEY",
     "GATEWAY_SENTINEL_PASSWORD_KEY", "KNOWN_KEYS", "OPTIONAL_PASSWORD_KEYS", "PASSWORD_KEYS", "derived_password",
-    "internal_passwords", "SECRET_KEYS", "POD_SECURITY_BASELINE", "POD_SECURITY_RESTRICTED", "AwaitTimeouts", "CacheAuthConfig",
+    "internal_passwords", "SECRET_KEYS", "POD_SECURITY_BASELINE", "POD_SECURITY_RESTRICTED", "AwaitTimeouts", "BackupConfig", "BackupS3Config", "CacheAuthConfig",
     "ConfigError", "ContainerResources", "ENGINES", "Engine", "EngineBinaries", "engine_binaries",
     "image_engine", "ContextCacheConfig", "CpuMemory", "GatewayAuthConfig",
     "GatewayConfig", "GatewayResources", "ImagesConfig", "KubernetesConfig", "MonitoringConfig", "NetworkPolicyConfig", "PersistenceConfig",

@@ -4,7 +4,7 @@
 Operators set at most two Redis passwords per component: the clients' (`gatewayRedisPassword`,
 `contextCachePassword`: the user `default`) and, optionally, the operators'
 (`gatewayOperatorPassword`, `contextCacheOperatorPassword`: the user `operator`). The other
-internal users of a component (the gateway's replication, sentinel, pod, probe, exporter; the
+internal users of a component (the gateway's replication, sentinel, pod, probe, exporter, backup; the
 cache's probe and exporter) get a password derived here: HMAC-SHA256(seed, "<context>/<user>")
 in hex, 64 characters, which the password rule of stack_config.keys accepts. The context is the
 component's name (`redis-gateway`, `redis`), so one seed never gives two components the same

@@ -50,7 +50,13 @@ def accepted_key(key: str) -> str:
 
 
 ACCEPTED_KEYS = tuple(accepted_key(key) for key in PASSWORD_KEYS)
-SECRET_KEYS = (*PASSWORD_KEYS, *ACCEPTED_KEYS, KUBECONFIG_KEY)
+# The backups' S3 credentials (gateway.backup), optional: with both set, the stack creates the
+# Secret gateway.backup.s3.credentialsSecret from them (Pulumi secrets, encrypted in the state);
+# with neither, that Secret is the operator's to create.
+GATEWAY_BACKUP_ACCESS_KEY_ID_KEY = "gatewayBackupAccessKeyId"
+GATEWAY_BACKUP_SECRET_ACCESS_KEY_KEY = "gatewayBackupSecretAccessKey"
+BACKUP_CREDENTIAL_KEYS = (GATEWAY_BACKUP_ACCESS_KEY_ID_KEY, GATEWAY_BACKUP_SECRET_ACCESS_KEY_KEY)
+SECRET_KEYS = (*PASSWORD_KEYS, *ACCEPTED_KEYS, *BACKUP_CREDENTIAL_KEYS, KUBECONFIG_KEY)
 KNOWN_KEYS = (*CONFIG_KEYS, *SECRET_KEYS)
 
 PASSWORD_MIN_LENGTH = 16
@@ -61,6 +67,29 @@ PASSWORD_MAX_LENGTH = 256
 _PASSWORD = re.compile(r"[!#-&(-\[\]-~]+", re.ASCII)
 PASSWORD_RULE = (f"must be {PASSWORD_MIN_LENGTH} to {PASSWORD_MAX_LENGTH} printable ASCII characters without "
                  "spaces, quotes (\" ') or backslashes, e.g. `head -c 24 /dev/urandom | base64`")
+
+
+# What S3-compatible servers issue: printable ASCII without spaces (AWS: letters, digits, + / =).
+_CREDENTIAL = re.compile(r"[!-~]{1,256}", re.ASCII)
+CREDENTIAL_RULE = "must be 1 to 256 printable ASCII characters without spaces"
+
+
+def backup_credential_problems(values: Mapping[str, Optional[str]], backup_enabled: bool, stack: str) -> list[str]:
+    """One line per backup credential key that is set where it cannot apply, set alone, or
+    malformed (never shown)."""
+    given = [key for key in BACKUP_CREDENTIAL_KEYS if values.get(key) is not None]
+    if not given:
+        return []
+    if not backup_enabled:
+        return [f"{key}: set while gateway.backup.enabled is false (`pulumi config rm {key} -s {stack}`)"
+                for key in given]
+    problems = [f"{key}: missing; set both {' and '.join(BACKUP_CREDENTIAL_KEYS)}, or neither and create the "
+                "Secret gateway.backup.s3.credentialsSecret yourself "
+                f"(`pulumi config set --secret {key} -s {stack} <file`)"
+                for key in BACKUP_CREDENTIAL_KEYS if key not in given]
+    problems += [f"{key}: got a value that breaks the rule (a secret, not shown); {CREDENTIAL_RULE}"
+                 for key in given if not _CREDENTIAL.fullmatch(values[key] or "")]
+    return problems
 
 
 def unknown_key_problems(config_keys: Iterable[str]) -> list[str]:

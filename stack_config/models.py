@@ -349,6 +349,136 @@ class GatewayAuthConfig(_Model):
         return self
 
 
+# ---------------------------------------------------------------------------- gateway backups
+
+# Kubernetes CronJob schedules: five fields, or one of the macros its parser accepts. A time zone
+# goes into the CronJob's own field, never into the schedule (the API server refuses CRON_TZ/TZ).
+_CRON_FIELD = r"[0-9A-Za-z*/,?-]+"
+_CRON_SCHEDULE = re.compile(rf"{_CRON_FIELD}( {_CRON_FIELD}){{4}}", re.ASCII)
+_CRON_MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+# An endpoint is scheme://host[:port] and nothing else: the scripts append /<bucket>/<key>.
+_S3_ENDPOINT = re.compile(r"(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?::([0-9]{1,5}))?", re.ASCII)
+# S3's bucket naming rules (general purpose buckets).
+_S3_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
+# Keys of characters that SigV4 leaves unencoded (and `/` between path segments): the scripts put
+# them into URLs and signatures as they are.
+_S3_PREFIX = re.compile(r"[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*", re.ASCII)
+_S3_OBJECT_NAME = re.compile(r"[A-Za-z0-9_.-]+", re.ASCII)
+_S3_REGION = re.compile(r"[a-z0-9-]{1,32}", re.ASCII)
+MAX_BACKUP_RETENTION = 1000
+MAX_S3_PREFIX_LENGTH = 512
+
+
+def _cron_schedule(value: str) -> str:
+    if value not in _CRON_MACROS and not _CRON_SCHEDULE.fullmatch(value):
+        raise ValueError('must be a cron schedule of five fields separated by single spaces, e.g. "17 3 * * *", '
+                         f"or one of {', '.join(_CRON_MACROS)} (a time zone goes in timeZone)")
+    return value
+
+
+_TIME_ZONE = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*", re.ASCII)
+
+
+def _time_zone(value: str) -> str:
+    if len(value) > 64 or not _TIME_ZONE.fullmatch(value):
+        raise ValueError("must be an IANA time zone name such as Europe/Berlin or UTC")
+    return value
+
+
+def _s3_endpoint(value: str) -> str:
+    match = _S3_ENDPOINT.fullmatch(value)
+    if not match or (match.group(3) and not 0 < int(match.group(3)) < 65536):
+        raise ValueError("must be http://host[:port] or https://host[:port] with nothing after it (no path, no "
+                         "trailing '/'), e.g. https://s3.eu-west-1.amazonaws.com; the bucket goes in s3.bucket")
+    return value
+
+
+def _s3_bucket(value: str) -> str:
+    if not _S3_BUCKET.fullmatch(value) or ".." in value:
+        raise ValueError("must be an S3 bucket name: 3 to 63 lower-case letters, digits, '.' and '-', starting and "
+                         "ending with a letter or digit")
+    return value
+
+
+def _s3_prefix(value: str) -> str:
+    if (len(value) > MAX_S3_PREFIX_LENGTH or not _S3_PREFIX.fullmatch(value)
+            or any(segment in (".", "..") for segment in value.split("/"))):
+        raise ValueError(f"must be path segments of letters, digits, '_', '.' and '-' joined by '/' (no '.' or '..' segment), without a "
+                         f"leading or trailing '/', at most {MAX_S3_PREFIX_LENGTH} characters, e.g. kubernaut/prod/redis-gateway")
+    return value
+
+
+def _s3_region(value: str) -> str:
+    if not _S3_REGION.fullmatch(value):
+        raise ValueError("must be a region name of lower-case letters, digits and '-', e.g. eu-west-1 (S3-compatible "
+                         "servers without regions take us-east-1)")
+    return value
+
+
+def _restore_from(value: Optional[str]) -> Optional[str]:
+    if value is None or value == names.RESTORE_LATEST:
+        return value
+    if not _S3_OBJECT_NAME.fullmatch(value) or not value.endswith(names.BACKUP_SUFFIX):
+        raise ValueError(f'must be "{names.RESTORE_LATEST}", the name of a backup under s3.prefix '
+                         f"(e.g. {names.MASTER_SET}-20261203T031700Z{names.BACKUP_SUFFIX}, no '/'), or null")
+    return value
+
+
+class BackupS3Config(_Model):
+    endpoint: Annotated[str, AfterValidator(_s3_endpoint)] = Field(
+        "https://s3.us-east-1.amazonaws.com",
+        description="S3-compatible endpoint, scheme://host[:port]; requests are path-style (<endpoint>/<bucket>/<key>)")
+    bucket: Annotated[str, AfterValidator(_s3_bucket)] = Field(
+        "kubernaut-backups", description="bucket of the backups (it must exist; the backup does not create it)")
+    prefix: Annotated[str, AfterValidator(_s3_prefix)] = Field(
+        "redis-gateway", description="key prefix: objects are <prefix>/gateway-master-<UTC time>.rdb; one prefix "
+        "per stack, since retention deletes the oldest under it")
+    region: Annotated[str, AfterValidator(_s3_region)] = Field(
+        "us-east-1", description="region of the SigV4 signature")
+    credentials_secret: Annotated[str, AfterValidator(_dns1123_subdomain)] = Field(
+        "redis-gateway-backup-s3", description=f"Secret in the stack's namespace with keys {names.BACKUP_ACCESS_KEY_ID} "
+        f"and {names.BACKUP_SECRET_ACCESS_KEY} (created by you, not by the stack: the keys never enter its state)")
+
+    @property
+    def port(self) -> int:
+        match = _S3_ENDPOINT.fullmatch(self.endpoint)
+        assert match is not None
+        return int(match.group(3)) if match.group(3) else (443 if match.group(1) == "https" else 80)
+
+
+class BackupConfig(_Model):
+    enabled: bool = Field(
+        False, description="the CronJob redis-gateway-backup: a replica's RDB (never the master's), copied to "
+        "S3-compatible storage, the oldest beyond `retention` deleted (docs/backup.md)")
+    schedule: Annotated[str, AfterValidator(_cron_schedule)] = Field(
+        "17 3 * * *", description='cron schedule of the backups, e.g. "17 3 * * *" (03:17 every day)')
+    time_zone: Optional[Annotated[str, AfterValidator(_time_zone)]] = Field(
+        None, description="time zone of the schedule (the CronJob's timeZone, e.g. Europe/Berlin); null = the "
+        "controller manager's, usually UTC")
+    image: Optional[ImageRef] = Field(
+        None, description="image of the backup Job and of the restore init container: needs sh, the engine's CLI "
+        "(redis-cli or valkey-cli, for --rdb), curl >= 7.75 (--aws-sigv4), sha256sum and sed; required when enabled")
+    retention: _int(1, MAX_BACKUP_RETENTION) = Field(
+        7, description=f"backups kept under the prefix; each successful backup deletes older ones (1..{MAX_BACKUP_RETENTION})")
+    timeout_seconds: _int(60, 86400) = Field(
+        3600, description="deadline of one backup Job (activeDeadlineSeconds; 60..86400)")
+    s3: BackupS3Config = Field(default_factory=BackupS3Config, description="where the backups go")
+    restore_from: Annotated[Optional[str], AfterValidator(_restore_from)] = Field(
+        None, description=f'seed a new stack: "{names.RESTORE_LATEST}" or a backup\'s name under s3.prefix; pod 0 '
+        "downloads it into an EMPTY data volume before Redis starts (a pod with data ignores it); set it before the "
+        "first `pulumi up` of the new stack, unset it after (docs/backup.md)")
+
+    @model_validator(mode="after")
+    def _complete(self) -> "BackupConfig":
+        _problems(
+            ("image", None, "must be set when enabled or restoreFrom is: an image with sh, the engine's CLI, "
+             "curl >= 7.75, sha256sum") if (self.enabled or self.restore_from) and self.image is None else None,
+            ("restoreFrom", self.restore_from, "needs enabled: true (its s3 settings say where the backups are)")
+            if self.restore_from is not None and not self.enabled else None,
+        )
+        return self
+
+
 class GatewayResources(_Model):
     redis: ContainerResources = Field(
         default_factory=lambda: _resources("100m", "128Mi", "500m", "512Mi"),
@@ -398,6 +528,7 @@ class GatewayConfig(_Model):
         "(Redis's minimum) and <= 25% of the redis memory limit (it lives outside maxmemory)")
     persistence: PersistenceConfig = Field(default_factory=PersistenceConfig, description="PVC and RDB/AOF")
     auth: GatewayAuthConfig = Field(default_factory=GatewayAuthConfig, description="passwords")
+    backup: BackupConfig = Field(default_factory=BackupConfig, description="scheduled backups to S3 and restore")
     resources: GatewayResources = Field(default_factory=GatewayResources, description="per-container resources")
     anti_affinity: Literal["soft", "hard"] = Field(
         "soft", description="pod anti-affinity on kubernetes.io/hostname: soft = preferred, hard = required")

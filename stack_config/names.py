@@ -24,6 +24,17 @@ TOPOLOGY_QUORUM_KEY = "quorum"
 # ones that still know pods a scale-in removed); its name ends in a digest of what it applies.
 GATEWAY_TOPOLOGY_JOB = "redis-gateway-topology"
 GATEWAY_AUTH_SECRET = "redis-gateway-auth"
+# Backups (gateway.backup, components/backup.py): the CronJob that copies a replica's RDB to
+# S3-compatible storage, and the restore of one into pod 0 of a new stack (an init container).
+GATEWAY_BACKUP_CRONJOB = "redis-gateway-backup"
+GATEWAY_RESTORE_CONTAINER = "restore-backup"
+# The keys of the Secret gateway.backup.s3.credentialsSecret (the AWS CLI's variable names).
+BACKUP_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
+BACKUP_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
+# Objects are <prefix>/<MASTER_SET>-<UTC time, %Y%m%dT%H%M%SZ><BACKUP_SUFFIX>: sorted by name is
+# sorted by time, which retention and `restoreFrom: latest` rely on.
+BACKUP_SUFFIX = ".rdb"
+RESTORE_LATEST = "latest"
 GATEWAY_PDB = "redis-gateway"
 GATEWAY_HAPROXY_PDB = "redis-gateway-haproxy"
 MASTER_SET = "gateway-master"
@@ -43,8 +54,10 @@ ACL_USER_POD = "pod"
 ACL_USER_PROBE = "probe"
 ACL_USER_EXPORTER = "exporter"
 ACL_USER_OPERATOR = "operator"
+# The backup Job (gateway.backup): a replica's RDB through SYNC, nothing else.
+ACL_USER_BACKUP = "backup"
 ACL_INTERNAL_USERS = (ACL_USER_REPLICATION, ACL_USER_SENTINEL, ACL_USER_POD, ACL_USER_PROBE, ACL_USER_EXPORTER,
-                      ACL_USER_OPERATOR)
+                      ACL_USER_BACKUP, ACL_USER_OPERATOR)
 # The template of the users (rules only, no password) in ConfigMap redis-gateway-config;
 # redis-start.sh writes the effective file, with password hashes, next to redis.conf.
 USERS_ACL = "users.acl"
@@ -110,6 +123,9 @@ REDIS_PRESTOP_SCRIPT = "redis-prestop.sh"
 REDIS_SWITCHOVER_SCRIPT = "redis-switchover.sh"
 # The topology Job's command (components/topology_job.py).
 TOPOLOGY_RECONCILE_SCRIPT = "topology-reconcile.sh"
+# The backup CronJob's command and the restore init container's (components/backup.py).
+BACKUP_SCRIPT = "backup.sh"
+RESTORE_SCRIPT = "restore-backup.sh"
 # Shared by the gateway's and the cache's start scripts: the password rule and the users file
 # written from a users.acl template (password hashes from the environment).
 PASSWORDS_SCRIPT = "passwords.sh"
@@ -129,6 +145,7 @@ COMPONENT_SENTINEL_CLUSTER = "sentinel-cluster"
 COMPONENT_MASTER_PROXY = "master-proxy"
 COMPONENT_CACHE = "cache"
 COMPONENT_TOPOLOGY = "topology"
+COMPONENT_BACKUP = "backup"
 CHECKSUM_ANNOTATION = "kubernaut.io/config-checksum"
 # A keyed digest of the passwords a pod uses and accepts (components/checksum.py): a password
 # change rolls the pods that hold it, and the annotation tells nothing about the passwords.

@@ -34,6 +34,7 @@ def test_exports(program, stack, overrides, secret_name):
         "headlessService": "redis-gateway-headless",
         "secretName": secret_name,
         "clientsWithoutPassword": False,
+        "backup": None,
     }
     assert run.outputs["contextCache"] == {"endpoint": f"redis.{FQDN_SUFFIX}:6379", "service": "redis"}
 
@@ -266,8 +267,8 @@ def test_register_outputs_is_the_last_statement_of_each_component(path: Path):
 def test_component_modules_exist_for_the_ast_test():
     found = [cls.name for path in (REPO / "components").glob("*.py")
              for cls in _component_classes(ast.parse(path.read_text()))]
-    assert sorted(found) == ["Monitoring", "NetworkPolicies", "RedisSentinelCluster", "SingleRedisCache",
-                             "TopologyJob"]
+    assert sorted(found) == ["GatewayBackup", "Monitoring", "NetworkPolicies", "RedisSentinelCluster",
+                             "SingleRedisCache", "TopologyJob"]
 
 
 def test_project_file():

@@ -168,6 +168,6 @@ def test_command_line_never_prints_generated_passwords(tmp_path, capsys, monkeyp
     secret = yaml.safe_load((tmp_path / "o" / "1-manifest" / GATEWAY_SECRET_FILE).read_text())
     passwords = [base64.b64decode(value).decode() for value in secret["data"].values()]
     # The clients', Sentinel's and the ACL users' (operator included: random too).
-    assert len(passwords) == 8 and all(len(password) >= 24 for password in passwords)
+    assert len(passwords) == 9 and all(len(password) >= 24 for password in passwords)
     for password in passwords:
         assert password not in captured.out and password not in captured.err

@@ -112,10 +112,34 @@ INVALID = [
     ("dev", {"gateway.auth.enabled": False, "gateway.auth.sentinel": False, "gateway.auth.clientsWithoutPassword": True},
      "gateway.auth.clientsWithoutPassword: got true; needs auth.enabled: true (without auth every client is "
      "accepted anyway)"),
+    ("dev", {"gateway.backup.enabled": True},
+     "gateway.backup.image: got null; must be set when enabled or restoreFrom is: an image with sh, the engine's "
+     "CLI, curl >= 7.75, sha256sum"),
+    ("dev", {"gateway.backup.image": "redis:7", "gateway.backup.restoreFrom": "latest"},
+     'gateway.backup.restoreFrom: got "latest"; needs enabled: true (its s3 settings say where the backups are)'),
+    ("dev", {"gateway.backup.restoreFrom": "redis-gateway/dev/gateway-master-1.rdb"},
+     'gateway.backup.restoreFrom: got "redis-gateway/dev/gateway-master-1.rdb"; must be "latest", the name of a '
+     "backup under s3.prefix (e.g. gateway-master-20261203T031700Z.rdb, no '/'), or null"),
+    ("dev", {"gateway.backup.schedule": "daily"},
+     'gateway.backup.schedule: got "daily"; must be a cron schedule of five fields separated by single spaces, '
+     'e.g. "17 3 * * *", or one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly (a time zone '
+     "goes in timeZone)"),
+    ("dev", {"gateway.backup.s3.endpoint": "https://s3.example.org/backups"},
+     'gateway.backup.s3.endpoint: got "https://s3.example.org/backups"; must be http://host[:port] or '
+     "https://host[:port] with nothing after it (no path, no trailing '/'), e.g. https://s3.eu-west-1.amazonaws.com; "
+     "the bucket goes in s3.bucket"),
+    ("dev", {"gateway.backup.s3.prefix": "redis/../prod"},
+     'gateway.backup.s3.prefix: got "redis/../prod"; must be path segments of letters, digits, \'_\', \'.\' and '
+     "'-' joined by '/' (no '.' or '..' segment), without a leading or trailing '/', at most 512 characters, e.g. "
+     "kubernaut/prod/redis-gateway"),
+    ("dev", {"gateway.backup.s3.bucket": "Backups"},
+     'gateway.backup.s3.bucket: got "Backups"; must be an S3 bucket name: 3 to 63 lower-case letters, digits, '
+     "'.' and '-', starting and ending with a letter or digit"),
+    ("dev", {"gateway.backup.retention": 0}, "gateway.backup.retention: got 0; must be between 1 and 1000"),
     ("dev", {"gateway.replcias": 3},
      "gateway.replcias: unknown key; allowed keys: replicas, quorum, downAfterMilliseconds, "
      "failoverTimeoutMilliseconds, parallelSyncs, minReplicasToWrite, minReplicasMaxLag, maxmemory, "
-     "maxmemoryPolicy, replBacklogSize, persistence, auth, resources, antiAffinity, "
+     "maxmemoryPolicy, replBacklogSize, persistence, auth, backup, resources, antiAffinity, "
      "terminationGracePeriodSeconds, dnsWaitSeconds, bootPeerWaitSeconds, proxy, updatePartition"),
     ("dev", {"platform.images.tag": "x"},
      "platform.images.tag: unknown key; allowed keys: redis, haproxy, pullPolicy"),
