@@ -573,8 +573,18 @@ class GatewayConfig(_Model):
             self._persistence_size_problem(),
             self._grace_period_problem(),
             self._update_partition_problem(),
+            self._restore_problem(),
         )
         return self
+
+    def _restore_problem(self):
+        # Redis (7.0 and later) with appendonly on and no AOF on the volume creates an empty AOF
+        # and ignores dump.rdb: the restored stack would start empty.
+        if self.backup.restore_from is not None and self.persistence.appendonly:
+            return ("backup.restoreFrom", self.backup.restore_from,
+                    "needs persistence.appendonly: false (with AOF on and no AOF on the volume Redis ignores "
+                    "the restored dump.rdb and starts empty); restore, then turn appendonly on")
+        return None
 
     def _update_partition_problem(self):
         if self.update_partition > self.replicas:

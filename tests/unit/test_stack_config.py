@@ -135,6 +135,10 @@ INVALID = [
     ("dev", {"gateway.backup.s3.bucket": "Backups"},
      'gateway.backup.s3.bucket: got "Backups"; must be an S3 bucket name: 3 to 63 lower-case letters, digits, '
      "'.' and '-', starting and ending with a letter or digit"),
+    ("dev", {"gateway.backup.enabled": True, "gateway.backup.image": "redis:7", "gateway.backup.restoreFrom": "latest",
+             "gateway.persistence.appendonly": True},
+     'gateway.backup.restoreFrom: got "latest"; needs persistence.appendonly: false (with AOF on and no AOF on the '
+     "volume Redis ignores the restored dump.rdb and starts empty); restore, then turn appendonly on"),
     ("dev", {"gateway.backup.retention": 0}, "gateway.backup.retention: got 0; must be between 1 and 1000"),
     ("dev", {"gateway.replcias": 3},
      "gateway.replcias: unknown key; allowed keys: replicas, quorum, downAfterMilliseconds, "
