@@ -6,6 +6,10 @@ Kubernetes, what scripts/lab-up and scripts/lab-down run.
     smoke   only the smoke Job, against what is deployed
     prometheus
             the lab's Prometheus (namespace monitoring) with the lab stack's rules, and its URL
+    objectstore up|down
+            the lab's S3 object store (SeaweedFS, namespace lab-objectstore, bucket
+            kubernaut-backups) and the backups' credentials Secret in the stack's namespace; or
+            both removed (lab/objectstore.py)
     down    `pulumi destroy -s lab` when the cluster still runs, then the cluster taken down
 """
 
@@ -139,6 +143,29 @@ def prometheus() -> int:
     return 0
 
 
+def objectstore(action: str) -> int:
+    from . import objectstore as lab_objectstore
+
+    lab = LabCluster.default()
+    if action == "down":
+        if not lab.healthy():
+            say("objectstore: the lab cluster is not up: nothing to remove")
+            return 0
+        lab_objectstore.remove(KubernetesCluster.lab())
+        say(f"objectstore: namespace {lab_objectstore.NAMESPACE} and Secret "
+            f"{lab_objectstore.CREDENTIALS_NAMESPACE}/{lab_objectstore.CREDENTIALS_SECRET} removed")
+        return 0
+    lab.up(say)
+    try:
+        found = lab_objectstore.deploy(KubernetesCluster.lab(), say=say)
+    except lab_objectstore.ObjectStoreError as err:
+        say(f"objectstore: {err}")
+        return 1
+    say(f"objectstore: endpoint {found.endpoint}, bucket {found.bucket}, region {found.region}, "
+        f"credentials Secret {found.credentials_namespace}/{found.credentials_secret}")
+    return 0
+
+
 def down() -> int:
     lab = LabCluster.default()
     stack = LabStack(lab.kubeconfig)
@@ -156,10 +183,13 @@ def down() -> int:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("up", "down", "smoke", "prometheus"))
+    parser.add_argument("command", choices=("up", "down", "smoke", "prometheus", "objectstore"))
+    parser.add_argument("action", nargs="?", choices=("up", "down"), help="objectstore only: up (the default) or down")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a stack config override (pulumi config set --path KEY VALUE), e.g. gateway.replicas=5")
     args = parser.parse_args(argv)
+    if args.action and args.command != "objectstore":
+        parser.error(f"{args.command} takes no {args.action!r}")
     try:
         if args.command == "up":
             return up(args.overrides)
@@ -167,6 +197,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             return smoke()
         if args.command == "prometheus":
             return prometheus()
+        if args.command == "objectstore":
+            return objectstore(args.action or "up")
         return down()
     except (ClusterError, StackError) as err:
         say(str(err))

@@ -1,5 +1,5 @@
-"""Images without a registry: the pause and CoreDNS images are written here as one-layer
-docker archives; the project's images are saved from podman's storage (lab/images/build-images
+"""Images without a registry: the pause, CoreDNS, Prometheus and SeaweedFS images are written here
+as one-layer docker archives; the project's images are saved from podman's storage (lab/images/build-images
 builds them from Debian's packages). All are imported into containerd's k8s.io namespace, and
 pods use them with imagePullPolicy Never or IfNotPresent."""
 
@@ -14,7 +14,8 @@ import tarfile
 from pathlib import Path
 
 from .errors import ClusterError
-from .layout import CONTAINERD_NAMESPACE, COREDNS_IMAGE, PAUSE_IMAGE, PROJECT_IMAGES, PROMETHEUS_IMAGE, Layout
+from .layout import (CONTAINERD_NAMESPACE, COREDNS_IMAGE, PAUSE_IMAGE, PROJECT_IMAGES, PROMETHEUS_IMAGE,
+                     SEAWEEDFS_IMAGE, Layout)
 
 CATATONIT = Path("/usr/bin/catatonit")
 
@@ -71,6 +72,8 @@ def archives(layout: Layout, bin_dir: Path, cache: Path) -> dict[str, Path]:
                                       ["/coredns"], []),
         PROMETHEUS_IMAGE: docker_archive(cache / "prometheus.tar", PROMETHEUS_IMAGE,
                                          {"/bin/prometheus": bin_dir / "prometheus"}, ["/bin/prometheus"], []),
+        SEAWEEDFS_IMAGE: docker_archive(cache / "seaweedfs.tar", SEAWEEDFS_IMAGE, {"/usr/bin/weed": bin_dir / "weed"},
+                                        ["/usr/bin/weed"], []),
     }
     for ref in PROJECT_IMAGES:
         result[ref] = _podman_archive(ref, cache)

@@ -47,6 +47,9 @@ COREDNS_IMAGE = "localhost/kubernaut-lab/coredns:1.14.6"
 # The lab's Prometheus (lab/prometheus.py), built from its Go module (go/prometheus) with
 # Kubernetes service discovery, which Debian's package leaves out.
 PROMETHEUS_IMAGE = "localhost/kubernaut-lab/prometheus:3.16.0"
+# The lab's S3-compatible object store (lab/objectstore.py), SeaweedFS's `weed` built from its Go
+# module (go/seaweedfs); the tag is its own version (weed/util/version: 4.53).
+SEAWEEDFS_IMAGE = "localhost/kubernaut-seaweedfs:4.53"
 # The engine matrix: one image per engine line, built by lab/images/build-images from Debian's
 # packages (no registry is reachable here), each with the server, Sentinel, the CLI and haproxy.
 # The first is the lab stack's (Pulumi.lab.yaml): the major line of the production default.
@@ -72,7 +75,9 @@ CLIENT_IMAGE = "localhost/kubernaut-redis-client:7.0.15"
 # Images of the project, built by lab/images/build-images into podman's storage and imported.
 # The exporter of the lab stack's monitoring (monitoring.exporterImage of Pulumi.lab.yaml).
 EXPORTER_IMAGE = "localhost/kubernaut-redis-exporter:1.45.0"
-PROJECT_IMAGES = (CLIENT_IMAGE, *(engine.image for engine in LAB_ENGINE_IMAGES), EXPORTER_IMAGE)
+# The backup and restore tools (redis-cli, curl with --aws-sigv4), Debian 12's.
+BACKUP_IMAGE = "localhost/kubernaut-redis-backup:7.0.15"
+PROJECT_IMAGES = (CLIENT_IMAGE, *(engine.image for engine in LAB_ENGINE_IMAGES), EXPORTER_IMAGE, BACKUP_IMAGE)
 
 # Kernel settings: the kubelet refuses to start unless these hold (protectKernelDefaults), the
 # pod network needs forwarding and bridged traffic through iptables (kube-proxy's rules).
