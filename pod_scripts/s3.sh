@@ -17,12 +17,22 @@ s3_require_env() {
     require_env S3_ENDPOINT S3_BUCKET S3_PREFIX S3_REGION AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 }
 
-# curl with the signature and the credentials: s3_curl <curl arguments...>
+# curl with the signature and the credentials: s3_request <payload SHA-256> <curl arguments...>
 # Prints the body; fails (curl's status) on an HTTP error, with the server's answer on stderr.
-s3_curl() {
+# S3 wants the payload's hash in x-amz-content-sha256, which curl 7.88 does not send on its own
+# (it signs the header it is given): an upload's real hash, which the server checks against the
+# body, or UNSIGNED-PAYLOAD.
+s3_request() {
+    s3_payload=$1
+    shift
     printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" |
         curl -K - --silent --show-error --fail-with-body --max-time "$S3_REQUEST_TIMEOUT_SECONDS" \
-            --aws-sigv4 "aws:amz:$S3_REGION:s3" "$@"
+            --aws-sigv4 "aws:amz:$S3_REGION:s3" -H "x-amz-content-sha256: $s3_payload" "$@"
+}
+
+# A request without a body of its own: s3_curl <curl arguments...>
+s3_curl() {
+    s3_request UNSIGNED-PAYLOAD "$@"
 }
 
 s3_object_url() {
@@ -55,9 +65,10 @@ s3_list() {
     done
 }
 
-# Uploads <file> as <key> with its SHA-256 in the object's metadata (x-amz-meta-sha256).
+# Uploads <file> as <key>; <sha256> is the file's: the server checks the body against it, and
+# keeps it in the object's metadata (x-amz-meta-sha256) for the restore.
 s3_put() {
-    s3_curl -T "$1" -H "x-amz-meta-sha256: $3" "$(s3_object_url "$2")" >/dev/null
+    s3_request "$3" -T "$1" -H "x-amz-meta-sha256: $3" "$(s3_object_url "$2")" >/dev/null
 }
 
 # Downloads <key> into <file>.
