@@ -4,7 +4,7 @@ Kubernetes (kubernetes.py): the API through kubectl, faults through the containe
 rules inside a pod's network namespace. No tool calls kubectl, ctr or podman itself.
 """
 
-from .interface import ClientSpec, Cluster, Event, Fault, NodeInfo, Pod, SecretEnv, VolumeClaim
+from .interface import ClientSpec, Cluster, Event, Fault, JobRun, NodeInfo, Pod, SecretEnv, VolumeClaim
 from .kubernetes import KubernetesCluster
 
-__all__ = ["ClientSpec", "Cluster", "Event", "Fault", "KubernetesCluster", "NodeInfo", "Pod", "SecretEnv", "VolumeClaim"]
+__all__ = ["ClientSpec", "Cluster", "Event", "Fault", "JobRun", "KubernetesCluster", "NodeInfo", "Pod", "SecretEnv", "VolumeClaim"]

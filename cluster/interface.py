@@ -55,6 +55,17 @@ class VolumeClaim:
 
 
 @dataclass(frozen=True)
+class JobRun:
+    """A Job run to its end: whether it succeeded, wall-clock times, and its pods' log."""
+
+    name: str
+    succeeded: Optional[bool]  # None: still running at the timeout
+    created_at: float
+    finished_at: float
+    log: str
+
+
+@dataclass(frozen=True)
 class NodeInfo:
     name: str
     kubelet_version: str
@@ -149,3 +160,6 @@ class Cluster(Protocol):
                       timeout: float = 120.0) -> bool: ...
 
     def delete_namespace(self, namespace: str, timeout: float = 180.0) -> None: ...
+
+    def run_job_from_cron_job(self, namespace: str, cron_job: str, job_name: str,
+                              timeout: float = 600.0) -> JobRun: ...

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from labcluster.layout import CLIENT_IMAGE, CONTAINERD_NAMESPACE
 
-from .interface import ClientSpec, Event, Fault, NodeInfo, Pod, VolumeClaim
+from .interface import ClientSpec, Event, Fault, JobRun, NodeInfo, Pod, VolumeClaim
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENT_SOURCE_DIR = "/opt/kubernaut-redis/src"
@@ -414,6 +414,26 @@ class KubernetesCluster:
     def delete_namespace(self, namespace: str, timeout: float = 180.0) -> None:
         self.kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true",
                      f"--timeout={int(timeout)}s", timeout=timeout + 10)
+
+    def run_job_from_cron_job(self, namespace: str, cron_job: str, job_name: str,
+                              timeout: float = 600.0) -> JobRun:
+        """A Job made now from the CronJob's template (`kubectl create job --from`), waited for
+        until it completes or fails (or `timeout`), with its pods' log."""
+        self.kubectl("-n", namespace, "delete", "job", job_name, "--ignore-not-found", "--wait=true", timeout=120)
+        created = time.time()
+        self.kubectl("-n", namespace, "create", "job", job_name, f"--from=cronjob/{cron_job}")
+        succeeded: Optional[bool] = None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self._json("-n", namespace, "get", "job", job_name).get("status") or {}
+            conditions = {c["type"]: c["status"] for c in status.get("conditions") or []}
+            if conditions.get("Complete") == "True" or conditions.get("Failed") == "True":
+                succeeded = conditions.get("Complete") == "True"
+                break
+            time.sleep(0.5)
+        finished = time.time()
+        log = self.kubectl("-n", namespace, "logs", f"job/{job_name}", "--all-containers", check=False, timeout=60)
+        return JobRun(job_name, succeeded, created, finished, log.stdout + log.stderr)
 
 
 def _pod(item: Mapping[str, Any]) -> Pod:
