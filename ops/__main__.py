@@ -1,9 +1,11 @@
-"""python -m ops [--namespace NS] [--kubeconfig FILE] status|switchover|migrate-from-legacy ...
+"""python -m ops [--namespace NS] [--kubeconfig FILE] status|switchover|backup-now|migrate-from-legacy ...
 
     status       each gateway node's role, replication link and offset, each sentinel's master,
                  flags and quorum; exit 0 when healthy, 1 with the problems otherwise
     switchover   move the master role with the preStop's fencing (no acknowledged write lost),
                  to --to POD or to Sentinel's best replica; prints the new master
+    backup-now   a backup outside the schedule (a Job from the CronJob redis-gateway-backup), waited
+                 for; prints the object it stored (docs/backup.md)
     migrate-from-legacy --image IMAGE [--master POD] [--check-rdb BINARY]
                  stop the deployment this stack replaces (Kubernaut's kubectl manifests) and put
                  its master's data on the volume of this stack's pod 0; then `pulumi up`
@@ -22,6 +24,7 @@ import sys
 from cluster import KubernetesCluster
 from stack_config import names
 
+from .backup import backup_now
 from .gateway import GatewayOps, GatewayStatus, SwitchoverError
 from .migration import LegacyMigration, MigrationError
 
@@ -51,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     status_parser.add_argument("--json", action="store_true")
     switch = sub.add_parser("switchover", help="move the master role, fenced")
     switch.add_argument("--to", default=None, help=f"the pod to promote, e.g. {names.GATEWAY}-1")
+    backup = sub.add_parser("backup-now", help="a backup outside the schedule, waited for")
+    backup.add_argument("--json", action="store_true")
     migrate = sub.add_parser("migrate-from-legacy", help="stop the legacy deployment, keep its data for pulumi up")
     migrate.add_argument("--image", required=True,
                          help="the stack's platform.images.redis (it runs the copy and checks the RDB)")
@@ -63,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "migrate-from-legacy":
         return _migrate(args)
+    if args.command == "backup-now":
+        return _backup_now(args)
     ops = GatewayOps(KubernetesCluster.from_environment(args.kubeconfig), args.namespace)
     if args.command == "status":
         status = ops.status()
@@ -75,6 +82,22 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"switchover: the master is now {new_master}")
     return 0
+
+
+def _backup_now(args: argparse.Namespace) -> int:
+    try:
+        report = backup_now(KubernetesCluster.from_environment(args.kubeconfig), args.namespace)
+    except LookupError as err:
+        print(f"backup-now: {err}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=1))
+    elif report.succeeded:
+        print(f"backup-now: {report.key}: {report.bytes} bytes from {report.source} (RDB {report.rdb_seconds} s, "
+              f"upload {report.upload_seconds} s)")
+    else:
+        print(f"backup-now: Job {report.job.name} failed; its log:\n{report.job.log}", file=sys.stderr)
+    return 0 if report.succeeded else 1
 
 
 def _migrate(args: argparse.Namespace) -> int:

@@ -23,6 +23,11 @@ SCRIPT_NAME=backup
 
 # The RDB's first bytes, whatever its format version.
 RDB_MAGIC=REDIS
+# How long the sentinels may take to name a linked replica. A new pod's first connections can be
+# dropped for a few seconds until the network plugin has admitted its address (measured on the
+# lab's kube-router: a Job started right after another one found no sentinel for about 10 s); a
+# failover in progress leaves no linked replica for a while either.
+ANSWER_WAIT_SECONDS=60
 
 # "<offset> <host> <port>" of every replica a sentinel lists as linked (flags exactly "slave",
 # master-link-status ok), one per line.
@@ -40,16 +45,20 @@ linked_replicas() {
 }
 
 # "<host> <port>" of the linked replica with the highest offset, as the first sentinel that
-# answers with one sees it.
+# answers with one sees it; asked again until ANSWER_WAIT_SECONDS have passed.
 pick_replica() {
-    for ordinal in $(pod_ordinals); do
-        best=$(linked_replicas "$(pod_fqdn "$ordinal")" | sort -n -r | head -n 1)
-        if [ -n "$best" ]; then
-            printf '%s\n' "${best#* }"
-            return 0
-        fi
+    pick_deadline=$(($(now_seconds) + ANSWER_WAIT_SECONDS))
+    while :; do
+        for ordinal in $(pod_ordinals); do
+            best=$(linked_replicas "$(pod_fqdn "$ordinal")" | sort -n -r | head -n 1)
+            if [ -n "$best" ]; then
+                printf '%s\n' "${best#* }"
+                return 0
+            fi
+        done
+        [ "$(now_seconds)" -lt "$pick_deadline" ] || return 1
+        sleep 2
     done
-    return 1
 }
 
 backup_cli() {
@@ -80,7 +89,8 @@ main() {
     require_env BACKUP_RETENTION WORK_DIR
     require_number BACKUP_RETENTION "$BACKUP_RETENTION"
     started=$(now_seconds)
-    source=$(pick_replica) || die "no sentinel lists a linked replica of $MASTER_SET: no backup (never from the master)"
+    source=$(pick_replica) ||
+        die "no sentinel listed a linked replica of $MASTER_SET within $ANSWER_WAIT_SECONDS s: no backup (never from the master)"
     host=${source% *}
     port=${source#* }
     [ "$port" = "$REDIS_PORT" ] || die "replica $host listens on $port, not $REDIS_PORT"

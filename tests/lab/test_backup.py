@@ -1,0 +1,46 @@
+"""Backup and restore on the lab's real Kubernetes (drills.backup; `python -m drills.backup
+--dataset-mb 200` is the measured run): a known dataset, two backups from a replica to the lab's
+SeaweedFS with a retention of one, the stack destroyed with its volumes, a new stack seeded from the
+latest backup, every key compared. Runs after the modules that use the deployed lab stack
+(tests/conftest.py) and leaves the lab stack deployed as committed."""
+
+from __future__ import annotations
+
+import pytest
+
+from drills.backup import PREFIX, run_drill
+from drills.runner import Options
+from stack_config import names
+
+pytestmark = pytest.mark.redeploys_lab_stack
+
+DATASET_MB = 8
+
+
+@pytest.fixture(scope="module")
+def drill(lab_cluster):
+    return run_drill(Options(), DATASET_MB, backups=2, retention=1)
+
+
+def test_each_backup_comes_from_a_replica_and_retention_keeps_the_newest(drill):
+    backups = drill["backups"]
+    assert [b["succeeded"] for b in backups] == [True, True], backups
+    for backup in backups:
+        assert backup["from_master"] is False, backup
+        assert backup["key"].startswith(f"{PREFIX}/{names.MASTER_SET}-") and backup["key"].endswith(".rdb")
+        # The incompressible values: the RDB is about as large as the dataset in memory.
+        assert backup["bytes"] > drill["memory"]["used_memory_dataset_mb"] * 2**20 * 0.8, (backup, drill["memory"])
+    # Retention 1: the first backup was deleted by the second, whose object is the only one left.
+    assert drill["objects_after_backups"] == [backups[-1]["key"]]
+
+
+def test_the_destroy_took_the_volumes_and_the_restore_brought_back_every_key_and_expiry_class(drill):
+    assert drill["claims_after_destroy"] == []
+    assert drill["restore_download"]["key"] == drill["backups"][-1]["key"]
+    assert drill["restore_download"]["sha256"] == drill["backups"][-1]["sha256"]
+    comparison = drill["comparison"]
+    assert comparison["expected"] == sum(drill["classes"].values()), comparison
+    assert (comparison["missing"], comparison["changed"], comparison["extra"]) == (0, 0, 0), comparison
+    assert drill["expected_per_class"] == drill["classes"]
+    # The restored data is pod 0's: the only pod that restores, which then claims the master role.
+    assert drill["restored_master"] == f"{names.GATEWAY}-0"
