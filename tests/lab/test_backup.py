@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+from cluster import KubernetesCluster
 from drills.backup import PREFIX, run_drill
+from lab import objectstore
 from drills.runner import Options
 from stack_config import names
 
@@ -19,7 +21,11 @@ DATASET_MB = 8
 
 @pytest.fixture(scope="module")
 def drill(lab_cluster):
-    return run_drill(Options(), DATASET_MB, backups=2, retention=1)
+    try:
+        yield run_drill(Options(), DATASET_MB, backups=2, retention=1)
+    finally:
+        # The store is the drill's alone: the modules after it run without it.
+        objectstore.remove(KubernetesCluster.lab(), namespace_for_credentials=None)
 
 
 def test_each_backup_comes_from_a_replica_and_retention_keeps_the_newest(drill):
