@@ -12,7 +12,9 @@ On the lab cluster:
    expire in a day and in an hour, hashes with an expiry (the Gateway's dedup records), and sorted
    sets; values are incompressible, so the RDB is as large as the data;
 3. once every replica has caught up, --backups Jobs made from the CronJob, one after the other
-   (the last one is restored; with --backups above the retention, the oldest are deleted);
+   (the last one is restored; with --backups above the retention, the oldest are deleted), while
+   two writers write through Sentinel discovery and through the master-only endpoint: their
+   losses and largest gap between acknowledgements say whether a backup disturbs the master;
 4. every key read back (type, value, expiry class) as the expectation;
 5. the stack destroyed and its namespace deleted: the volumes go; then `pulumi up` with
    `restoreFrom: latest`, and every key compared with the expectation;
@@ -41,6 +43,7 @@ from ops.backup import backup_now
 from labcluster.layout import BACKUP_IMAGE
 from stack_config import GATEWAY_BACKUP_ACCESS_KEY_ID_KEY, GATEWAY_BACKUP_SECRET_ACCESS_KEY_KEY, names
 
+from .analysis import longest_gap
 from .health import wait_until
 from .runner import READY_TIMEOUT_SECONDS, Options, lab_cluster, lab_stack
 from .targets import GatewayTarget, stack_config_of
@@ -50,6 +53,7 @@ PREFIX = "redis-gateway/drill"
 VALUE_BYTES = 1000
 BATCH = 500
 JOB_TIMEOUT_SECONDS = 1800.0
+WRITER_MAX_SECONDS = 3600.0
 # The key classes: (name, kind, expiry in seconds or None). Strings carry the bulk; the rest are
 # the Gateway's shapes.
 CLASSES = (("plain", "string", None), ("day", "string", 86400), ("hour", "string", 3600),
@@ -213,6 +217,48 @@ def run_backup(cluster: Cluster, namespace: str, number: int, master_fqdn: str) 
     return result
 
 
+def largest_gap(acks: list[list], start: float, end: float) -> Optional[float]:
+    """The largest gap between acknowledgements (wall clock) around [start, end]: the last one
+    before start to the first one after end included."""
+    times = sorted(ack[1] for ack in acks)
+    inside = [at for at in times if start <= at <= end]
+    before = [at for at in times if at < start][-1:]
+    after = [at for at in times if at > end][:1]
+    window = before + inside + after
+    return round(longest_gap(window)[0], 3) if len(window) > 1 else None
+
+
+def writer_metrics(result: dict[str, Any], start: float, end: float) -> dict[str, Any]:
+    lost = result.get("lost")
+    return {"acked": result["acked"], "lost": None if lost is None else len(lost), "errors": result["errors"],
+            "verify_error": result.get("verify_error"), "largest_gap_s": largest_gap(result["acks"], start, end)}
+
+
+def backups_with_writers(target: GatewayTarget, cluster: Cluster, options: Options, backups: int,
+                         master: str) -> dict[str, Any]:
+    """The backups, one after the other, while two writers write: through Sentinel discovery and
+    through the master-only endpoint, as the Gateway does. Their largest gap between acknowledged
+    writes during the backups shows whether a backup stalls the master."""
+    stamp = int(time.time())
+    writers = {"sentinel": target.writer(f"backup-sentinel:{stamp}", options.rate, WRITER_MAX_SECONDS),
+               "endpoint": target.writer(f"backup-endpoint:{stamp}", options.rate, WRITER_MAX_SECONDS,
+                                         through_endpoint=True)}
+    try:
+        for writer in writers.values():
+            writer.start()
+        for writer in writers.values():
+            writer.wait_steady(options.steady_seconds)
+        start = time.time()
+        done = [run_backup(cluster, target.namespace, number, target.fqdn(master)) for number in range(1, backups + 1)]
+        end = time.time()
+        time.sleep(options.tail_seconds)
+        return {"backups": done, "backup_window_s": round(end - start, 1),
+                "writers": {name: writer_metrics(writer.stop(), start, end) for name, writer in writers.items()}}
+    finally:
+        for writer in writers.values():
+            writer.__exit__(None, None, None)
+
+
 def run_drill(options: Options, dataset_mb: int, backups: int, retention: int = RETENTION) -> dict[str, Any]:
     cluster = lab_cluster(options)
     stack = lab_stack(options)
@@ -238,9 +284,8 @@ def run_drill(options: Options, dataset_mb: int, backups: int, retention: int = 
         result["memory"] = memory_mb(target, master)
         options.say(f"backup drill: dataset written in {result['write_s']} s: {result['memory']}")
         wait_until(lambda: replicas_caught_up(target, master), READY_TIMEOUT_SECONDS, "every replica caught up")
-        result["backups"] = [run_backup(cluster, target.namespace, number, target.fqdn(master))
-                             for number in range(1, backups + 1)]
-        options.say(f"backup drill: backups {result['backups']}")
+        result.update(backups_with_writers(target, cluster, options, backups, master))
+        options.say(f"backup drill: backups {result['backups']}; writers {result['writers']}")
         result["objects_after_backups"] = store.list_keys(cluster, PREFIX + "/")
         node = target.node_client(master, timeout=60)
         try:
@@ -292,7 +337,9 @@ def summary(result: dict[str, Any]) -> str:
     backups = result.get("backups") or [{}]
     last = backups[-1]
     comparison = result.get("comparison", {})
-    return (f"dataset {result.get('memory', {}).get('used_memory_dataset_mb')} MB "
+    writers = "; ".join(f"writer via {name}: {w['acked']} acknowledged, {w['lost']} lost, largest gap {w['largest_gap_s']} s"
+                        for name, w in (result.get("writers") or {}).items())
+    return (f"{writers}; dataset {result.get('memory', {}).get('used_memory_dataset_mb')} MB "
             f"({sum((result.get('classes') or {}).values())} keys); backup {last.get('bytes')} bytes from "
             f"{last.get('source')} in {last.get('job_seconds')} s (RDB {last.get('rdb_s')} s, upload "
             f"{last.get('upload_s')} s); destroy {result.get('destroy_s')} s; restore {result.get('restore_s')} s "

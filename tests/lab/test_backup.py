@@ -40,6 +40,14 @@ def test_each_backup_comes_from_a_replica_and_retention_keeps_the_newest(drill):
     assert drill["objects_after_backups"] == [backups[-1]["key"]]
 
 
+def test_backups_from_a_replica_lose_no_acknowledged_write_of_either_writer(drill):
+    for name, writer in drill["writers"].items():
+        assert writer["verify_error"] is None, (name, writer)
+        assert writer["lost"] == 0 and writer["acked"] > 0, (name, writer)
+        # Generous: a backup that forked the master would show here as a stall, not as a loss.
+        assert writer["largest_gap_s"] is not None and writer["largest_gap_s"] < 5.0, (name, writer)
+
+
 def test_the_destroy_took_the_volumes_and_the_restore_brought_back_every_key_and_expiry_class(drill):
     assert drill["claims_after_destroy"] == []
     assert drill["restore_download"]["key"] == drill["backups"][-1]["key"]
