@@ -29,22 +29,16 @@ from stack_config import BackupConfig, EngineBinaries, StackConfig, engine_binar
 
 from .labels import object_labels
 from .pod_spec import (
-    EXECUTABLE_MODE,
-    READ_ONLY_MODE,
-    config_map_volume,
+    SCRIPTS_VOLUME,
     container_security_context,
     gateway_identity_env,
+    gateway_script_job_pod,
     literal_env,
-    pod_security_context,
     secret_env,
-    short_dns_timeouts,
     tmp_mount,
-    tmp_volume,
 )
 
 TYPE_TOKEN = "kubernaut:redis:GatewayBackup"
-SCRIPTS_VOLUME = "scripts"
-TOPOLOGY_VOLUME = "topology"
 WORK_VOLUME = "work"
 WORK_DIR = "/backup"
 # A schedule missed (controller down, the previous Job still running) for longer than this is
@@ -149,35 +143,10 @@ class GatewayBackup(pulumi.ComponentResource):
                                   args.backup_password_key))
         if args.sentinel_password_key:
             env.append(secret_env("SENTINEL_PASSWORD", names.GATEWAY_AUTH_SECRET, args.sentinel_password_key))
-        pod = k8s.core.v1.PodSpecArgs(
-            restart_policy="Never",
-            automount_service_account_token=False,
-            enable_service_links=False,
-            security_context=pod_security_context(names.REDIS_UID),
-            dns_config=short_dns_timeouts(),
-            containers=[k8s.core.v1.ContainerArgs(
-                name="backup",
-                image=backup.image,
-                image_pull_policy=args.pull_policy,
-                command=["sh", f"{names.SCRIPTS_DIR}/{names.BACKUP_SCRIPT}"],
-                env=env,
-                resources=RESOURCES,
-                security_context=container_security_context(),
-                volume_mounts=[
-                    k8s.core.v1.VolumeMountArgs(name=SCRIPTS_VOLUME, mount_path=names.SCRIPTS_DIR, read_only=True),
-                    k8s.core.v1.VolumeMountArgs(name=TOPOLOGY_VOLUME, mount_path=names.TOPOLOGY_DIR, read_only=True),
-                    k8s.core.v1.VolumeMountArgs(name=WORK_VOLUME, mount_path=WORK_DIR),
-                    tmp_mount(),
-                ],
-            )],
-            volumes=[
-                config_map_volume(SCRIPTS_VOLUME, names.GATEWAY_SCRIPTS_CONFIG_MAP, EXECUTABLE_MODE),
-                config_map_volume(TOPOLOGY_VOLUME, names.GATEWAY_TOPOLOGY_CONFIG_MAP, READ_ONLY_MODE),
-                k8s.core.v1.VolumeArgs(
-                    name=WORK_VOLUME, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=args.scratch_size)),
-                tmp_volume(),
-            ],
-        )
+        scratch = k8s.core.v1.VolumeArgs(
+            name=WORK_VOLUME, empty_dir=k8s.core.v1.EmptyDirVolumeSourceArgs(size_limit=args.scratch_size))
+        pod = gateway_script_job_pod("backup", backup.image, args.pull_policy, names.BACKUP_SCRIPT, env, RESOURCES,
+                                     extra_volumes=[(scratch, WORK_DIR)])
         if args.credentials:
             k8s.core.v1.Secret(
                 f"{name}-s3-credentials",

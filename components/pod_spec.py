@@ -233,3 +233,44 @@ def pod_annotations(config_checksum: str, salt: str,
         digest = pulumi.Output.all(**passwords).apply(lambda values: password_checksum(salt, values))
         annotations[names.PASSWORDS_ANNOTATION] = pulumi.Output.unsecret(digest)
     return annotations
+
+
+# The gateway's scripts and topology ConfigMaps, as the gateway pods and the script Jobs mount them.
+SCRIPTS_VOLUME = "scripts"
+TOPOLOGY_VOLUME = "topology"
+
+
+def gateway_script_job_pod(container: str, image: str, pull_policy: str, script: str,
+                           env: Sequence[k8s.core.v1.EnvVarArgs], resources: k8s.core.v1.ResourceRequirementsArgs,
+                           extra_volumes: Sequence[tuple[k8s.core.v1.VolumeArgs, str]] = ()) -> k8s.core.v1.PodSpecArgs:
+    """The pod of a Job that runs one gateway script (the topology Job, the backups): the scripts
+    and the topology ConfigMaps mounted as in the gateway pods, scratch /tmp, `extra_volumes`
+    (volume, mount path) besides, the pods' user and no service account token."""
+    return k8s.core.v1.PodSpecArgs(
+        restart_policy="Never",
+        automount_service_account_token=False,
+        enable_service_links=False,
+        security_context=pod_security_context(names.REDIS_UID),
+        dns_config=short_dns_timeouts(),
+        containers=[k8s.core.v1.ContainerArgs(
+            name=container,
+            image=image,
+            image_pull_policy=pull_policy,
+            command=["sh", f"{names.SCRIPTS_DIR}/{script}"],
+            env=list(env),
+            resources=resources,
+            security_context=container_security_context(),
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name=SCRIPTS_VOLUME, mount_path=names.SCRIPTS_DIR, read_only=True),
+                k8s.core.v1.VolumeMountArgs(name=TOPOLOGY_VOLUME, mount_path=names.TOPOLOGY_DIR, read_only=True),
+                *(k8s.core.v1.VolumeMountArgs(name=volume.name, mount_path=path) for volume, path in extra_volumes),
+                tmp_mount(),
+            ],
+        )],
+        volumes=[
+            config_map_volume(SCRIPTS_VOLUME, names.GATEWAY_SCRIPTS_CONFIG_MAP, EXECUTABLE_MODE),
+            config_map_volume(TOPOLOGY_VOLUME, names.GATEWAY_TOPOLOGY_CONFIG_MAP, READ_ONLY_MODE),
+            *(volume for volume, _ in extra_volumes),
+            tmp_volume(),
+        ],
+    )

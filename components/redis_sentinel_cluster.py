@@ -44,6 +44,8 @@ from .monitoring import gateway_exporter_containers
 from .pod_spec import (
     EXECUTABLE_MODE,
     READ_ONLY_MODE,
+    SCRIPTS_VOLUME,
+    TOPOLOGY_VOLUME,
     accepted_secret_env,
     config_map_volume,
     container_security_context,
@@ -81,8 +83,6 @@ REVISION_HISTORY_LIMIT = 10
 STATEFULSET_IGNORE_CHANGES = ["spec.volumeClaimTemplates"]
 
 CONF_VOLUME = "conf"
-TOPOLOGY_VOLUME = "topology"
-SCRIPTS_VOLUME = "scripts"
 HAPROXY_CONF_VOLUME = "haproxy-config"
 # A new HAProxy pod is Ready only after this: until its first checks have answered (every second,
 # each bounded by `timeout check`), HAProxy counts every server as up, and its admission rule

@@ -25,22 +25,9 @@ import pulumi_kubernetes as k8s
 from stack_config import EngineBinaries, names
 
 from .labels import object_labels
-from .pod_spec import (
-    EXECUTABLE_MODE,
-    READ_ONLY_MODE,
-    config_map_volume,
-    container_security_context,
-    gateway_identity_env,
-    pod_security_context,
-    secret_env,
-    short_dns_timeouts,
-    tmp_mount,
-    tmp_volume,
-)
+from .pod_spec import gateway_identity_env, gateway_script_job_pod, secret_env
 
 TYPE_TOKEN = "kubernaut:redis:TopologyJob"
-SCRIPTS_VOLUME = "scripts"
-TOPOLOGY_VOLUME = "topology"
 # The script's own bounds (pod_scripts/topology-reconcile.sh; tests/unit keep them equal): how long
 # the sentinels may take to answer, removed pods to be judged down, and, per sentinel, how long a running failover may
 # delay its reset and how long it may take to relearn its peers. A Job still running after them
@@ -96,34 +83,8 @@ class TopologyJob(pulumi.ComponentResource):
                 active_deadline_seconds=args.deadline_seconds,
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
-                    spec=k8s.core.v1.PodSpecArgs(
-                        restart_policy="Never",
-                        automount_service_account_token=False,
-                        enable_service_links=False,
-                        security_context=pod_security_context(names.REDIS_UID),
-                        dns_config=short_dns_timeouts(),
-                        containers=[k8s.core.v1.ContainerArgs(
-                            name="topology",
-                            image=args.image,
-                            image_pull_policy=args.pull_policy,
-                            command=["sh", f"{names.SCRIPTS_DIR}/{names.TOPOLOGY_RECONCILE_SCRIPT}"],
-                            env=env,
-                            resources=RESOURCES,
-                            security_context=container_security_context(),
-                            volume_mounts=[
-                                k8s.core.v1.VolumeMountArgs(
-                                    name=SCRIPTS_VOLUME, mount_path=names.SCRIPTS_DIR, read_only=True),
-                                k8s.core.v1.VolumeMountArgs(
-                                    name=TOPOLOGY_VOLUME, mount_path=names.TOPOLOGY_DIR, read_only=True),
-                                tmp_mount(),
-                            ],
-                        )],
-                        volumes=[
-                            config_map_volume(SCRIPTS_VOLUME, names.GATEWAY_SCRIPTS_CONFIG_MAP, EXECUTABLE_MODE),
-                            config_map_volume(TOPOLOGY_VOLUME, names.GATEWAY_TOPOLOGY_CONFIG_MAP, READ_ONLY_MODE),
-                            tmp_volume(),
-                        ],
-                    ),
+                    spec=gateway_script_job_pod("topology", args.image, args.pull_policy,
+                                                names.TOPOLOGY_RECONCILE_SCRIPT, env, RESOURCES),
                 ),
             ),
             # The provider waits for the Job to complete (and fails `pulumi up` if it fails); its

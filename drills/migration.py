@@ -26,7 +26,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any, Optional
 
 from cluster import ClientSpec
@@ -35,6 +34,7 @@ from ops.migration import LegacyMigration
 from stack_config import gateway_pod_fqdns, names
 
 from .health import wait_until
+from .report import write_record
 from .runner import READY_TIMEOUT_SECONDS, Options, lab_cluster, lab_stack
 from .targets import GatewayTarget, stack_config_of
 from .writer_process import WriterProcess
@@ -156,8 +156,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         trials.append(run_trial(number, options))
         print(trial_line(trials[-1]), flush=True)
         if args.json:
-            Path(args.json).write_text(json.dumps({"command": " ".join(["python -m drills.migration", *(argv or sys.argv[1:])]),
-                                                   "trials": trials}, indent=1) + "\n")
+            write_record(args.json, "drills.migration", argv, trials=trials)
     return 0 if all(t.get("lost") == 0 for t in trials) else 1
 
 

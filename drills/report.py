@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Any, Optional
 
 from .analysis import handover_phases
@@ -251,3 +254,9 @@ def render_report(results: dict[str, Any]) -> str:
         METHOD.format(rate=results["rate"], scenarios=scenarios),
     ]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def write_record(path: str, module: str, argv: Optional[list[str]], **payload: Any) -> None:
+    """A drill's record as committed under docs/: the command line that made it, then its results."""
+    command = " ".join([f"python -m {module}", *(argv if argv is not None else sys.argv[1:])])
+    Path(path).write_text(json.dumps({"command": command, **payload}, indent=1) + "\n")
