@@ -32,7 +32,6 @@ import json
 import re
 import sys
 import time
-from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import redis
@@ -45,8 +44,9 @@ from stack_config import GATEWAY_BACKUP_ACCESS_KEY_ID_KEY, GATEWAY_BACKUP_SECRET
 
 from .analysis import longest_gap
 from .health import wait_until
+from .report import write_record
 from .runner import READY_TIMEOUT_SECONDS, Options, lab_cluster, lab_stack
-from .targets import GatewayTarget, stack_config_of
+from .targets import GatewayTarget
 
 RETENTION = 3
 PREFIX = "redis-gateway/drill"
@@ -124,6 +124,21 @@ def write_dataset(node: redis.Redis, dataset_mb: int) -> dict[str, int]:
                     pipe.expire(key, expiry)
             pipe.execute()
     return sizes
+
+
+def clear_dataset(node: redis.Redis) -> int:
+    """Deletes the drill's keys (an earlier run's, or this one's once compared): the drill owns
+    `drill:*`, and the lab stack is left without a large dataset for what runs next."""
+    deleted = 0
+    batch: list[str] = []
+    for key in node.scan_iter(match="drill:*", count=5000):
+        batch.append(key)
+        if len(batch) >= BATCH:
+            deleted += node.unlink(*batch)
+            batch = []
+    if batch:
+        deleted += node.unlink(*batch)
+    return deleted
 
 
 def expiry_class(ttl: int) -> str:
@@ -276,6 +291,7 @@ def run_drill(options: Options, dataset_mb: int, backups: int, retention: int = 
         master = master_pod(target)
         node = target.node_client(master, timeout=60)
         try:
+            result["cleared_before"] = clear_dataset(node)
             started = time.monotonic()
             result["classes"] = write_dataset(node, dataset_mb)
             result["write_s"] = round(time.monotonic() - started, 1)
@@ -319,12 +335,13 @@ def run_drill(options: Options, dataset_mb: int, backups: int, retention: int = 
             key, size, digest, seconds = match.groups()
             result["restore_download"] = {"key": key, "bytes": int(size), "sha256": digest, "seconds": int(seconds)}
         result["restored_master"] = master_pod(restored)
+        result["memory_restored"] = memory_mb(restored, result["restored_master"])
         node = restored.node_client(result["restored_master"], timeout=60)
         try:
             result["comparison"] = compare(expected, read_dataset(node))
+            clear_dataset(node)
         finally:
             node.close()
-        result["memory_restored"] = memory_mb(restored, result["restored_master"])
     finally:
         restored.stop_client()
     options.say("backup drill: the lab stack deployed again as committed")
@@ -358,8 +375,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     result = run_drill(options, args.dataset_mb, args.backups, args.retention)
     print(summary(result), flush=True)
     if args.json:
-        command = " ".join(["python -m drills.backup", *(argv if argv is not None else sys.argv[1:])])
-        Path(args.json).write_text(json.dumps({"command": command, "result": result}, indent=1) + "\n")
+        write_record(args.json, "drills.backup", argv, result=result)
     comparison = result.get("comparison") or {}
     ok = comparison.get("missing") == 0 and comparison.get("changed") == 0 and comparison.get("extra") == 0
     return 0 if ok else 1
