@@ -16,6 +16,8 @@ container on the network.
 
 from __future__ import annotations
 
+import datetime
+
 import json
 import os
 import shutil
@@ -413,8 +415,12 @@ class GatewayPods:
         return redis.Redis(host=self.haproxy_ip(), port=port, password=password,
                            socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
 
-    def logs(self, ordinal: int, role: str) -> str:
-        result = podman("logs", self.container(ordinal, role), check=False)
+    def logs(self, ordinal: int, role: str, since: Optional[float] = None) -> str:
+        """The container's output, stdout then stderr (podman keeps them apart: an offset into this
+        text does not mark a moment, `since`, a wall-clock time, does)."""
+        since_args = [] if since is None else [
+            "--since", datetime.datetime.fromtimestamp(since, datetime.timezone.utc).isoformat()]
+        result = podman("logs", *since_args, self.container(ordinal, role), check=False)
         return result.stdout + result.stderr
 
     # ------------------------------------------------------------------ cluster state
