@@ -28,6 +28,8 @@ RDB_MAGIC=REDIS
 # lab's kube-router: a Job started right after another one found no sentinel for about 10 s); a
 # failover in progress leaves no linked replica for a while either.
 ANSWER_WAIT_SECONDS=60
+# S3's limit for one PUT; a larger object needs a multipart upload, which curl cannot make.
+MAX_OBJECT_BYTES=5368709120
 
 # "<offset> <host> <port>" of every replica a sentinel lists as linked (flags exactly "slave",
 # master-link-status ok), one per line.
@@ -102,6 +104,8 @@ main() {
     backup_cli "$host" --rdb "$file" >&2 || die "the RDB of $host could not be taken"
     [ "$(head -c 5 "$file")" = "$RDB_MAGIC" ] || die "$file does not start with $RDB_MAGIC: not an RDB"
     bytes=$(wc -c <"$file" | tr -d ' ')
+    [ "$bytes" -le "$MAX_OBJECT_BYTES" ] ||
+        die "the RDB has $bytes bytes, more than one S3 PUT takes ($MAX_OBJECT_BYTES): not uploaded"
     sum=$(sha256sum "$file" | cut -d ' ' -f 1)
     taken=$(now_seconds)
     key=$S3_PREFIX/$MASTER_SET-$(date -u +%Y%m%dT%H%M%SZ).rdb
