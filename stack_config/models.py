@@ -457,7 +457,8 @@ class BackupConfig(_Model):
         "controller manager's, usually UTC")
     image: Optional[ImageRef] = Field(
         None, description="image of the backup Job and of the restore init container: needs sh, the engine's CLI "
-        "(redis-cli or valkey-cli, for --rdb), curl >= 7.75 (--aws-sigv4), sha256sum and sed; required when enabled")
+        "(redis-cli or valkey-cli, for --rdb), curl >= 7.75 (--aws-sigv4), coreutils, awk, sed and grep; required when "
+        "enabled")
     retention: _int(1, MAX_BACKUP_RETENTION) = Field(
         7, description=f"backups kept under the prefix; each successful backup deletes older ones (1..{MAX_BACKUP_RETENTION})")
     timeout_seconds: _int(60, 86400) = Field(
