@@ -10,6 +10,9 @@ Kubernetes, what scripts/lab-up and scripts/lab-down run.
             the lab's S3 object store (SeaweedFS, namespace lab-objectstore, bucket
             kubernaut-backups) and the backups' credentials Secret in the stack's namespace; or
             both removed (lab/objectstore.py)
+    peer-chart up|down
+            the peer the stack is benchmarked against: the redis-ha Helm chart, release redis-ha
+            in namespace peer-redis-ha, with the lab's images (lab/peer_chart.py); or removed
     down    `pulumi destroy -s lab` when the cluster still runs, then the cluster taken down
 """
 
@@ -166,6 +169,25 @@ def objectstore(action: str) -> int:
     return 0
 
 
+def peer_chart(action: str) -> int:
+    from . import peer_chart as lab_peer_chart
+
+    lab = LabCluster.default()
+    if action == "down":
+        if not lab.healthy():
+            say("peer chart: the lab cluster is not up: nothing to remove")
+            return 0
+        lab_peer_chart.remove(say=say)
+        return 0
+    lab.up(say)
+    try:
+        lab_peer_chart.install(say=say)
+    except lab_peer_chart.PeerChartError as err:
+        say(f"peer chart: {err}")
+        return 1
+    return 0
+
+
 def down() -> int:
     lab = LabCluster.default()
     stack = LabStack(lab.kubeconfig)
@@ -183,12 +205,13 @@ def down() -> int:
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=("up", "down", "smoke", "prometheus", "objectstore"))
-    parser.add_argument("action", nargs="?", choices=("up", "down"), help="objectstore only: up (the default) or down")
+    parser.add_argument("command", choices=("up", "down", "smoke", "prometheus", "objectstore", "peer-chart"))
+    parser.add_argument("action", nargs="?", choices=("up", "down"),
+                        help="objectstore and peer-chart only: up (the default) or down")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a stack config override (pulumi config set --path KEY VALUE), e.g. gateway.replicas=5")
     args = parser.parse_args(argv)
-    if args.action and args.command != "objectstore":
+    if args.action and args.command not in ("objectstore", "peer-chart"):
         parser.error(f"{args.command} takes no {args.action!r}")
     try:
         if args.command == "up":
@@ -199,6 +222,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             return prometheus()
         if args.command == "objectstore":
             return objectstore(args.action or "up")
+        if args.command == "peer-chart":
+            return peer_chart(args.action or "up")
         return down()
     except (ClusterError, StackError) as err:
         say(str(err))
