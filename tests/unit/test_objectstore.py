@@ -6,10 +6,8 @@ and deploy/remove against a scripted cluster. The store itself runs on the lab c
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -245,21 +243,6 @@ def test_remove_deletes_the_namespace_and_the_credentials():
     objectstore.remove(cluster, "kubernaut-system")
     assert cluster.calls == [("delete", "secret", "kubernaut-system", "redis-gateway-backup-s3"),
                              ("delete-namespace", "lab-objectstore")]
-
-
-def test_the_wrapper_module_pins_seaweedfs_and_build_cluster_builds_it_read_only():
-    repo = Path(__file__).resolve().parents[2]
-    module = repo / "go" / "seaweedfs"
-    go_mod = (module / "go.mod").read_text()
-    assert go_mod.startswith("module local.invalid/kubernaut-lab/seaweedfs\n")
-    assert re.search(r"^go 1\.26\.\d+$", go_mod, re.M) and "toolchain" not in go_mod
-    assert re.search(r"^require github\.com/seaweedfs/seaweedfs v0\.0\.0-20261109003541-7506e5f91cd6$", go_mod, re.M)
-    assert '_ "github.com/seaweedfs/seaweedfs/weed"' in (module / "tools.go").read_text()
-    assert (module / "go.sum").stat().st_size > 0
-    script = (repo / "scripts" / "build-cluster").read_text()
-    assert "seaweedfs) module_current \"$2\" seaweedfs weed ;;" in script
-    assert "extra_current seaweedfs" in script
-    assert not re.search(r"\bgo\s+(get|mod\s+(tidy|init|edit))\b", script)
 
 
 def test_without_a_namespace_for_credentials_no_secret_is_made():

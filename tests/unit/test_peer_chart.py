@@ -77,19 +77,3 @@ def test_install_refuses_a_missing_chart(tmp_path):
         assert str(tmp_path) in str(err) and peer_chart.CHART_ENV in str(err)
     else:
         raise AssertionError("install went ahead without a chart")
-
-
-def test_the_wrapper_module_pins_helm_and_build_cluster_builds_it_read_only():
-    import re
-
-    repo = Path(__file__).resolve().parents[2]
-    module = repo / "go" / "helm"
-    go_mod = (module / "go.mod").read_text()
-    assert go_mod.startswith("module local.invalid/kubernaut-lab/helm\n")
-    assert re.search(r"^go 1\.26\.\d+$", go_mod, re.M) and "toolchain" not in go_mod
-    assert re.search(r"^require helm\.sh/helm/v4 v4\.3\.2$", go_mod, re.M)
-    assert '_ "helm.sh/helm/v4/cmd/helm"' in (module / "tools.go").read_text()
-    assert (module / "go.sum").stat().st_size > 0
-    script = (repo / "scripts" / "build-cluster").read_text()
-    assert 'helm) module_current "$2" helm helm ;;' in script
-    assert "extra_current helm" in script
