@@ -44,6 +44,10 @@ def test_the_cron_job_takes_a_replica_as_the_backup_user_with_the_credentials_fr
     assert job["activeDeadlineSeconds"] == 3600
     (container,) = job["template"]["spec"]["containers"]
     assert container["command"] == ["sh", f"{names.SCRIPTS_DIR}/{names.BACKUP_SCRIPT}"]
+    # The RDB's scratch space: at most a data volume's worth, on disk (not in memory).
+    volumes = {v["name"]: v for v in job["template"]["spec"]["volumes"]}
+    assert volumes["work"]["emptyDir"] == {"sizeLimit": "2Gi" if stack == "prod" else "1Gi"}  # persistence.size
+    assert {"name": "work", "mountPath": "/backup"} in container["volumeMounts"]
     assert container["image"] == "localhost/kubernaut-redis-backup:7.0.15"
     env = _env(container)
     assert env["S3_ENDPOINT"] == "http://s3.lab-objectstore.svc.cluster.local:8333"
