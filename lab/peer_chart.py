@@ -43,6 +43,7 @@ from typing import Any, Callable, Optional
 
 import yaml
 
+from cluster import KubernetesCluster
 from labcluster.layout import LAB_ENGINE_IMAGES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -114,26 +115,22 @@ def install_args(chart: Path, values_file: Path) -> list[str]:
 
 @dataclass(frozen=True)
 class Tools:
-    """The helm and kubectl binaries and the kubeconfig they use."""
+    """Helm, and the cluster it installs into (kubectl and its kubeconfig come from there)."""
 
     helm: Path
-    kubectl: Path
-    kubeconfig: Path
+    cluster: KubernetesCluster
 
     @classmethod
     def lab(cls) -> "Tools":
         from labcluster.cluster import find_binaries
-        from labcluster.layout import Layout
 
-        bin_dir = find_binaries()
-        return cls(bin_dir / "helm", bin_dir / "kubectl", Layout.default().admin_kubeconfig)
+        return cls(find_binaries() / "helm", KubernetesCluster.lab())
 
-    def run(self, tool: str, *args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess:
-        binary = self.helm if tool == "helm" else self.kubectl
-        done = subprocess.run([str(binary), "--kubeconfig", str(self.kubeconfig), *args],
+    def run_helm(self, *args: str, timeout: float = 120.0, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([str(self.helm), "--kubeconfig", str(self.cluster.kubeconfig), *args],
                               capture_output=True, text=True, timeout=timeout)
         if check and done.returncode != 0:
-            raise PeerChartError(f"`{tool} {' '.join(args)}` failed: {done.stderr.strip()[-800:]}")
+            raise PeerChartError(f"`helm {' '.join(args)}` failed: {done.stderr.strip()[-800:]}")
         return done
 
 
@@ -149,17 +146,18 @@ def install(tools: Optional[Tools] = None, say: Callable[[str], None] = lambda _
     with tempfile.TemporaryDirectory(prefix="peer-chart-") as tmp:
         values_file = Path(tmp) / "values.yaml"
         values_file.write_text(render_values())
-        tools.run("helm", *install_args(chart, values_file), timeout=180)
+        tools.run_helm(*install_args(chart, values_file), timeout=180)
     say(f"peer chart: helm release {RELEASE} applied in {NAMESPACE} ({time.monotonic() - started:.1f} s)")
-    tools.run("kubectl", "-n", NAMESPACE, "patch", "deployment", HAPROXY_DEPLOYMENT, "--type", "strategic",
-              "--patch", json.dumps(haproxy_patch()))
+    kubectl = tools.cluster.kubectl
+    kubectl("-n", NAMESPACE, "patch", "deployment", HAPROXY_DEPLOYMENT, "--type", "strategic",
+            "--patch", json.dumps(haproxy_patch()))
     deadline = started + timeout
     for kind, name in (("statefulset", STATEFULSET), ("deployment", HAPROXY_DEPLOYMENT)):
         left = max(1, int(deadline - time.monotonic()))
-        done = tools.run("kubectl", "-n", NAMESPACE, "rollout", "status", f"{kind}/{name}", f"--timeout={left}s",
-                         timeout=left + 30, check=False)
+        done = kubectl("-n", NAMESPACE, "rollout", "status", f"{kind}/{name}", f"--timeout={left}s",
+                       timeout=left + 30, check=False)
         if done.returncode != 0:
-            pods = tools.run("kubectl", "-n", NAMESPACE, "get", "pods", "-o", "wide", check=False).stdout
+            pods = kubectl("-n", NAMESPACE, "get", "pods", "-o", "wide", check=False).stdout
             raise PeerChartError(f"{kind} {name} not ready after {time.monotonic() - started:.0f} s: "
                                  f"{done.stderr.strip()[-400:]}\n{pods}")
         say(f"peer chart: {kind} {name} ready ({time.monotonic() - started:.1f} s)")
@@ -172,11 +170,10 @@ def install(tools: Optional[Tools] = None, say: Callable[[str], None] = lambda _
 def remove(tools: Optional[Tools] = None, say: Callable[[str], None] = lambda _: None,
            timeout: float = 300.0) -> None:
     tools = tools or Tools.lab()
-    done = tools.run("helm", "uninstall", RELEASE, "--namespace", NAMESPACE, "--ignore-not-found", "--wait",
+    done = tools.run_helm("uninstall", RELEASE, "--namespace", NAMESPACE, "--ignore-not-found", "--wait",
                      f"--timeout={int(timeout)}s", timeout=timeout + 30, check=False)
     if done.returncode != 0:
         say(f"peer chart: helm uninstall: {done.stderr.strip()[-300:]}")
     # The StatefulSet's claims outlive the release: the namespace takes them with it.
-    tools.run("kubectl", "delete", "namespace", NAMESPACE, "--ignore-not-found", "--wait=true",
-              f"--timeout={int(timeout)}s", timeout=timeout + 30)
+    tools.cluster.delete_namespace(NAMESPACE, timeout)
     say(f"peer chart: {RELEASE} and namespace {NAMESPACE} removed")

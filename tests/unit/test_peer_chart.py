@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from cluster import KubernetesCluster
 from lab import peer_chart
 from labcluster.layout import LAB_ENGINE_IMAGES
 
@@ -70,7 +71,7 @@ def test_install_arguments_and_the_haproxy_patch():
 
 
 def test_install_refuses_a_missing_chart(tmp_path):
-    tools = peer_chart.Tools(tmp_path / "helm", tmp_path / "kubectl", tmp_path / "kubeconfig")
+    tools = peer_chart.Tools(tmp_path / "helm", KubernetesCluster(tmp_path / "kubectl", tmp_path / "kubeconfig"))
     try:
         peer_chart.install(tools, chart=tmp_path)
     except peer_chart.PeerChartError as err:
