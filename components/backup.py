@@ -34,6 +34,7 @@ from .pod_spec import (
     gateway_identity_env,
     gateway_script_job_pod,
     literal_env,
+    pod_name_env,
     secret_env,
     tmp_mount,
 )
@@ -90,16 +91,12 @@ def restore_init_container(cfg: StackConfig) -> Optional[k8s.core.v1.ContainerAr
     if backup.restore_from is None:
         return None
     assert backup.image is not None  # stack_config requires it with restoreFrom
-    pod_name = k8s.core.v1.EnvVarArgs(
-        name="POD_NAME",
-        value_from=k8s.core.v1.EnvVarSourceArgs(
-            field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")))
     return k8s.core.v1.ContainerArgs(
         name=names.GATEWAY_RESTORE_CONTAINER,
         image=backup.image,
         image_pull_policy=cfg.platform.images.pull_policy,
         command=["sh", f"{names.SCRIPTS_DIR}/{names.RESTORE_SCRIPT}"],
-        env=[pod_name, *literal_env({"MASTER_SET": names.MASTER_SET, "RESTORE_FROM": backup.restore_from}),
+        env=[pod_name_env(), *literal_env({"MASTER_SET": names.MASTER_SET, "RESTORE_FROM": backup.restore_from}),
              *s3_env(backup)],
         resources=RESOURCES,
         security_context=container_security_context(),

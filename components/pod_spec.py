@@ -138,16 +138,20 @@ def literal_env(values: Mapping[str, object]) -> list[k8s.core.v1.EnvVarArgs]:
     return [k8s.core.v1.EnvVarArgs(name=key, value=str(value)) for key, value in values.items()]
 
 
+def pod_name_env() -> k8s.core.v1.EnvVarArgs:
+    """POD_NAME from the pod's own metadata: the scripts' ordinal and log prefix."""
+    return k8s.core.v1.EnvVarArgs(
+        name="POD_NAME",
+        value_from=k8s.core.v1.EnvVarSourceArgs(
+            field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")))
+
+
 def gateway_identity_env(namespace: str, cluster_domain: str, engine: EngineBinaries) -> list[k8s.core.v1.EnvVarArgs]:
     """What pod_scripts/common.sh's load_cluster_identity checks, for the gateway's pods and the
     topology Job alike: the pod's own name (from its metadata), where the gateway's pods are, and
     the binaries of the engine. The namespace is a literal, not a fieldRef: the program knows it,
     and rendered manifests then show the value the scripts will use."""
-    pod_name = k8s.core.v1.EnvVarArgs(
-        name="POD_NAME",
-        value_from=k8s.core.v1.EnvVarSourceArgs(
-            field_ref=k8s.core.v1.ObjectFieldSelectorArgs(field_path="metadata.name")))
-    return [pod_name, *literal_env({
+    return [pod_name_env(), *literal_env({
         "POD_NAMESPACE": namespace,
         "STATEFULSET_NAME": names.GATEWAY,
         "HEADLESS_SERVICE": names.GATEWAY_HEADLESS_SERVICE,
