@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import socket
 import subprocess
 import time
@@ -21,10 +22,22 @@ ACCESS_KEY, SECRET_KEY = "KUBERNAUTS3TEST01", "kubernaut-s3-script-test-secret"
 BUCKET, PREFIX, MASTER_SET = "kubernaut-backups", "redis-gateway/test", "gateway-master"
 
 
-def _free_port() -> int:
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port(taken: set[int]) -> int:
+    """A free port whose +10000 is free too: each weed server listens for gRPC there."""
+    for port in random.sample(range(20000, 45000), 2000):
+        if not {port, port + 10000} & taken and _bindable(port) and _bindable(port + 10000):
+            taken.update({port, port + 10000})
+            return port
+    raise RuntimeError("no free pair of ports for SeaweedFS")
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +50,8 @@ def endpoint(tmp_path_factory):
     (work / "s3.json").write_text(json.dumps({"identities": [{
         "name": "test", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
         "actions": ["Admin", "Read", "Write", "List"]}]}))
-    ports = {name: _free_port() for name in ("master", "volume", "filer", "s3")}
+    taken: set[int] = set()
+    ports = {name: _free_port(taken) for name in ("master", "volume", "filer", "s3")}
     server = subprocess.Popen(
         [str(weed), "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={work}", "-master.volumeSizeLimitMB=64",
          f"-master.port={ports['master']}", f"-volume.port={ports['volume']}", f"-filer.port={ports['filer']}",
