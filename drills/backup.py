@@ -274,7 +274,10 @@ def backups_with_writers(target: GatewayTarget, cluster: Cluster, options: Optio
             writer.__exit__(None, None, None)
 
 
-def run_drill(options: Options, dataset_mb: int, backups: int, retention: int = RETENTION) -> dict[str, Any]:
+def run_drill(options: Options, dataset_mb: int, backups: int, retention: int = RETENTION,
+              redeploy: bool = True) -> dict[str, Any]:
+    """The drill; `redeploy`: deploy the lab stack as committed at the end (a rolling restart),
+    which a caller that destroys the stack next has no use for."""
     cluster = lab_cluster(options)
     stack = lab_stack(options)
     store = objectstore.deploy(cluster, namespace_for_credentials=None, say=options.say)
@@ -344,8 +347,9 @@ def run_drill(options: Options, dataset_mb: int, backups: int, retention: int = 
             node.close()
     finally:
         restored.stop_client()
-    options.say("backup drill: the lab stack deployed again as committed")
-    stack.up(options.overrides)
+    if redeploy:
+        options.say("backup drill: the lab stack deployed again as committed")
+        stack.up(options.overrides)
     result["finished_at"] = time.time()
     return result
 

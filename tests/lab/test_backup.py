@@ -2,7 +2,9 @@
 --dataset-mb 200` is the measured run): a known dataset, two backups from a replica to the lab's
 SeaweedFS with a retention of one, the stack destroyed with its volumes, a new stack seeded from the
 latest backup, every key compared. Runs after the modules that use the deployed lab stack
-(tests/conftest.py) and leaves the lab stack deployed as committed."""
+(tests/conftest.py) and leaves the restored stack as it is: each module after it deploys the stack
+it needs (the next one destroys it first), so a redeploy as committed would be a rolling restart
+for nothing."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ DATASET_MB = 8
 @pytest.fixture(scope="module")
 def drill(lab_cluster):
     try:
-        yield run_drill(Options(), DATASET_MB, backups=2, retention=1)
+        yield run_drill(Options(), DATASET_MB, backups=2, retention=1, redeploy=False)
     finally:
         # The store is the drill's alone: the modules after it run without it.
         objectstore.remove(KubernetesCluster.lab(), namespace_for_credentials=None)
@@ -34,8 +36,10 @@ def test_each_backup_comes_from_a_replica_and_retention_keeps_the_newest(drill):
     for backup in backups:
         assert backup["from_master"] is False, backup
         assert backup["key"].startswith(f"{PREFIX}/{names.MASTER_SET}-") and backup["key"].endswith(".rdb")
-        # The incompressible values: the RDB is about as large as the dataset in memory.
-        assert backup["bytes"] > drill["memory"]["used_memory_dataset_mb"] * 2**20 * 0.8, (backup, drill["memory"])
+        # The values are random, so the RDB holds about the megabytes written (0.86 of them
+        # measured: small hashes and sorted sets are packed; used_memory_dataset, with its
+        # per-key overhead, is larger still and no bound for a small dataset).
+        assert backup["bytes"] > DATASET_MB * 2**20 * 0.75, (backup, drill["memory"])
     # Retention 1: the first backup was deleted by the second, whose object is the only one left.
     assert drill["objects_after_backups"] == [backups[-1]["key"]]
 
