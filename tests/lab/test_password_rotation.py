@@ -1,12 +1,16 @@
-"""A rotation of the clients' password (gatewayRedisPassword) on the lab stack, step by step as
-docs/architecture.md ("Rotation") tells an operator, each step a real `pulumi up -s lab`: two
-writers through the master-only endpoint (the Gateway's path), one that stays on the old password
-and one that switches to the new one inside the window.
+"""A rotation of the gateway's three passwords at once (the clients', Sentinel's and the
+operator's, the seed of the internal users') on the lab stack, step by step as
+docs/architecture.md ("Rotation") tells an operator, each step a real `pulumi up -s lab` (a
+rolling restart, highest ordinal first, HAProxy's Deployment rolled beside it): two writers through
+the master-only endpoint (the Gateway's path), one that stays on the old clients' password and
+one that switches to the new one inside the window.
 
-Shown: a preview that skips the window is refused and changes nothing; the writer on the old
+Shown: a preview that skips the window is refused and changes nothing; after each step every
+pod's redis (the clients' and the operator's user) and sentinel take the old and the new
+passwords while the window is open, and only the new ones once it closed; the writer on the old
 password keeps working until the window closes and fails only after; the writer that switched
 inside the window loses no write (handovers of the rolling restarts make it retry, never fail).
-Afterwards the lab stack keeps the new password as its own.
+Afterwards the lab stack keeps the new passwords as its own.
 """
 
 from __future__ import annotations
@@ -16,16 +20,17 @@ import secrets
 import subprocess
 import threading
 import time
-from typing import Any
+from typing import Any, Optional
 
 import pytest
+import redis
 
 from cluster import ClientSpec, KubernetesCluster
 from drills.targets import GatewayTarget
 from stack_config import names
 
 KEY = "gatewayRedisPassword"
-ACCEPTED = f"{KEY}Accepted"
+ROTATED = (KEY, "gatewaySentinelPassword", "gatewayOperatorPassword")
 READY_TIMEOUT_SECONDS = 300.0
 WRITER_STOP_TIMEOUT_SECONDS = 120.0
 # The writers' own pod: the drills' client pod is restarted between steps (it takes the
@@ -78,14 +83,45 @@ def _up(stack, secret_values: dict[str, str]) -> tuple[float, dict[str, Any]]:
     return started, stack.up(secret_values=secret_values)
 
 
-def _healthy(access: KubernetesCluster, outputs: dict[str, Any]) -> None:
-    """The smoke invariants from a client pod started now, with the Secret's current passwords."""
+def _authenticates(ip: str, port: int, password: str, username: Optional[str] = None) -> bool:
+    client = redis.Redis(ip, port, username=username, password=password, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        return client.ping() is True
+    except redis.exceptions.AuthenticationError:
+        return False
+    finally:
+        client.close()
+
+
+def _accepted(target: GatewayTarget, passwords: dict[str, str]) -> dict[str, dict[str, bool]]:
+    """pod -> which of `passwords`' users its redis and sentinel take (from the host, as the
+    drills reach the pods)."""
+    found = {}
+    for pod in target.pod_names():
+        ip = target.pod_ip(pod)
+        assert ip is not None, f"{pod} has no IP"
+        found[pod] = {
+            "clients": _authenticates(ip, names.REDIS_PORT, passwords[KEY]),
+            "operator": _authenticates(ip, names.REDIS_PORT, passwords["gatewayOperatorPassword"],
+                                       names.ACL_USER_OPERATOR),
+            "sentinel": _authenticates(ip, names.SENTINEL_PORT, passwords["gatewaySentinelPassword"])}
+    return found
+
+
+def _healthy(access: KubernetesCluster, outputs: dict[str, Any], takes: dict[str, dict[str, str]]) -> None:
+    """The smoke invariants from a client pod started now, with the Secret's current passwords;
+    then, for each name in `takes`, whether every pod takes that set of passwords (True for every
+    user) or refuses it (False for every user), as the name's prefix says: "takes" or "refuses"."""
     target = GatewayTarget.from_outputs(access, outputs)
     target.start_client()
     try:
         target.wait_healthy(READY_TIMEOUT_SECONDS)
     finally:
         target.stop_client()
+    for name, passwords in takes.items():
+        expected = name.startswith("takes")
+        found = _accepted(target, passwords)
+        assert all(value == expected for users in found.values() for value in users.values()), (name, found)
 
 
 def test_a_rotation_keeps_old_clients_until_the_window_closes_and_switchers_lose_nothing(lab_cluster):
@@ -93,14 +129,17 @@ def test_a_rotation_keeps_old_clients_until_the_window_closes_and_switchers_lose
 
     access = KubernetesCluster.lab()
     stack = LabStack(lab_cluster.kubeconfig)
-    old, new = stack.passwords()[KEY], secrets.token_urlsafe(24)
+    olds = {key: stack.passwords()[key] for key in ROTATED}
+    news = {key: secrets.token_urlsafe(24) for key in ROTATED}
+    old, new = olds[KEY], news[KEY]
     outputs = stack.up()
-    _healthy(access, outputs)
+    _healthy(access, outputs, {"takes the old": olds, "refuses the new": news})
 
     with pytest.raises(StackError) as refused:
-        stack.preview(secret_values={KEY: new})
-    assert f"{KEY}: the deployed pods do not accept the new value yet" in str(refused.value)
-    assert new not in str(refused.value) and old not in str(refused.value)
+        stack.preview(secret_values=news)
+    for key in ROTATED:
+        assert f"{key}: the deployed pods do not accept the new value yet" in str(refused.value)
+    assert not any(value in str(refused.value) for value in [*olds.values(), *news.values()])
 
     namespace = outputs["namespace"]
     host = outputs["gateway"]["masterEndpoint"].rsplit(":", 1)[0]
@@ -111,18 +150,21 @@ def test_a_rotation_keeps_old_clients_until_the_window_closes_and_switchers_lose
         switches = RotationWriter(access, writers_pod, host, f"rotation:{int(time.time())}:switches", old)
         time.sleep(5)
 
-        _, outputs = _up(stack, {ACCEPTED: new})                       # 1: the window opens
-        _healthy(access, outputs)
+        # 1: the window opens
+        _, outputs = _up(stack, {f"{key}Accepted": news[key] for key in ROTATED})
+        _healthy(access, outputs, {"takes the old": olds, "takes the new": news})
         switches.use(new)                                              # a client moves inside it
         time.sleep(5)
-        _, outputs = _up(stack, {KEY: new, ACCEPTED: old})             # 2: everything sends new
-        # From here the stack's own password is the new one: a run after a failure in step 3 then
-        # closes the window instead of being refused for going back.
-        stack.keep_secret(KEY, new)
-        _healthy(access, outputs)
+        # 2: everything sends the new passwords
+        _, outputs = _up(stack, {**news, **{f"{key}Accepted": olds[key] for key in ROTATED}})
+        # From here the stack's own passwords are the new ones: a run after a failure in step 3
+        # then closes the window instead of being refused for going back.
+        for key in ROTATED:
+            stack.keep_secret(key, news[key])
+        _healthy(access, outputs, {"takes the old": olds, "takes the new": news})
         time.sleep(5)
-        closed_at, outputs = _up(stack, {KEY: new})                    # 3: the window closes
-        _healthy(access, outputs)
+        closed_at, outputs = _up(stack, news)                          # 3: the window closes
+        _healthy(access, outputs, {"refuses the old": olds, "takes the new": news})
         time.sleep(5)
 
         stayed, switched = stays.result(), switches.result()
