@@ -291,28 +291,6 @@ class GatewayPods:
         podman("pod", "rm", "-f", "-t", str(stop_timeout), self.pod_name(ordinal), check=False)
         self.started_pods.discard(ordinal)
 
-    def run_topology_job(self, timeout: float = 600) -> subprocess.CompletedProcess:
-        """The topology Job's container (components/topology_job.py) on the pods' network, to its
-        end: the scripts and the topology files mounted, the cluster's names in the environment,
-        Sentinel's password alone."""
-        env = {key: value for key, value in self.pod_env(0).items()
-               if key not in ("DNS_WAIT_SECONDS", "BOOT_PEER_WAIT_SECONDS")}
-        env["POD_NAME"] = f"{names.GATEWAY_TOPOLOGY_JOB}-job"  # the Job's pod name, for its log lines
-        secret = {"SENTINEL_PASSWORD": self.sentinel_password} if self.sentinel_password else {}
-        return podman("run", "--rm", "--name", f"{PREFIX}topology-job", "--network", NETWORK,
-                      "--dns-option", "timeout:1", "--dns-option", "attempts:5",
-                      "--user", f"{UID}:{UID}", "--read-only", "--tmpfs", "/tmp",
-                      "-v", f"{self.scripts_dir}:{names.SCRIPTS_DIR}:ro",
-                      "-v", f"{self.topology_dir}:{names.TOPOLOGY_DIR}:ro",
-                      *self._env_args(env, secret), self.engine.image,
-                      "sh", f"{names.SCRIPTS_DIR}/{names.TOPOLOGY_RECONCILE_SCRIPT}",
-                      env=secret, check=False, timeout=timeout)
-
-    def container_ids(self) -> dict[tuple[int, str], str]:
-        """(ordinal, role) -> container id of every started pod: a restarted container has a new one."""
-        return {(ordinal, role): podman("inspect", "--format", "{{.Id}}", self.container(ordinal, role)).stdout.strip()
-                for ordinal in sorted(self.started_pods) for role in ("redis", "sentinel")}
-
     def kill_pod(self, ordinal: int) -> None:
         """SIGKILL to every container of the pod, then removal: a node lost without warning."""
         podman("pod", "kill", "-s", "KILL", self.pod_name(ordinal), check=False)

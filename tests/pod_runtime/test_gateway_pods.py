@@ -1,6 +1,7 @@
 """The shipped scripts and configs running a 3-pod gateway in podman, with the prod stack's config
 (auth on, min-replicas-to-write 1): formation, auth, probes, the master-only proxy, failures
-and their recovery, scaling.
+and their recovery. Scaling, a lost quorum and a master cut from its peers are drilled on the
+lab's real cluster (tests/lab/test_drills.py), not here.
 
 One cluster serves the module; each test starts from a healthy cluster (it waits for every
 invariant) and leaves one behind. Bounds derive from the config (down-after, failover-timeout,
@@ -14,15 +15,14 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Optional
 
 import pytest
 import redis
 
 from gateway_pods import (CLIENT_IMAGE, NETWORK, PREFIX, GatewayPods, podman, reply_pairs, start_writer, wait_for,
                           writer_result)
-from runtime_support import (OPERATOR_PASSWORD, REDIS_PASSWORD, SENTINEL_PASSWORD, assert_refused_to_clients, dryrun,
-                             is_refused, require_lab_images, stack_config)
+from runtime_support import (DEFAULT_ENGINE, OPERATOR_PASSWORD, REDIS_PASSWORD, SENTINEL_PASSWORD,
+                             assert_refused_to_clients, dryrun, is_refused, require_lab_images, stack_config)
 from stack_config import engine_binaries, names
 
 CFG = stack_config("prod")
@@ -250,7 +250,6 @@ def test_replica_with_its_link_down_is_not_ready(gateway: GatewayPods, healthy: 
              lambda: script_rc(gateway, replica, "redis", names.REDIS_READINESS_SCRIPT) == 0, 30, interval=0.5)
 
 
-@pytest.mark.every_engine
 def test_syncing_replica_is_not_ready(gateway: GatewayPods, healthy: int):
     replica = replicas_of(gateway, healthy)[-1]
     with gateway.redis(healthy) as master, gateway.redis(replica) as client:
@@ -313,7 +312,6 @@ def test_haproxy_reaches_only_the_master(gateway: GatewayPods, healthy: int):
 # ---------------------------------------------------------------------------- sentinel restarts
 
 
-@pytest.mark.every_engine
 def test_restarted_sentinels_keep_their_peers(gateway: GatewayPods, healthy: int):
     restarts = [replicas_of(gateway, healthy)[0]] * 3 + [healthy]
     for ordinal in restarts:
@@ -334,7 +332,6 @@ def replace_template(gateway: GatewayPods, name: str, text: str) -> None:
     gateway.conf_dir.chmod(0o555)
 
 
-@pytest.mark.every_engine
 def test_restarted_sentinel_takes_the_template_and_keeps_its_state(gateway: GatewayPods, healthy: int):
     ordinal = replicas_of(gateway, healthy)[0]
     template = (gateway.conf_dir / names.SENTINEL_CONF).read_text()
@@ -364,7 +361,6 @@ def test_restarted_sentinel_takes_the_template_and_keeps_its_state(gateway: Gate
 # ---------------------------------------------------------------------------- failures
 
 
-@pytest.mark.every_engine
 def test_restarted_master_with_stale_data_does_not_stay_master(gateway: GatewayPods, healthy: int):
     stale = healthy
     with gateway.redis(stale) as master:
@@ -423,7 +419,6 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-@pytest.mark.every_engine
 def test_a_restarted_master_opens_its_port_only_once_no_replica_names_it(gateway: GatewayPods, healthy: int):
     """The restarted master (older data) follows the promoted replica, while the third pod,
     unreachable during the failover, still names the old master and retries it every second.
@@ -530,7 +525,6 @@ def hold_ip(ip: str) -> None:
     podman("run", "-d", "--name", IP_HOLDER, "--network", NETWORK, "--ip", ip, CLIENT_IMAGE, "sleep", "600")
 
 
-@pytest.mark.every_engine
 def test_hard_killed_master_is_replaced_and_returns_as_replica(gateway: GatewayPods, healthy: int):
     old = healthy
     old_ip = gateway.ip(old)
@@ -594,40 +588,6 @@ def _hold_without_master(gateway: GatewayPods, seconds: float) -> None:
         time.sleep(1)
 
 
-def test_without_a_sentinel_quorum_nothing_is_promoted_until_a_sentinel_returns(gateway: GatewayPods,
-                                                                                  healthy: int):
-    """The master's node is lost while a second sentinel is down: the lone sentinel left cannot reach
-    quorum (ODOWN needs `quorum` sentinels). The pods do not promote anyone themselves (a lone
-    sentinel cannot tell a dead master from its own partition), no node accepts a write, the
-    master-only endpoint refuses. Once the stopped sentinel runs again, Sentinel fails over
-    within its own bound, with every acknowledged key."""
-    master = healthy
-    lone, stopped = replicas_of(gateway, master)
-    with gateway.redis(master) as client:
-        client.mset({f"krt:noquorum:{i}": i for i in range(100)})
-        assert client.wait(2, 5000) == 2
-    podman("stop", "-t", "0", gateway.container(stopped, "sentinel"))
-    # The master's node is lost: nothing of the pod runs, its object and its name remain (a
-    # removed pod's name stops resolving, and a sentinel that starts meanwhile cannot monitor it).
-    for role in ("redis", "sentinel"):
-        podman("kill", "-s", "KILL", gateway.container(master, role))
-    _hold_without_master(gateway, FAILOVER_BOUND_S)
-    assert "+odown" not in gateway.logs(lone, "sentinel").split("+sdown master")[-1]
-    returned = time.monotonic()
-    podman("start", gateway.container(stopped, "sentinel"))
-
-    def promoted() -> Optional[int]:
-        masters = masters_now(gateway)
-        return masters[0] if len(masters) == 1 else None
-
-    new_master = wait_for("a failover once a second sentinel is back", promoted, FAILOVER_BOUND_S + SLACK_S)
-    print(f"no quorum: new master {new_master} {time.monotonic() - returned:.1f} s after the sentinel returned")
-    with gateway.redis(new_master) as client:
-        assert sum(client.exists(f"krt:noquorum:{i}") for i in range(100)) == 100
-    for role in ("redis", "sentinel"):
-        podman("start", gateway.container(master, role))
-
-
 def test_with_no_good_replica_nothing_is_promoted_and_the_restarted_master_takes_its_role_back(
         gateway: GatewayPods, healthy: int):
     """Both replicas' redis are down (their sentinels run) when the master's redis dies: the
@@ -684,7 +644,9 @@ def write_gaps(acked: list[list[float]], start: float, end: float) -> float:
 @pytest.mark.every_engine
 def test_graceful_stops_of_the_master_lose_no_acknowledged_write(gateway: GatewayPods, healthy: int,
                                                                  tmp_path: Path):
-    rounds = 2
+    # Twice on the default engine (the second from the new master, with the first one back as a
+    # replica), once on the others: the lab's rolling upgrade hands over on Redis 7.0 again.
+    rounds = 2 if gateway.engine == DEFAULT_ENGINE else 1
     duration = 8 + rounds * (HANDOVER_BUDGET_S + 15)
     start_writer(gateway, tmp_path / "writer", duration)
     time.sleep(5)
@@ -789,71 +751,6 @@ def test_restart_of_every_pod_at_once_elects_the_most_advanced_node(gateway: Gat
         assert int(client.get("krt:restart-all")) == 200
 
 
-# ---------------------------------------------------------------------------- scaling
-
-
-def sentinel_counts(gateway: GatewayPods) -> dict[int, tuple[int, int]]:
-    counts = {}
-    for ordinal in sorted(gateway.started_pods):
-        with gateway.sentinel(ordinal) as sentinel:
-            state = sentinel.execute_command("SENTINEL", "MASTER", names.MASTER_SET)
-        counts[ordinal] = (int(state["num-other-sentinels"]), int(state["num-slaves"]))
-    return counts
-
-
-def sentinel_quorums(gateway: GatewayPods) -> set[int]:
-    quorums = set()
-    for ordinal in sorted(gateway.started_pods):
-        with gateway.sentinel(ordinal) as sentinel:
-            quorums.add(int(sentinel.execute_command("SENTINEL", "MASTER", names.MASTER_SET)["quorum"]))
-    return quorums
-
-
-def topology_job(gateway: GatewayPods) -> str:
-    job = gateway.run_topology_job()
-    assert job.returncode == 0, job.stdout + job.stderr
-    return job.stderr
-
-
-def test_scale_up_and_down_rolls_no_pod_and_leaves_the_right_peers(gateway: GatewayPods, healthy: int):
-    """gateway.replicas 3 -> 5 -> 3 as `pulumi up` makes it: the topology files change under the
-    running pods, which keep running; pods 3 and 4 are added, later removed together (a
-    StatefulSet of podManagementPolicy Parallel), the master's preStop runs if one of them is
-    master; after each step the topology Job sets the quorum and makes every sentinel forget the
-    removed pods. Without the Job's reset the survivors would each count 4 peers after the
-    scale-in: a failover would need all 3 of their votes."""
-    before = gateway.container_ids()
-    gateway.set_topology(5)
-    for ordinal in (3, 4):
-        gateway.create_pod(ordinal)
-    # The Job at once, before the sentinels have learned the new pods (hello messages every 2 s,
-    # the master's INFO every 10 s): it waits for them instead of failing, as on a new set
-    # whose StatefulSet is Ready before its sentinels know every replica.
-    topology_job(gateway)
-    gateway.wait_healthy(RECOVERY_BOUND_S)
-    assert set(sentinel_counts(gateway).values()) == {(4, 4)}
-    assert sentinel_quorums(gateway) == {3}
-    assert gateway.master_ordinal() == healthy, "a scale-out moves no master"
-
-    gateway.set_topology(3)
-    for ordinal in (4, 3):
-        if gateway.master_ordinal() == ordinal:
-            gateway.run_script(ordinal, "redis", names.REDIS_PRESTOP_SCRIPT, timeout=HANDOVER_BUDGET_S + 30)
-        gateway.remove_pod(ordinal, stop_timeout=10)
-    log = topology_job(gateway)
-    assert "forgets" in log, log
-    gateway.wait_healthy(RECOVERY_BOUND_S)
-    assert set(sentinel_counts(gateway).values()) == {(2, 2)}
-    assert sentinel_quorums(gateway) == {2}
-    assert gateway.master_ordinal() == healthy
-    for ordinal in range(3):
-        text = (gateway.data_dir(ordinal) / "sentinel" / "sentinel.conf").read_text()
-        assert "redis-gateway-3." not in text and "redis-gateway-4." not in text
-    assert gateway.container_ids() == before, "a scale restarted a container of the pods that stay"
-    # A second run finds nothing to do.
-    assert "forgets" not in topology_job(gateway)
-
-
 # ---------------------------------------------------------------------------- operator commands
 
 
@@ -885,7 +782,6 @@ def test_operator_redis_cli_commands_work_as_written(gateway: GatewayPods, healt
 # ---------------------------------------------------------------------------- secrets
 
 
-@pytest.mark.every_engine
 def test_no_password_in_process_lists_or_logs(gateway: GatewayPods, healthy: int):
     # a hook running while the command lines are read
     gateway.run_script(replicas_of(gateway, healthy)[0], "redis", names.REDIS_PRESTOP_SCRIPT)
