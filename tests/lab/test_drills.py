@@ -1,8 +1,8 @@
 """Failover drills on the lab's real Kubernetes, once each (python -m drills runs them N times): a
 hard kill and a graceful delete of the gateway's master, on the lab stack as `pulumi up -s lab`
 deploys it, with a writer that accounts for every acknowledged write; the writer's own loss
-accounting; and one trial on the bare floor cluster. Bounds come from the stack's Sentinel
-config, not from performance targets.
+accounting. Bounds come from the stack's Sentinel config, not from performance targets. (The bare
+floor cluster the benchmark compares with is drilled by `python -m drills.benchmark`, not here.)
 
 The cluster comes up (or a healthy one is reused) through the `lab_cluster` fixture; a missing
 Pulumi engine fails the gateway's tests with the command that builds it, nothing is skipped.
@@ -12,19 +12,12 @@ from __future__ import annotations
 
 import time
 
-import pytest
 import redis
 
-from drills.floor import FloorCluster
 from drills.runner import Options, restore_bound, run_trial
 from drills.scenarios import SCENARIOS
-from drills.targets import stack_gateway_config, stack_timing
+from drills.targets import stack_gateway_config
 from stack_config import names
-
-@pytest.fixture(scope="module")
-def floor(access):
-    with FloorCluster(access, stack_timing()) as floor:
-        yield floor
 
 
 def drill(target, name: str) -> dict:
@@ -166,17 +159,6 @@ def test_the_writer_counts_an_acknowledged_key_that_vanished_as_lost(gateway):
     assert deleted == 10
     assert sorted(result["lost"]) == list(range(1, 11))
     assert result["acked"] > 100 and result["attempts"] >= result["acked"]
-
-
-def test_the_floor_fails_over_a_lost_master(floor):
-    """The bare cluster the benchmark compares the gateway with works as a Sentinel cluster: its
-    master's node lost, the others elect a new one and the old one returns as a replica."""
-    trial = drill(floor, "floor-master-kill")
-    assert trial["unmet"] == []
-    assert trial["failover"] and trial["new_master"] != trial["old_master"]
-    assert trial["lost"] is not None, trial["verify_error"]
-    assert trial["fault"]["returned"]["new_ip"] != trial["fault"]["ip"]
-    assert trial["restored_s"] is not None and trial["restored_s"] <= restore_bound(floor)
 
 
 def test_without_a_sentinel_quorum_nobody_is_promoted_until_it_returns(gateway):
