@@ -1,7 +1,7 @@
 """Scaling rolls no pod: the pod count and Sentinel's quorum live in ConfigMap redis-gateway-topology,
 outside the gateway pods' template and checksum, and the topology Job applies them to the running
-sentinels (pod_scripts/topology-reconcile.sh, exercised on pods in tests/pod_runtime and on the
-lab cluster by the scale drill)."""
+sentinels (pod_scripts/topology-reconcile.sh, run by every `pulumi up` of the lab stack and
+checked on the lab cluster by the scale drill, tests/lab/test_drills.py)."""
 
 from __future__ import annotations
 
