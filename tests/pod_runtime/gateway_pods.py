@@ -524,8 +524,13 @@ def reply_pairs(reply) -> dict[str, str]:
 WRITER_CONTAINER = f"{PREFIX}writer"
 
 
+# The writes recorded after the last fault of a test, before the writer stops.
+WRITER_TAIL_SECONDS = 3.0
+
+
 def start_writer(pods: GatewayPods, out_dir: Path, duration: float) -> None:
-    """Runs writer.py in the client image on the test network; results land in out_dir/result.json."""
+    """Runs writer.py in the client image on the test network, for at most `duration` seconds;
+    results land in out_dir/result.json."""
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(Path(__file__).with_name("writer.py"), out_dir / "writer.py")
     os.chmod(out_dir, 0o777)
@@ -535,6 +540,7 @@ def start_writer(pods: GatewayPods, out_dir: Path, duration: float) -> None:
         "MASTER_SET": names.MASTER_SET,
         "DURATION": str(duration),
         "OUT": "/w/result.json",
+        "STOP": "/w/stop",
         "PYTHONUNBUFFERED": "1",
     }
     podman("run", "-d", "--name", WRITER_CONTAINER, "--network", NETWORK,
@@ -543,7 +549,11 @@ def start_writer(pods: GatewayPods, out_dir: Path, duration: float) -> None:
            CLIENT_IMAGE, "python3", "/w/writer.py", env=pods.secret_env())
 
 
-def writer_result(out_dir: Path, timeout: float) -> dict:
+def writer_result(out_dir: Path, timeout: float, tail_seconds: float = WRITER_TAIL_SECONDS) -> dict:
+    """The writer's record, once it has written `tail_seconds` more (writes after the last fault
+    show that the set serves again) and stopped: it does not run out its whole duration."""
+    time.sleep(tail_seconds)
+    (out_dir / "stop").touch()
     podman("wait", WRITER_CONTAINER, timeout=timeout)
     result_file = out_dir / "result.json"
     if not result_file.exists():

@@ -2,7 +2,8 @@
 
 Runs inside the client image on the test network (pod names resolve only there), with
 python3-redis from Debian. Environment: SENTINELS (comma-separated host names), MASTER_SET,
-DURATION (seconds), OUT (result file), REDIS_PASSWORD / SENTINEL_PASSWORD (optional).
+DURATION (seconds, the longest it writes), OUT (result file), STOP (a file whose appearance ends
+it sooner), REDIS_PASSWORD / SENTINEL_PASSWORD (optional).
 Each round does `INCR writer:counter` and `SET writer:key:<n> <n>`; only writes whose reply
 arrived are recorded, with the time of the reply.
 """
@@ -32,9 +33,10 @@ def master_client():
 def main():
     master = master_client()
     deadline = time.time() + float(os.environ["DURATION"])
+    stop = os.environ["STOP"]
     acked_counter, acked_keys, errors = [], [], []
     round_number = 0
-    while time.time() < deadline:
+    while time.time() < deadline and not os.path.exists(stop):
         round_number += 1
         try:
             # INCR, as the Gateway sends it (redis-py's incr() sends INCRBY, which its user lacks)
