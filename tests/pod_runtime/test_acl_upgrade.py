@@ -43,10 +43,9 @@ def _readiness(gateway: GatewayPods, ordinal: int) -> int:
     return gateway.run_script(ordinal, "redis", names.REDIS_READINESS_SCRIPT).returncode
 
 
-# Default engine only (205 s a run, and CI has 90 minutes for everything): the pre-ACL release
-# this upgrades from is a past state of the default engine's stacks; the users' rules are checked
-# on every engine by test_gateway_pods.py, and the run-time ACL SETUSER is the same command on
-# the three.
+# Default engine only: the pre-ACL release this upgrades from is a past state of the default
+# engine's stacks; the users' rules are checked on every engine by test_gateway_pods.py, and the
+# run-time ACL SETUSER is the same command on the three.
 def test_rolling_upgrade_to_acl_users_keeps_the_set_and_every_write(legacy_gateway: GatewayPods, tmp_path: Path):
     gateway = legacy_gateway
     master = gateway.wait_healthy(RECOVERY_BOUND_S + 20)
