@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import statistics
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .observe import pod_of
 
@@ -32,8 +32,10 @@ def _slowest(slowest: Optional[list[Any]], fault_at: float) -> Optional[list[Any
     return [sequence, _relative(started, fault_at), seconds, outcome]
 
 
-def writer_metrics(result: dict[str, Any], fault_at: float, old_master: str) -> dict[str, Any]:
-    nodes = [pod_of(node.rsplit(":", 1)[0]) for node in result["nodes"]]
+def writer_metrics(result: dict[str, Any], fault_at: float, old_master: str,
+                   host_to_pod: Callable[[str], str] = pod_of) -> dict[str, Any]:
+    """`host_to_pod`: the pod of a host the writer wrote to (observe.SentinelView.host_to_pod)."""
+    nodes = [host_to_pod(node.rsplit(":", 1)[0]) for node in result["nodes"]]
     acks = sorted(result["acks"], key=lambda ack: ack[1])
     times = [ack[1] for ack in acks]
     gap, gap_from, gap_to = longest_gap(times)
@@ -59,9 +61,9 @@ def writer_metrics(result: dict[str, Any], fault_at: float, old_master: str) -> 
         # [sequence, started (s after the fault), seconds, outcome] of the longest single SET
         "slowest_attempt": _slowest(result.get("slowest_attempt"), fault_at),
         "lost": None if lost is None else len(lost),
-        "lost_by_node": {pod_of(k.rsplit(":", 1)[0]): v for k, v in (result.get("lost_by_node") or {}).items()},
+        "lost_by_node": {host_to_pod(k.rsplit(":", 1)[0]): v for k, v in (result.get("lost_by_node") or {}).items()},
         "verify_error": result.get("verify_error"),
-        "final_master": pod_of(result["final_master"].rsplit(":", 1)[0]) if result.get("final_master") else None,
+        "final_master": host_to_pod(result["final_master"].rsplit(":", 1)[0]) if result.get("final_master") else None,
         "nodes": nodes,
         "stopped_by": result.get("stopped_by"),
     }

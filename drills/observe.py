@@ -41,14 +41,18 @@ class SentinelView:
     tilt: Optional[bool] = None
     flags: str = ""  # SENTINEL MASTER's flags: "master", "master,s_down", "master,s_down,o_down", ...
     error: str = ""
+    # How the target names a pod by the host Sentinel announces: the first DNS label (the stack and
+    # the floor announce pod FQDNs); a target that announces addresses gives its own.
+    host_to_pod: Callable[[str], str] = pod_of
 
     @property
     def master_pod(self) -> Optional[str]:
-        return pod_of(self.master_host) if self.master_host else None
+        return self.host_to_pod(self.master_host) if self.master_host else None
 
 
-def sentinel_view(pod: str, ip: str, port: int, password: Optional[str], master_set: str) -> SentinelView:
-    view = SentinelView(pod)
+def sentinel_view(pod: str, ip: str, port: int, password: Optional[str], master_set: str,
+                  host_to_pod: Callable[[str], str] = pod_of) -> SentinelView:
+    view = SentinelView(pod, host_to_pod=host_to_pod)
     try:
         client = redis.Redis(ip, port, password=password, socket_timeout=CALL_TIMEOUT_SECONDS,
                              socket_connect_timeout=CALL_TIMEOUT_SECONDS, retry=NO_RETRY)
@@ -73,14 +77,15 @@ class SentinelPanel:
     """The sentinels of one cluster as the host sees them."""
 
     def __init__(self, addresses: Callable[[], dict[str, str]], port: int, password: Optional[str],
-                 master_set: str) -> None:
+                 master_set: str, host_to_pod: Callable[[str], str] = pod_of) -> None:
         self.addresses = addresses  # pod -> current IP (pods get a new IP when recreated)
         self.port = port
         self.password = password
         self.master_set = master_set
+        self.host_to_pod = host_to_pod
 
     def views(self) -> list[SentinelView]:
-        return [sentinel_view(pod, ip, self.port, self.password, self.master_set)
+        return [sentinel_view(pod, ip, self.port, self.password, self.master_set, self.host_to_pod)
                 for pod, ip in sorted(self.addresses().items()) if ip]
 
     def agreed_master(self) -> Optional[str]:
@@ -201,6 +206,7 @@ class ReplicationWatch(BackgroundPoll):
     addresses: Callable[[], dict[str, str]]
     port: int
     password: Optional[str]
+    host_to_pod: Callable[[str], str] = pod_of
     chains: dict[str, float] = field(default_factory=dict)
     cycles: set[str] = field(default_factory=set)
     _since: dict[str, float] = field(default_factory=dict)
@@ -223,7 +229,7 @@ class ReplicationWatch(BackgroundPoll):
             if info.get("role") == "master":
                 links[pod] = None
             elif info.get("master_link_status") == "up":
-                links[pod] = pod_of(str(info.get("master_host", "")))
+                links[pod] = self.host_to_pod(str(info.get("master_host", "")))
             else:  # a replica that replicates nothing now (its master's name may be stale)
                 links[pod] = UNLINKED
         return links

@@ -144,7 +144,7 @@ def _measure(target: Target, scenario: Scenario, number: int, options: Options) 
     restarts_before = target.pod_restarts()
     prefix = f"drill:{scenario.name}:{number}:{int(time.time() * 1000)}"
     max_seconds = options.steady_seconds + 3 * bound + options.tail_seconds + 60
-    replication = ReplicationWatch(target.pod_ips, REDIS_PORT, target.redis_password)
+    replication = ReplicationWatch(target.pod_ips, REDIS_PORT, target.redis_password, target.pod_of)
     max_seconds += scenario.extra_seconds
     endpoint_writer = (target.writer(f"{prefix}:endpoint", options.rate, max_seconds, through_endpoint=True)
                        if scenario.endpoint_writer else contextlib.nullcontext())
@@ -164,7 +164,7 @@ def _measure(target: Target, scenario: Scenario, number: int, options: Options) 
         time.sleep(options.tail_seconds)
         result = writer.stop()
         endpoint_result = through_endpoint.stop() if through_endpoint else None
-    measured = writer_metrics(result, fault_at, old_master)
+    measured = writer_metrics(result, fault_at, old_master, target.pod_of)
     if endpoint_result is not None:
         measured["endpoint"] = endpoint_metrics(endpoint_result, fault_at)
     new_master = target.panel.agreed_master()

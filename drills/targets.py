@@ -24,7 +24,7 @@ from smoke import Targets, from_stack_outputs
 from stack_config import names
 
 from .health import Timing, wait_settled, wait_until
-from .observe import SentinelPanel
+from .observe import SentinelPanel, pod_of
 from .writer_process import WriterProcess
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,7 +116,7 @@ class Target:
         # The ACL user operator's password, when the target has ACL users: the clients' user
         # may not run the CONFIG commands some drills need.
         self.operator_password = operator_password
-        self.panel = SentinelPanel(self.pod_ips, SENTINEL_PORT, sentinel_password, master_set)
+        self.panel = SentinelPanel(self.pod_ips, SENTINEL_PORT, sentinel_password, master_set, self.pod_of)
         self._pods_lock = threading.Lock()
         self._pods_cache: tuple[float, dict[str, Any]] = (0.0, {})
 
@@ -124,6 +124,11 @@ class Target:
 
     def pod_names(self) -> list[str]:
         return [f"{self.statefulset}-{i}" for i in range(self.replicas)]
+
+    def pod_of(self, host: str) -> str:
+        """The pod a host that Sentinel or a replica names is: the stack and the floor announce
+        pod FQDNs (`<pod>.<headless>...`)."""
+        return pod_of(host)
 
     def fqdn(self, pod: str) -> str:
         return f"{pod}.{self.headless}.{self.namespace}.svc.{self.cluster_domain}"
