@@ -26,7 +26,8 @@ FAILURE_LINES = 40
 def pytest_addoption(parser):
     parser.addoption("--part", choices=PARTS, default=None,
                      help="cluster: only the modules that need the lab cluster; rest: only the others "
-                          "(scripts/test runs the two at once)")
+                          "(scripts/test runs the two at once). In one word, --part=VALUE: a separate "
+                          "`cluster` is taken for the folder cluster/ before this option is known")
 
 
 def pytest_configure(config):
