@@ -147,12 +147,33 @@ def check_num_slaves(view: View) -> Check:
                          f"every sentinel knows {expected} replicas")
 
 
+def _known_sentinels(view: View, sentinel: str) -> str:
+    """The peers the sentinel at "host:port" knows (address, run id, flags): which one is extra or
+    missing is what a wrong count leaves open."""
+    address = next((a for a in view.targets.sentinels if str(a) == sentinel), None)
+    if address is None:
+        return "?"
+    try:
+        reply = view.sentinel(address).execute_command("SENTINEL", "SENTINELS", view.targets.master_set)
+    except redis.RedisError as err:
+        return f"SENTINEL SENTINELS failed: {err}"
+    peers = [pairs(peer) for peer in reply or []]
+    return ", ".join(f"{peer.get('ip')}:{peer.get('port')} {str(peer.get('runid'))[:8]} {peer.get('flags')}"
+                     for peer in peers) or "none"
+
+
 def check_num_other_sentinels(view: View) -> Check:
     expected = len(view.targets.sentinels) - 1
-    return _per_sentinel(view, "num-other-sentinels",
-                         lambda i: None if int(i.get("num-other-sentinels", -1)) == expected
-                         else f"num-other-sentinels {i.get('num-other-sentinels')}, expected {expected}",
-                         f"every sentinel knows {expected} other sentinels")
+    check = _per_sentinel(view, "num-other-sentinels",
+                          lambda i: None if int(i.get("num-other-sentinels", -1)) == expected
+                          else f"num-other-sentinels {i.get('num-other-sentinels')}, expected {expected}",
+                          f"every sentinel knows {expected} other sentinels")
+    if not check.ok:
+        wrong = [sentinel for sentinel, info in view.sentinel_info.items()
+                 if isinstance(info, dict) and int(info.get("num-other-sentinels", -1)) != expected]
+        check.data["known"] = {sentinel: _known_sentinels(view, sentinel) for sentinel in wrong}
+        check.detail += "".join(f"; {sentinel} knows: {known}" for sentinel, known in check.data["known"].items())
+    return check
 
 
 def check_master_flags(view: View) -> Check:
