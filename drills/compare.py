@@ -6,8 +6,8 @@ drilled by the same scenarios with the same writer (Sentinel discovery, 100 writ
 same invariants, trial by trial in turn (stack, chart, stack, ...), so that both see the same
 machine. The report has, per scenario and side: the outage p50/p95/max, the acknowledged writes
 lost, the trials with a split brain (the old master acknowledged a write after the new master's
-first) and the trials that broke the stack's own expectations (for the chart: findings, not
-failures). `--from-json` renders the report again from saved results without running anything.
+first, while the role was the new master's) and the trials that broke the stack's own
+expectations (for the chart: findings, not failures). `--from-json` renders the report again from saved results without running anything.
 """
 
 from __future__ import annotations
@@ -106,7 +106,10 @@ def run_comparison(args: argparse.Namespace, command: str, say: Callable[[str], 
 
 def side_summary(trials: list[dict[str, Any]]) -> dict[str, Any]:
     summary = summarize(trials)
-    summary["split_brains"] = len([t for t in trials if t.get("split_brain")])
+    # Judged again from each trial's record, so that --from-json renders with the current rule.
+    verdicts = [split_brain(t) for t in trials]
+    undecided = verdicts.count(None)
+    summary["split_brains"] = f"{verdicts.count(True)}" + (f" ({undecided} undecided)" if undecided else "")
     summary["unmet"] = len([t for t in trials if t.get("unmet")])
     return summary
 
@@ -162,8 +165,11 @@ def render(results: dict[str, Any]) -> str:
         *comparison_table(results),
         "",
         "Outage: the longest gap between two acknowledged writes. Split brain: the old master",
-        "acknowledged a write after the new master's first. Unmet expectations: the stack's own",
-        "rules for the scenario (drills/scenarios.py); on the chart they are findings.",
+        "acknowledged a write after the new master's first, while the role was the new master's;",
+        "undecided: the old master took the role back later in the trial and its last write came",
+        "after that, so the record cannot tell whether it also took writes in between. Unmet",
+        "expectations: the stack's own rules for the scenario (drills/scenarios.py); on the chart",
+        "they are findings.",
         "",
         "## Findings (unmet expectations, clusters that did not heal)",
         "",

@@ -97,8 +97,17 @@ def peer_target(cluster: Cluster, say=lambda line: None, timeout: float = 300.0)
 
 def split_brain(trial: dict[str, Any]) -> Optional[bool]:
     """Two masters took writes: the old master acknowledged a write after the new master's first
-    one (None when the trial does not tell: no write on a new master)."""
+    one, while the role was the new master's. No write on a new master: False. When the old
+    master took the role back later in the trial (the roles polled, `masters`: [seconds, pod]),
+    its acknowledgements after that are its own as master again; a last one after the return
+    cannot tell whether it also took writes in between: None (undecided)."""
     first_new, last_old = trial.get("first_ack_on_new_master_s"), trial.get("last_ack_by_old_master_s")
-    if first_new is None:
-        return None
-    return last_old is not None and last_old > first_new
+    if first_new is None or last_old is None or last_old <= first_new:
+        return False
+    old_master = trial.get("old_master")
+    replaced = False
+    for seconds, pod in trial.get("masters") or []:
+        replaced = replaced or (pod != old_master and seconds > 0)
+        if replaced and pod == old_master:
+            return True if last_old < seconds else None
+    return True
