@@ -5,14 +5,11 @@ is quick."""
 from __future__ import annotations
 
 import os
-import subprocess
 
 import pytest
 
 from cluster import KubernetesCluster
 from lab.stack import LabStack, StackError
-
-NAMESPACE = "kubernaut-system"
 
 
 @pytest.fixture(scope="module")
@@ -42,5 +39,3 @@ def operator_env(lab_cluster) -> dict[str, str]:
     return env
 
 
-def shell(command: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=timeout)

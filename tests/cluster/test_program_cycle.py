@@ -11,7 +11,7 @@ import time
 import pytest
 
 from cluster import ClientSpec, SecretEnv
-from conftest import NAMESPACE
+from cluster_harness import NAMESPACE
 from stack_config import names
 
 KEYS = 300

@@ -9,7 +9,7 @@ import re
 import subprocess
 import time
 
-from conftest import shell
+from cluster_harness import shell
 
 FAILOVER_BOUND_SECONDS = 60
 

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from cluster import ClientSpec, SecretEnv
-from conftest import NAMESPACE
+from cluster_harness import NAMESPACE
 from lab.deploy import gateway_settings
 from smoke import from_stack_outputs
 from smoke.invariants import PASS

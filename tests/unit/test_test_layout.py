@@ -24,3 +24,14 @@ def test_modules_outside_packages_have_unique_basenames():
     assert "test_drills" in modules or any(name.startswith("test_") for name in modules)
     clashes = {name: paths for name, paths in modules.items() if len(paths) > 1 and name != "conftest"}
     assert clashes == {}, f"rename one of each: {clashes}"
+
+
+def test_no_test_module_imports_a_conftest_by_name():
+    """Every folder has a conftest.py: `from conftest import X` gets whichever was imported first,
+    and a run of two folders fails at collection. Shared names live in a harness module."""
+    importing = [str(path.relative_to(TESTS)) for path in TESTS.rglob("*.py")
+                 if "__pycache__" not in path.parts
+                 and any(line.startswith(("from conftest import", "import conftest"))
+                         for line in path.read_text().splitlines())]
+    assert len(list(TESTS.rglob("conftest.py"))) > 1
+    assert importing == [], f"import these names from a harness module instead: {importing}"
