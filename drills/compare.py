@@ -65,10 +65,10 @@ def run_trials(targets: dict[str, Any], names: list[str], trials: int, options: 
                 if side in broken:
                     continue
                 record = run_trial(target, scenario, number, options)
-                record["split_brain"] = split_brain(record)
                 entry["sides"][side].append(record)
+                # Not stored: the report judges each record again (side_summary).
                 options.say(f"{name} {number}/{trials} {side}: outage {record.get('outage_s')} s, lost "
-                            f"{record.get('lost')}, split brain {record['split_brain']}"
+                            f"{record.get('lost')}, split brain {split_brain(record)}"
                             + (f", UNMET {record['unmet']}" if record["unmet"] else ""))
                 options.save(results)
                 if record.get("error"):
