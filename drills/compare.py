@@ -7,7 +7,8 @@ same invariants, trial by trial in turn (stack, chart, stack, ...), so that both
 machine. The report has, per scenario and side: the outage p50/p95/max, the acknowledged writes
 lost, the trials with a split brain (the old master acknowledged a write after the new master's
 first, while the role was the new master's) and the trials that broke the stack's own
-expectations (for the chart: findings, not failures). `--from-json` renders the report again from saved results without running anything.
+expectations (for the chart: findings, not failures). `--from-json` renders the report again
+from saved results without running anything.
 """
 
 from __future__ import annotations

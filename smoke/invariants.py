@@ -147,12 +147,9 @@ def check_num_slaves(view: View) -> Check:
                          f"every sentinel knows {expected} replicas")
 
 
-def _known_sentinels(view: View, sentinel: str) -> str:
-    """The peers the sentinel at "host:port" knows (address, run id, flags): which one is extra or
-    missing is what a wrong count leaves open."""
-    address = next((a for a in view.targets.sentinels if str(a) == sentinel), None)
-    if address is None:
-        return "?"
+def _known_sentinels(view: View, address: Address) -> str:
+    """The peers a sentinel knows (address, run id, flags): which one is extra or missing is what
+    a wrong count leaves open."""
     try:
         reply = view.sentinel(address).execute_command("SENTINEL", "SENTINELS", view.targets.master_set)
     except redis.RedisError as err:
@@ -164,15 +161,17 @@ def _known_sentinels(view: View, sentinel: str) -> str:
 
 def check_num_other_sentinels(view: View) -> Check:
     expected = len(view.targets.sentinels) - 1
-    check = _per_sentinel(view, "num-other-sentinels",
-                          lambda i: None if int(i.get("num-other-sentinels", -1)) == expected
-                          else f"num-other-sentinels {i.get('num-other-sentinels')}, expected {expected}",
-                          f"every sentinel knows {expected} other sentinels")
-    if not check.ok:
-        wrong = [sentinel for sentinel, info in view.sentinel_info.items()
-                 if isinstance(info, dict) and int(info.get("num-other-sentinels", -1)) != expected]
-        check.data["known"] = {sentinel: _known_sentinels(view, sentinel) for sentinel in wrong}
-        check.detail += "".join(f"; {sentinel} knows: {known}" for sentinel, known in check.data["known"].items())
+
+    def wrong(info: dict[str, Any]) -> Optional[str]:
+        return None if int(info.get("num-other-sentinels", -1)) == expected \
+            else f"num-other-sentinels {info.get('num-other-sentinels')}, expected {expected}"
+
+    check = _per_sentinel(view, "num-other-sentinels", wrong, f"every sentinel knows {expected} other sentinels")
+    known = {str(address): _known_sentinels(view, address) for address in view.targets.sentinels
+             if isinstance(view.sentinel_info.get(str(address)), dict) and wrong(view.sentinel_info[str(address)])}
+    if known:
+        check.data["known"] = known
+        check.detail += "".join(f"; {sentinel} knows: {peers}" for sentinel, peers in known.items())
     return check
 
 
