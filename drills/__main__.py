@@ -24,13 +24,14 @@ Exit status 1 when a trial failed or showed something its scenario forbids.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from typing import Any, Optional
 
 from labcluster.layout import LAB_ENGINE_IMAGES
 
-from .analysis import summarize
+from .analysis import endpoint_follow, summarize
 from .runner import Options, cluster_for, run_trial
 from .scenarios import SCENARIOS
 
@@ -52,10 +53,26 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
                         help="destroy the lab stack first, volumes included (to start an upgrade drill from an older "
                         "engine than the one deployed)")
     parser.add_argument("--rate", type=float, default=100.0, help="writes per second (default 100)")
+    parser.add_argument("--endpoint-writer", action="store_true",
+                        help="a second writer through the master-only endpoint beside the one through Sentinel, in "
+                        "any scenario (the day-2 operations always run one)")
     args = parser.parse_args(argv)
     if not 1 <= args.trials <= 200:
         parser.error("--trials must be between 1 and 200")
     return args
+
+
+def endpoint_part(trial: dict[str, Any]) -> str:
+    """What the writer through the master-only endpoint saw, for the trial line."""
+    endpoint, follow = trial["endpoint"], endpoint_follow(trial)
+    lags = [f"{follow['behind_sentinel_writer_s']} s behind the Sentinel writer"
+            if follow["behind_sentinel_writer_s"] is not None else "",
+            f"{follow['after_majority_named_s']} s after a majority of the sentinels named the new master"
+            if follow["after_majority_named_s"] is not None else ""]
+    lag = ", ".join(filter(None, lags))
+    return (f", through the endpoint: outage {endpoint['outage_s']} s{f' ({lag})' if lag else ''}, "
+            f"READONLY {(endpoint.get('errors') or {}).get('ReadOnlyError', 0)}, lost {endpoint['lost']} of "
+            f"{endpoint.get('acked')} acknowledged, masters {' -> '.join(pod for _, pod in trial['masters'])}")
 
 
 def trial_line(trial: dict[str, Any]) -> str:
@@ -68,15 +85,15 @@ def trial_line(trial: dict[str, Any]) -> str:
             f"failover {trial['failover']} ({trial['old_master']} -> {trial['new_master']}), "
             f"TILT {trial['tilt'] or 'none'}, chains {list(trial.get('chains', {})) or 'none'}, "
             f"aborts {trial.get('aborts') or 'none'}"
-            + (f", through the endpoint: outage {trial['endpoint']['outage_s']} s, lost {trial['endpoint']['lost']} of "
-               f"{trial['endpoint'].get('acked')} acknowledged, masters {' -> '.join(pod for _, pod in trial['masters'])}"
-               if "endpoint" in trial else "")
+            + (endpoint_part(trial) if "endpoint" in trial else "")
             + "".join(f", {name} {seconds} s" for name, seconds in timings.items())
             + (f", UNMET: {'; '.join(trial['unmet'])}" if trial["unmet"] else ""))
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     scenario = SCENARIOS[args.scenario]
+    if args.endpoint_writer:
+        scenario = dataclasses.replace(scenario, endpoint_writer=True)
     echo = (lambda text: print(text, file=sys.stderr, flush=True))
     engine = [e for e in LAB_ENGINE_IMAGES if e.name == args.engine]
     overrides = [*(engine[0].overrides() if engine else []), *args.overrides]

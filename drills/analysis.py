@@ -115,19 +115,66 @@ def summarize(trials: list[dict[str, Any]], key: str = "outage_s") -> dict[str, 
         "cycle_trials": _count_if(trials, "cycles", bool),
         "longest_chain_s": max((t["longest_chain_s"] for t in trials if "longest_chain_s" in t), default=None),
         "aborts": _sum_counts(t.get("aborts") for t in trials) if any("aborts" in t for t in trials) else None,
+        # How often the master moved in each trial (a rolling restart should move it once).
+        "master_moves": _master_moves(trials),
         # The second writer, through the master-only endpoint, in the scenarios that run one.
-        "endpoint": _endpoint_summary([t["endpoint"] for t in trials if "endpoint" in t]),
+        "endpoint": _endpoint_summary([t for t in trials if "endpoint" in t]),
     }
 
 
-def _endpoint_summary(measured: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
-    if not measured:
+def _endpoint_summary(trials: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    if not trials:
         return None
+    measured = [t["endpoint"] for t in trials]
     values = [m["outage_s"] for m in measured if m.get("outage_s") is not None]
     lost = [m["lost"] for m in measured if m.get("lost") is not None]
+    follows = [endpoint_follow(t) for t in trials]
+    behind = [f["behind_sentinel_writer_s"] for f in follows if f.get("behind_sentinel_writer_s") is not None]
+    after_named = [f["after_majority_named_s"] for f in follows if f.get("after_majority_named_s") is not None]
     return {"measured": len(values), "p50": percentile(values, 0.50), "p95": percentile(values, 0.95),
             "max": max(values) if values else None, "lost_total": sum(lost), "verified": len(lost),
-            "failed_attempts": sum(m.get("failed_attempts") or 0 for m in measured)}
+            "failed_attempts": sum(m.get("failed_attempts") or 0 for m in measured),
+            "readonly_replies": sum((m.get("errors") or {}).get("ReadOnlyError", 0) for m in measured),
+            "behind_p50": percentile(behind, 0.50), "behind_max": max(behind) if behind else None,
+            "after_named_p50": percentile(after_named, 0.50),
+            "after_named_max": max(after_named) if after_named else None}
+
+
+def _outage_end(measured: dict[str, Any]) -> Optional[float]:
+    """When the longest gap ended (its first acknowledgement), in seconds after the fault."""
+    start, gap = measured.get("outage_from_fault_s"), measured.get("outage_s")
+    return None if start is None or gap is None else start + gap
+
+
+def endpoint_follow(trial: dict[str, Any]) -> dict[str, Optional[float]]:
+    """How far the writer through the master-only endpoint lagged, in one trial with both writers:
+    the end of its longest gap minus the end of the Sentinel writer's (`behind_sentinel_writer_s`),
+    and minus the moment a majority of the sentinels named the new master (`after_majority_named_s`):
+    HAProxy admits a master only once `quorum` sentinels name it (a majority by default). A sentinel
+    names it from its `+switch-master` on, and the failover's leader from its `+promoted-slave`
+    (Sentinel answers with the promoted replica while it reconfigures the others); a sentinel of a
+    killed pod may log its switch only when it is back."""
+    endpoint_end, sentinel_end = _outage_end(trial.get("endpoint") or {}), _outage_end(trial)
+    fault_at = (trial.get("fault") or {}).get("fault_at")
+    logs = trial.get("sentinel_logs") or {}
+    per_pod = ([line for line in pod.get("events", []) if "# +switch-master " in line or "# +promoted-slave " in line]
+               for pod in logs.values())
+    switched = sorted(min(_event_time(line, fault_at) - fault_at for line in switches)
+                      for switches in per_pod if switches and fault_at is not None)
+    majority = len(logs) // 2 + 1
+    return {
+        "behind_sentinel_writer_s": (None if endpoint_end is None or sentinel_end is None
+                                     else round(endpoint_end - sentinel_end, 3)),
+        "after_majority_named_s": (None if endpoint_end is None or len(switched) < majority
+                                    else round(endpoint_end - switched[majority - 1], 3)),
+    }
+
+
+def _master_moves(trials: list[dict[str, Any]]) -> Optional[dict[str, int]]:
+    """Total and most in one trial of the master changes the trials' timelines (`masters`, the
+    master at the fault and then each change) recorded; None when no trial recorded one."""
+    moves = [len(t["masters"]) - 1 for t in trials if t.get("masters")]
+    return {"total": sum(moves), "max": max(moves)} if moves else None
 
 
 def _count_if(trials: list[dict[str, Any]], key: str, predicate) -> Optional[int]:

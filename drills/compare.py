@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 from .analysis import summarize
 from .benchmark import machine_facts, redis_version, save
 from .peer import peer_target, split_brain
-from .report import _fmt, _row, generated_header
+from .report import _fmt, _row, generated_header, master_moves
 from .runner import Options, gateway_target, lab_cluster, restore_bound, run_trial
 from .scenarios import SCENARIOS
 
@@ -117,8 +117,8 @@ def side_summary(trials: list[dict[str, Any]]) -> dict[str, Any]:
 
 def comparison_table(results: dict[str, Any]) -> list[str]:
     lines = [_row(["scenario", "side", "trials", "outage p50", "p95", "max", "lost (trials with loss)",
-                   "split brains", "failovers", "unmet expectations"]),
-             _row(["---"] * 10)]
+                   "split brains", "failovers", "master moves (most in a trial)", "unmet expectations"]),
+             _row(["---"] * 11)]
     for name, entry in results["scenarios"].items():
         for side in SIDES:
             trials = entry["sides"].get(side) or []
@@ -127,7 +127,7 @@ def comparison_table(results: dict[str, Any]) -> list[str]:
             s = side_summary(trials)
             lines.append(_row([f"`{name}`", side, s["trials"], _fmt(s["p50"], " s"), _fmt(s["p95"], " s"),
                                _fmt(s["max"], " s"), f"{s['lost_total']} ({s['trials_with_loss']})",
-                               s["split_brains"], s["failovers"], s["unmet"]]))
+                               s["split_brains"], s["failovers"], master_moves(s["master_moves"]), s["unmet"]]))
     return lines
 
 

@@ -114,17 +114,24 @@ def verdicts(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def master_moves(moves: Optional[dict[str, int]]) -> str:
+    """"total (most in one trial)", or "-" for results from before the drills recorded it."""
+    return "-" if moves is None else f"{moves['total']} ({moves['max']})"
+
+
 def summary_table(results: dict[str, Any]) -> list[str]:
     lines = [_row(["scenario", "trials", "outage p50", "p95", "max", "new master p50", "p95",
-                   "lost (trials with loss)", "failovers", "TILT trials", "restored p50", "max", "unmet"]),
-             _row(["---"] * 13)]
+                   "lost (trials with loss)", "failovers", "master moves (most in a trial)", "TILT trials",
+                   "restored p50", "max", "unmet"]),
+             _row(["---"] * 14)]
     for name, scenario in results["scenarios"].items():
         s, n = scenario["summary"], scenario["summary_new_master"]
         restored = summarize_restored(scenario["trials"])
         unmet = len([t for t in scenario["trials"] if t.get("unmet")])
         lines.append(_row([f"`{name}`", s["trials"], _fmt(s["p50"], " s"), _fmt(s["p95"], " s"), _fmt(s["max"], " s"),
                            _fmt(n["p50"], " s"), _fmt(n["p95"], " s"),
-                           f"{s['lost_total']} ({s['trials_with_loss']})", s["failovers"], s["tilt_trials"],
+                           f"{s['lost_total']} ({s['trials_with_loss']})", s["failovers"],
+                           master_moves(s.get("master_moves")), s["tilt_trials"],
                            _fmt(restored[0], " s"), _fmt(restored[1], " s"), unmet]))
     return lines
 

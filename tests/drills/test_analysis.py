@@ -67,6 +67,8 @@ def test_the_report_states_whether_the_targets_are_met():
     assert "ratio 1.07 (target <= 1.10): **MET**" in text
     assert "2 acknowledged writes lost in 1 trials (target < 1 s and 0 lost): **NOT MET**" in text
     assert "| `master-kill` | 1 | 7.50 s |" in text
+    # results from before the drills recorded the master's timeline
+    assert "| 0 (0) | 1 | - | 0 |" in text
 
 
 def test_the_slowest_attempt_and_the_error_samples_are_timed_from_the_fault():
@@ -137,6 +139,14 @@ def test_the_summary_counts_chains_cycles_and_aborts_and_marks_older_results_unr
     assert summary["aborts"] == {"not-elected": 1}
     older = summarize([{"outage_s": 1.0, "lost": 0}])
     assert older["chain_trials"] is None and older["aborts"] is None
+    assert older["master_moves"] is None
+
+
+def test_the_summary_counts_the_master_moves_of_each_trial():
+    once = {"outage_s": 1.0, "lost": 0, "masters": [[0.0, "a"], [2.5, "b"]]}
+    twice = {"outage_s": 1.0, "lost": 0, "masters": [[0.0, "a"], [2.5, "b"], [30.0, "c"]]}
+    stayed = {"outage_s": 0.1, "lost": 0, "masters": [[0.0, "a"]]}
+    assert summarize([once, twice, stayed])["master_moves"] == {"total": 3, "max": 2}
 
 
 def test_the_endpoint_writer_is_summarised_beside_the_sentinel_writer():
@@ -195,6 +205,21 @@ def test_a_scale_drill_fails_on_ghosts_a_wrong_quorum_a_restarted_pod_or_a_failo
         "an unexpected failover happened"]
 
 
+def test_an_endpoint_writer_added_to_a_failover_drill_does_not_forbid_the_failure_it_drills():
+    import dataclasses
+
+    from drills.__main__ import parse_args
+    from drills.scenarios import SCENARIOS, unmet_expectations
+
+    assert parse_args(["master-kill", "--endpoint-writer"]).endpoint_writer
+    kill = dataclasses.replace(SCENARIOS["master-kill"], endpoint_writer=True)
+    trial = {"lost": 0, "endpoint": {"lost": 0}, "failover": True, "old_master": "redis-gateway-0",
+             "new_master": "redis-gateway-1", "odown_samples": {"redis-gateway-1": 3}}
+    assert unmet_expectations(kill, trial) == []
+    # the day-2 operations still refuse it
+    assert SCENARIOS["scale"].fenced_only and not SCENARIOS["master-kill"].fenced_only
+
+
 def test_the_master_timeline_starts_at_the_fault_and_keeps_changes_only():
     from drills.runner import masters_from
 
@@ -236,9 +261,42 @@ def test_a_trial_line_reports_what_was_acknowledged_and_the_scenarios_own_timing
     trial = {"trial": 2, "outage_s": 2.9, "first_ack_on_new_master_s": 3.7, "lost": 0, "acked": 2326,
              "restored_s": 17.5, "failover": True, "old_master": "redis-gateway-0", "new_master": "redis-gateway-2",
              "tilt": [], "unmet": [], "masters": [[0.0, "redis-gateway-0"], [2.5, "redis-gateway-2"]],
-             "endpoint": {"outage_s": 3.8, "lost": 0, "acked": 2255},
+             "outage_from_fault_s": 0.8,
+             "endpoint": {"outage_s": 3.8, "outage_from_fault_s": 0.5, "lost": 0, "acked": 2255,
+                          "errors": {"ReadOnlyError": 1}},
              "fault": {"timings_s": {"new PVC bound": 3.9, "pod Ready on it": 16.7}}}
     line = trial_line(trial)
     assert "lost 0 of 2326 acknowledged" in line
-    assert "through the endpoint: outage 3.8 s, lost 0 of 2255 acknowledged" in line
+    # no sentinel log in this record: the lag behind the last switch is left out
+    assert ("through the endpoint: outage 3.8 s (0.6 s behind the Sentinel writer), READONLY 1, "
+            "lost 0 of 2255 acknowledged") in line
     assert line.endswith(", new PVC bound 3.9 s, pod Ready on it 16.7 s")
+
+
+def test_the_endpoint_lag_is_measured_from_the_sentinel_writer_and_the_last_switch():
+    import datetime
+
+    from drills.analysis import endpoint_follow
+
+    fault_at = datetime.datetime(2026, 11, 30, 10, 51, 35, tzinfo=datetime.timezone.utc).timestamp()
+    trial = {"outage_from_fault_s": 0.3, "outage_s": 7.0, "fault": {"fault_at": fault_at},
+             "endpoint": {"outage_from_fault_s": 0.2, "outage_s": 7.6, "lost": 0, "errors": {"ReadOnlyError": 2}},
+             "sentinel_logs": {
+                 # the leader names the promoted replica from +promoted-slave on
+                 "redis-gateway-1": {"events": ["2026 10:51:41.900 # +promoted-slave slave b b 6379 @ gateway-master a",
+                                                "2026 10:51:42.100 # +switch-master gateway-master a 6379 b 6379"]},
+                 "redis-gateway-2": {"events": ["2026 10:51:41.600 # +switch-master gateway-master a 6379 b 6379",
+                                                "2026 10:51:41.500 # +config-update-from sentinel x"]},
+                 # the killed pod's sentinel, back much later
+                 "redis-gateway-0": {"events": ["2026 10:51:55.000 # +switch-master gateway-master a 6379 b 6379"]}}}
+    # the endpoint's first write after its gap at 7.8 s, the Sentinel writer's at 7.3 s; the
+    # second of three sentinels named the new master at 6.9 s
+    assert endpoint_follow(trial) == {"behind_sentinel_writer_s": 0.5, "after_majority_named_s": 0.9}
+    summary = summarize([trial])["endpoint"]
+    assert (summary["behind_max"], summary["after_named_max"], summary["readonly_replies"]) == (0.5, 0.9, 2)
+    assert endpoint_follow({"outage_s": 1.0, "endpoint": {}}) == {
+        "behind_sentinel_writer_s": None, "after_majority_named_s": None}
+    # one sentinel of three names it: no majority yet
+    trial["sentinel_logs"] = {"redis-gateway-1": trial["sentinel_logs"]["redis-gateway-1"],
+                              "redis-gateway-2": {"events": []}, "redis-gateway-0": {"events": []}}
+    assert endpoint_follow(trial)["after_majority_named_s"] is None
