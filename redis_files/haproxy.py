@@ -28,7 +28,6 @@ from stack_config import StackConfig, gateway_pod_fqdns, names
 RESOLVERS = "cluster_dns"
 MASTER_BACKEND = "redis_master"
 SENTINELS_BACKEND = "sentinels"
-CHECK_INTERVAL = "1s"
 
 
 def _section(header: str, body: list[str]) -> list[str]:
@@ -89,16 +88,24 @@ def _resolvers() -> list[str]:
     ])
 
 
-def _server_line(name: str, fqdn: str, port: int, *, carries_clients: bool = True) -> str:
+def _server_line(cfg: StackConfig, name: str, fqdn: str, port: int, *, carries_clients: bool = True) -> str:
     # Connections to a server that fails its check are cut, so clients reconnect elsewhere.
     cut = " on-marked-down shutdown-sessions" if carries_clients else ""
-    return (f"server {name} {fqdn}:{port} check inter {CHECK_INTERVAL} fall 1 rise 1 "
+    # One failed or passed check changes the state (fall 1 rise 1): the interval alone bounds how
+    # long the endpoint lags the sentinels.
+    inter = f"{cfg.gateway.proxy.check_interval_milliseconds}ms"
+    return (f"server {name} {fqdn}:{port} check inter {inter} fall 1 rise 1 "
             f"resolvers {RESOLVERS} resolve-prefer ipv4 init-addr none{cut}")
 
 
-def _sentinel_servers(fqdns: list[str], *, carries_clients: bool = True) -> list[str]:
-    return [_server_line(f"sentinel-{i}", fqdn, names.SENTINEL_PORT, carries_clients=carries_clients)
+def _sentinel_servers(cfg: StackConfig, fqdns: list[str], *, carries_clients: bool = True) -> list[str]:
+    return [_server_line(cfg, f"sentinel-{i}", fqdn, names.SENTINEL_PORT, carries_clients=carries_clients)
             for i, fqdn in enumerate(fqdns)]
+
+
+def _reply_end_hex(port: int) -> str:
+    """Hex of the last element of a SENTINEL get-master-addr-by-name reply: CRLF, the port, CRLF."""
+    return f"\r\n{port}\r\n".encode().hex()
 
 
 def _sentinel_check(cfg: StackConfig) -> list[str]:
@@ -111,10 +118,17 @@ def _quorum_backend(cfg: StackConfig, ordinal: int, fqdns: list[str]) -> list[st
         "tcp-check connect",
         *_sentinel_check(cfg),
         f'tcp-check send "SENTINEL get-master-addr-by-name {names.MASTER_SET}"\\r\\n',
+        # An expect that does not match waits for more data until the connection closes or
+        # `timeout check` ends (2 s), and Sentinel has no QUIT to close it: a sentinel naming
+        # another server would fail its check only after 2 s, and the endpoint would lag a
+        # failover by as much. So first wait for the end of the reply (the port, its last
+        # element), then match the name on what arrived, conclusively (min-recv 0). HAProxy
+        # decides only once as many bytes as the expected name have arrived: every pod's FQDN
+        # has the same length (one-digit ordinals), so a reply naming another pod has enough.
+        f"tcp-check expect binary {_reply_end_hex(names.REDIS_PORT)}",
         # The FQDN ends in the domain, so "redis-gateway-1." never matches "redis-gateway-10.".
-        f"tcp-check expect string {fqdns[ordinal]}",
-        "tcp-check send QUIT\\r\\n",
-        *_sentinel_servers(fqdns, carries_clients=False),
+        f"tcp-check expect min-recv 0 string {fqdns[ordinal]}",
+        *_sentinel_servers(cfg, fqdns, carries_clients=False),
     ]
     return _section(f"backend {_quorum_backend_name(ordinal)}", body)
 
@@ -133,15 +147,15 @@ def _master_backend(cfg: StackConfig, fqdns: list[str]) -> list[str]:
         *redis_auth,
         "tcp-check send PING\\r\\n",
         "tcp-check expect string +PONG",
-        'tcp-check send "INFO replication"\\r\\n',
+        # QUIT in the same send: the server answers and closes, so a replica fails the expect at
+        # once instead of after `timeout check` (see _quorum_backend).
+        'tcp-check send "INFO replication\\r\\nQUIT"\\r\\n',
         "tcp-check expect string role:master",
-        "tcp-check send QUIT\\r\\n",
-        "tcp-check expect string +OK",
         # Without an admitted server the connection is refused rather than balanced over
         # whatever answers role:master.
         f"tcp-request content reject unless {any_admitted}",
         *(f"use-server {_server_name(i)} if {_admitted(i, quorum)}" for i in range(len(fqdns))),
-        *(_server_line(_server_name(i), fqdn, names.REDIS_PORT) for i, fqdn in enumerate(fqdns)),
+        *(_server_line(cfg, _server_name(i), fqdn, names.REDIS_PORT) for i, fqdn in enumerate(fqdns)),
     ]
     return _section(f"backend {MASTER_BACKEND}", body)
 
@@ -154,8 +168,7 @@ def _sentinels_backend(cfg: StackConfig, fqdns: list[str]) -> list[str]:
         *_sentinel_check(cfg),
         "tcp-check send PING\\r\\n",
         "tcp-check expect string +PONG",
-        "tcp-check send QUIT\\r\\n",
-        *_sentinel_servers(fqdns),
+        *_sentinel_servers(cfg, fqdns),
     ]
     return _section(f"backend {SENTINELS_BACKEND}", body)
 

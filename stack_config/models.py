@@ -35,10 +35,15 @@ GATEWAY_MAXMEMORY_MAX_FRACTION_OF_LIMIT = 0.6
 PRESTOP_HANDOVER_MARGIN_SECONDS = 15
 
 # Every gateway pod holds a full copy of the dataset and runs a sentinel; HAProxy checks every
-# sentinel once per pod (replicas x replicas checks a second). Nine pods survive four failures;
+# sentinel once per pod (replicas x replicas checks per check interval). Nine pods survive four failures;
 # more adds memory, disk and gossip, not availability.
 MAX_GATEWAY_REPLICAS = 9
 MAX_PROXY_REPLICAS = 10
+# HAProxy's checks of the gateway pods: below 100 ms the checks (a connection each) cost the
+# sentinels more than they gain; above 10 s the endpoint lags a failover by more than Sentinel
+# takes to decide one.
+MIN_PROXY_CHECK_INTERVAL_MILLISECONDS = 100
+MAX_PROXY_CHECK_INTERVAL_MILLISECONDS = 10_000
 # Upper bounds of the time settings. Each stays far below what Sentinel (int milliseconds) and
 # Kubernetes (int32 probe thresholds) accept, and keeps the derived startup-probe threshold and
 # `pulumi up` waits (stack_config/derived.py) bounded: a larger value only delays noticing a
@@ -498,6 +503,11 @@ class ProxyConfig(_Model):
     run_as_user: _int(1, INT32_MAX) = Field(
         99, description="uid of the HAProxy container (99 is the official image's haproxy user; "
         f"1..{INT32_MAX}, the uids Kubernetes accepts, root excluded)")
+    check_interval_milliseconds: _int(MIN_PROXY_CHECK_INTERVAL_MILLISECONDS, MAX_PROXY_CHECK_INTERVAL_MILLISECONDS) = Field(
+        250, description="how often each HAProxy pod checks every Redis server and asks every sentinel which "
+        f"one is master ({MIN_PROXY_CHECK_INTERVAL_MILLISECONDS}..{MAX_PROXY_CHECK_INTERVAL_MILLISECONDS}): the "
+        "endpoint admits a new master, and stops admitting the old one, at most this long after the sentinels "
+        "switch; each check is a new connection, replicas x (replicas + 2) of them per interval and proxy pod")
 
 
 class GatewayConfig(_Model):

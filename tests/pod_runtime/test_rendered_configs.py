@@ -19,8 +19,8 @@ import pytest
 import redis
 
 import redis_files
-from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, require_tools
-from stack_config import StackConfig, gateway_pod_fqdn, internal_passwords, names
+from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, require_tools, stack_config
+from stack_config import StackConfig, gateway_pod_fqdn, gateway_pod_fqdns, internal_passwords, names
 
 START_TIMEOUT_SECONDS = 10
 
@@ -197,11 +197,101 @@ def test_haproxy_cfg_is_valid(any_stack_config: StackConfig, tmp_path: Path):
     text = path.read_text()
     for ordinal in range(cfg.gateway.replicas):
         assert f"nbsrv(sentinels_name_redis_{ordinal}) ge {cfg.gateway.effective_quorum}" in text
-        assert f"tcp-check expect string {gateway_pod_fqdn(cfg, ordinal)}" in text
+        assert f"tcp-check expect min-recv 0 string {gateway_pod_fqdn(cfg, ordinal)}" in text
     # The Redis checks send the user `default` with the clients' password: the two-argument AUTH,
     # which a `nopass` default (gateway.auth.clientsWithoutPassword) takes too.
     assert ('"AUTH default ${REDIS_PASSWORD}"' in text) == cfg.gateway.auth.enabled
     assert ("${SENTINEL_PASSWORD}" in text) == cfg.gateway.auth.sentinel
+    # Every server is checked at the configured interval, and there are replicas x (replicas + 2)
+    # of them (the cost docs/architecture.md states): the Redis servers, each one's quorum backend
+    # of every sentinel, and the sentinels behind port 26379.
+    servers = [line.split() for line in text.splitlines() if line.strip().startswith("server ")]
+    replicas = cfg.gateway.replicas
+    assert len(servers) == replicas * (replicas + 2)
+    interval = f"{cfg.gateway.proxy.check_interval_milliseconds}ms"
+    assert all(words[words.index("inter") + 1] == interval for words in servers), interval
+    # A sentinel's check decides once as many bytes as the expected FQDN have arrived: a reply
+    # naming another pod has as many only while every pod's FQDN has the same length.
+    from stack_config.models import MAX_GATEWAY_REPLICAS
+    assert MAX_GATEWAY_REPLICAS <= 10
+    assert len({len(fqdn) for fqdn in gateway_pod_fqdns(cfg.model_copy(
+        update={"gateway": cfg.gateway.model_copy(update={"replicas": MAX_GATEWAY_REPLICAS})}))}) == 1
+
+
+def _backend_checks(cfg_text: str, backend: str) -> list[str]:
+    """The check lines (option tcp-check, tcp-check ...) of one backend of a rendered haproxy.cfg."""
+    lines, inside = [], False
+    for line in cfg_text.splitlines():
+        if line.startswith("backend "):
+            inside = line == f"backend {backend}"
+        elif inside and line.strip().startswith(("option tcp-check", "tcp-check ")):
+            lines.append(line.strip())
+    assert lines, backend
+    return lines
+
+
+def test_haproxy_checks_fail_at_once_on_a_replica_and_on_a_sentinel_naming_another_master(tmp_path: Path):
+    """A tcp-check expect that does not match waits for more data until the connection closes or
+    `timeout check` ends (2 s): a sentinel that names another master, or a replica, would be marked
+    down only 2 s after each check began, and the endpoint would lag a failover by as much. The
+    rendered checks send QUIT with the command whose reply they match, so the server closes and the
+    check is decided at once. Real redis-server, redis-sentinel and haproxy on loopback; the checks
+    are the dev stack's, with local servers in place of the pods."""
+    require_tools("haproxy", "redis-server", "redis-sentinel")
+    cfg = stack_config("dev")
+    assert cfg.gateway.auth.enabled and cfg.gateway.auth.sentinel
+    rendered = redis_files.haproxy_cfg(cfg)
+    master_port, replica_port, sentinel_port = free_port(), free_port(), free_port()
+    auth = f"requirepass {REDIS_PASSWORD}\nsave \"\"\nappendonly no\n"
+    (tmp_path / "master").mkdir()
+    (tmp_path / "replica").mkdir()
+    master_conf = write_private(tmp_path / "master.conf", f"port {master_port}\nbind 127.0.0.1\ndir {tmp_path / 'master'}\n{auth}")
+    replica_conf = write_private(tmp_path / "replica.conf", f"port {replica_port}\nbind 127.0.0.1\ndir {tmp_path / 'replica'}\n{auth}"
+                                 f"masterauth {REDIS_PASSWORD}\nreplicaof 127.0.0.1 {master_port}\n")
+    sentinel_conf = write_private(tmp_path / "sentinel.conf", (
+        f"port {sentinel_port}\nbind 127.0.0.1\ndir {tmp_path}\nrequirepass {SENTINEL_PASSWORD}\n"
+        # a master nobody runs: the sentinel names it all the same, with the port the checks expect
+        f"sentinel monitor {names.MASTER_SET} 127.0.0.2 {names.REDIS_PORT} 1\n"
+        ))
+    global_and_defaults = rendered.split("resolvers ", 1)[0]
+    quorum_checks, pod_0 = _backend_checks(rendered, "sentinels_name_redis_0"), gateway_pod_fqdn(cfg, 0)
+    assert any(pod_0 in line for line in quorum_checks)
+    local = "\n".join([
+        global_and_defaults,
+        "backend master_check_on_the_master", *_backend_checks(rendered, "redis_master"),
+        f"server s 127.0.0.1:{master_port} check inter 200ms fall 1 rise 1",
+        "backend master_check_on_a_replica", *_backend_checks(rendered, "redis_master"),
+        f"server s 127.0.0.1:{replica_port} check inter 200ms fall 1 rise 1",
+        # The sentinel names 127.0.0.2. The checks expect pod 0's FQDN; here another name of the
+        # same length, as every pod's FQDN has in the stack (HAProxy waits for as many bytes as
+        # the expected string has before it decides).
+        "backend quorum_check_on_a_sentinel_naming_another",
+        *(line.replace(pod_0, "127.0.0.3") for line in quorum_checks),
+        f"server s 127.0.0.1:{sentinel_port} check inter 200ms fall 1 rise 1",
+        "backend quorum_check_expecting_what_the_sentinel_names",
+        *(line.replace(pod_0, "127.0.0.2") for line in quorum_checks),
+        f"server s 127.0.0.1:{sentinel_port} check inter 200ms fall 1 rise 1",
+        # HAProxy does not start without a listener
+        "frontend f", f"bind 127.0.0.1:{free_port()}", "default_backend master_check_on_the_master", ""])
+    haproxy_conf = tmp_path / "haproxy.cfg"
+    haproxy_conf.write_text(local)
+    env = {**os.environ, "REDIS_PASSWORD": REDIS_PASSWORD, "SENTINEL_PASSWORD": SENTINEL_PASSWORD}
+    with running("redis-server", master_conf, master_port, REDIS_PASSWORD), \
+            running("redis-server", replica_conf, replica_port, REDIS_PASSWORD), \
+            running("redis-sentinel", sentinel_conf, sentinel_port, SENTINEL_PASSWORD):
+        # well under `timeout check` (2 s): a check that waits for it never reports within this
+        try:
+            result = subprocess.run(["haproxy", "-db", "-f", str(haproxy_conf)], capture_output=True, text=True,
+                                    env=env, timeout=1.5)
+            output = result.stdout + result.stderr
+        except subprocess.TimeoutExpired as ended:
+            output = (ended.stdout or b"").decode() + (ended.stderr or b"").decode()
+    down = {line.split("Server ", 1)[1].split("/", 1)[0]: line for line in output.splitlines()
+            if line.startswith("Server ") and " is DOWN" in line}
+    assert set(down) == {"master_check_on_a_replica", "quorum_check_on_a_sentinel_naming_another"}, output
+    for line in down.values():
+        assert "Layer7 invalid response" in line, line
+        assert int(line.split("check duration: ", 1)[1].split("ms", 1)[0]) < 500, line
 
 
 def test_cache_redis_conf_runs(any_stack_config: StackConfig, tmp_path: Path):

@@ -129,6 +129,7 @@ PLAUSIBLE: dict[str, list[Any]] = {
     "gateway.updatePartition": [0, 1, 2, 3],
     "gateway.proxy.replicas": [1, 2, 3, 10],
     "gateway.proxy.runAsUser": [99, 1000, 65534, INT32_MAX],
+    "gateway.proxy.checkIntervalMilliseconds": [100, 250, 1000, 10_000],
     "contextCache.maxmemoryPolicy": ["allkeys-lru", "allkeys-lfu"],
     "contextCache.maxmemoryPercentOfLimit": [10, 50, 75, 90],
     "contextCache.auth.enabled": [True, False],
