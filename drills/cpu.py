@@ -1,6 +1,6 @@
 """python -m drills.cpu [--seconds 120] [--json]: the CPU the lab stack's containers use, idle.
 
-Reads each running container's own cgroup (`/sys/fs/cgroup/cpu.stat`: usage_usec, nr_throttled)
+Reads each running container's own cgroup (CPU time used, periods throttled; cgroup v1 or v2)
 in the stack's namespace at the start and the end of the window, through the cluster interface's
 exec, and prints per pod and container the millicores used on average and the CFS periods in
 which its limit throttled it. What the containers do meanwhile is up to the caller: idle, the
@@ -19,8 +19,14 @@ from typing import Any, Optional
 from cluster.interface import Cluster
 from stack_config import PlatformConfig
 
-# Containers without `cat` (none in the lab's images) or that ended meanwhile are left out.
-CPU_STAT = "/sys/fs/cgroup/cpu.stat"
+# The container's own cgroup, as cgroup v2's cpu.stat lines (usage_usec, nr_throttled) on either
+# hierarchy: v1 keeps the usage in cpuacct (nanoseconds) and the throttling in cpu. Containers
+# without a shell (the exporters' images) or that ended meanwhile are left out.
+CPU_STAT_SCRIPT = """
+if [ -f /sys/fs/cgroup/cpu.stat ]; then cat /sys/fs/cgroup/cpu.stat; exit; fi
+echo "usage_usec $(($(cat /sys/fs/cgroup/cpuacct/cpuacct.usage) / 1000))"
+grep nr_throttled /sys/fs/cgroup/cpu/cpu.stat
+"""
 
 
 def cpu_stat(text: str) -> dict[str, int]:
@@ -36,7 +42,7 @@ def sample(cluster: Cluster, namespace: str) -> dict[tuple[str, str], dict[str, 
         if pod.phase != "Running" or pod.terminating:
             continue
         for container in pod.restarts:
-            result = cluster.exec(namespace, pod.name, container, ["cat", CPU_STAT], timeout=30.0)
+            result = cluster.exec(namespace, pod.name, container, ["sh", "-c", CPU_STAT_SCRIPT], timeout=30.0)
             if result.returncode == 0:
                 samples[(pod.name, container)] = {**cpu_stat(result.stdout), "at": time.time()}
     return samples

@@ -25,3 +25,14 @@ def test_usage_is_millicores_over_the_window_and_leaves_out_restarted_or_missing
              ("q", "redis"): {"usage_usec": 10, "nr_throttled": 0, "at": 160.0}}  # a new cgroup
     assert usage(before, after) == [{"pod": "p", "container": "haproxy", "seconds": 60.0, "millicores": 100.0,
                                      "throttled_periods": 3}]
+
+
+def test_the_pressure_drill_counts_each_alarm_in_the_sentinel_logs():
+    from drills.pressure import count_events
+
+    logs = {"redis-gateway-0": {"events": ["2026 10:00:00.000 # +sdown master gateway-master a 6379",
+                                           "2026 10:00:01.000 # -sdown master gateway-master a 6379"]},
+            "redis-gateway-1": {"events": ["2026 10:00:00.500 # +sdown master gateway-master a 6379",
+                                           "2026 10:00:00.600 # +odown master gateway-master a 6379 #quorum 2/2"]},
+            "redis-gateway-2": {"events": []}}
+    assert (count_events(logs, "+sdown master"), count_events(logs, "+odown")) == (2, 1)
