@@ -442,6 +442,7 @@ fence_watch() {
     down_after_seconds=$(((${down_after_ms:-5000} + 999) / 1000))
     named_at=$(now_seconds)
     fenced=no
+    last_role=
     while :; do
         sleep 1
         # Read at each poll: a scale changes the quorum under a running pod.
@@ -452,6 +453,14 @@ fence_watch() {
         else
             naming=$quorum
         fi
+        if [ "$role" = master ] && [ "$last_role" != master ]; then
+            # Just promoted: the sentinels name a promoted replica only once they see its new
+            # role in its INFO (up to a second later), and by now the last poll as a replica is
+            # two to three seconds old (a second of sleep, a second for a dead peer's answer).
+            # Down-after counts from here; from that poll, a 2 s down-after fenced new masters.
+            named_at=$(now_seconds)
+        fi
+        last_role=$role
         # A poll without the own sentinel's answer counts neither way: no fence from starvation.
         [ "$naming" = unknown ] && continue
         if [ "$naming" -ge "$quorum" ]; then
