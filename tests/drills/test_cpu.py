@@ -36,3 +36,30 @@ def test_the_pressure_drill_counts_each_alarm_in_the_sentinel_logs():
                                            "2026 10:00:00.600 # +odown master gateway-master a 6379 #quorum 2/2"]},
             "redis-gateway-2": {"events": []}}
     assert (count_events(logs, "+sdown master"), count_events(logs, "+odown")) == (2, 1)
+
+
+def test_a_hog_ends_when_the_drill_that_started_it_is_killed():
+    import subprocess
+    import sys
+    import time
+
+    from drills.pressure import HOG
+
+    # a parent shell that starts the hog and is then killed outright
+    parent = subprocess.Popen(["sh", "-c", f'{sys.executable} -c "$0" & echo $!; wait', HOG],
+                              stdout=subprocess.PIPE, text=True)
+    hog = int(parent.stdout.readline())
+    time.sleep(1.0)  # the hog has read its parent's pid
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{hog}/stat") as stat:
+                if stat.read().split(") ", 1)[1].startswith("Z"):
+                    break
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"hog {hog} still runs after its parent was killed")

@@ -21,6 +21,7 @@ import redis
 import redis_files
 from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, require_tools, stack_config
 from stack_config import StackConfig, gateway_pod_fqdn, gateway_pod_fqdns, internal_passwords, names
+from stack_config.models import MAX_GATEWAY_REPLICAS
 
 START_TIMEOUT_SECONDS = 10
 
@@ -212,7 +213,6 @@ def test_haproxy_cfg_is_valid(any_stack_config: StackConfig, tmp_path: Path):
     assert all(words[words.index("inter") + 1] == interval for words in servers), interval
     # A sentinel's check decides once as many bytes as the expected FQDN have arrived: a reply
     # naming another pod has as many only while every pod's FQDN has the same length.
-    from stack_config.models import MAX_GATEWAY_REPLICAS
     assert MAX_GATEWAY_REPLICAS <= 10
     assert len({len(fqdn) for fqdn in gateway_pod_fqdns(cfg.model_copy(
         update={"gateway": cfg.gateway.model_copy(update={"replicas": MAX_GATEWAY_REPLICAS})}))}) == 1
