@@ -10,7 +10,10 @@
 #  3. SENTINEL FAILOVER through a PEER sentinel (in a stopping pod this pod's sentinel is
 #     stopping too);
 #  4. as soon as that sentinel names the new master, REPLICAOF it: the paused writes now fail
-#     with READONLY instead of being acknowledged by a node that is no longer master;
+#     with READONLY instead of being acknowledged by a node that is no longer master. A pod that
+#     stops (`handover close`) first closes its TCP port (the local calls go through the unix
+#     socket): a client that the master-only endpoint sends here before its next check finds
+#     the node gone and retries, instead of being served by a replica (READONLY);
 #  5. CLIENT UNPAUSE and CLIENT KILL TYPE normal, so clients reconnect through Sentinel or the
 #     master-only endpoint to the new master.
 # The pause also holds the PUBLISHes of the sentinels' hello messages to this node; that does
@@ -34,7 +37,7 @@ online_replicas() {
 }
 
 local_info() {
-    redis_cli "$LOCAL_HOST" INFO replication 2>/dev/null
+    redis_cli "$LOCAL_SOCKET" INFO replication 2>/dev/null
 }
 
 handover_budget_seconds() {
@@ -118,10 +121,12 @@ wait_for_new_master() {
 }
 
 unpause() {
-    redis_cli "$LOCAL_HOST" CLIENT UNPAUSE >/dev/null 2>&1 || true
+    redis_cli "$LOCAL_SOCKET" CLIENT UNPAUSE >/dev/null 2>&1 || true
 }
 
-# The handover, on this pod's redis (it must be the master). Prints the new master's FQDN and
+# `handover close|keep`: the handover, on this pod's redis (it must be the master); `close` when
+# the pod stops (its TCP port closes before it follows the new master), `keep` when it stays up
+# as a replica (a planned switchover). Prints the new master's FQDN and
 # returns 0 once it is named and this node replicates from it; otherwise logs why and returns:
 # 10 not the master, 11 no online replica, 12 CLIENT PAUSE refused, 13 no replica caught up,
 # 14 no peer sentinel out of TILT accepted the failover (writes resumed in each case: nothing changed), or
@@ -142,7 +147,7 @@ handover() {
 
     budget=$(handover_budget_seconds)
     HANDOVER_DEADLINE=$((started + budget))
-    reply=$(redis_cli "$LOCAL_HOST" CLIENT PAUSE "$((budget * 1000))" WRITE 2>&1) || true
+    reply=$(redis_cli "$LOCAL_SOCKET" CLIENT PAUSE "$((budget * 1000))" WRITE 2>&1) || true
     [ "$reply" = OK ] || { log "CLIENT PAUSE failed ($reply): no handover"; return 12; }
     offset=$(local_info | info_field master_repl_offset)
     log "writes paused for at most $budget s at offset $offset"
@@ -166,10 +171,14 @@ handover() {
         return 15
     fi
 
-    reply=$(redis_cli "$LOCAL_HOST" REPLICAOF "$new_master" "$REDIS_PORT" 2>&1) || true
+    if [ "$1" = close ]; then
+        reply=$(redis_cli "$LOCAL_SOCKET" CONFIG SET port 0 2>&1) || true
+        log "port $REDIS_PORT closed to new connections -> $reply"
+    fi
+    reply=$(redis_cli "$LOCAL_SOCKET" REPLICAOF "$new_master" "$REDIS_PORT" 2>&1) || true
     log "sentinels name $new_master: REPLICAOF it -> $reply"
     unpause
-    killed=$(redis_cli "$LOCAL_HOST" CLIENT KILL TYPE normal 2>&1) || true
+    killed=$(redis_cli "$LOCAL_SOCKET" CLIENT KILL TYPE normal 2>&1) || true
     log "handover done in $(($(now_seconds) - started)) s; clients disconnected: $killed"
     printf '%s\n' "$new_master"
 }

@@ -21,7 +21,8 @@ SCRIPT_NAME=redis-prestop
 
 main() {
     load_pod_identity
-    handover >/dev/null || true
+    # The pod stops: its port closes at the switch (handover.sh, step 4).
+    handover close >/dev/null || true
 }
 
 main "$@"

@@ -93,7 +93,7 @@ main() {
         choose "$1"
     fi
     status=0
-    new_master=$(handover) || status=$?
+    new_master=$(handover keep) || status=$?
     case $status in
         0) ;;
         10) die "this pod is not the master: run this in the master's redis container" ;;

@@ -10,6 +10,7 @@ boot-peer wait, the preStop budget) plus slack for this shared 2-core machine.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -624,12 +625,23 @@ def test_with_no_good_replica_nothing_is_promoted_and_the_restarted_master_takes
             assert sum(client.exists(f"krt:nogood:{i}") for i in range(100)) == 100
 
 
+def assert_port_closed(gateway: GatewayPods, ordinal: int) -> None:
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        assert sock.connect_ex((gateway.ip(ordinal), names.REDIS_PORT)) == errno.ECONNREFUSED, \
+            f"pod {ordinal} still accepts connections on {names.REDIS_PORT} after its preStop handover"
+
+
 def graceful_stop(gateway: GatewayPods, ordinal: int) -> tuple[float, str]:
     """preStop, then stop and recreate the pod, as a rolling update does; (preStop seconds, its log)."""
     started = time.monotonic()
     hook = gateway.run_script(ordinal, "redis", names.REDIS_PRESTOP_SCRIPT, timeout=HANDOVER_BUDGET_S + 30)
     hook_s = time.monotonic() - started
     assert hook.returncode == 0, hook.stderr
+    if "handover done" in hook.stderr:
+        # A stopping master closes its port at the switch: no new client reaches it as a replica.
+        assert f"port {names.REDIS_PORT} closed to new connections -> OK" in hook.stderr, hook.stderr
+        assert_port_closed(gateway, ordinal)
     gateway.remove_pod(ordinal, stop_timeout=int(CFG.gateway.termination_grace_period_seconds))
     gateway.create_pod(ordinal)
     return hook_s, hook.stderr
@@ -702,6 +714,10 @@ def test_a_handover_passes_over_a_sentinel_in_tilt(gateway: GatewayPods, healthy
     assert f"sentinel of pod {tilted} is in TILT: not asked to fail over" in hook.stderr, hook.stderr
     assert "handover done" in hook.stderr, hook.stderr
     assert in_tilt(tilted), "TILT ended before the handover: the test proved nothing"
+    assert_port_closed(gateway, healthy)
+    # The pod stops after its preStop, as in a rolling update: it comes back as a replica.
+    gateway.remove_pod(healthy, stop_timeout=int(CFG.gateway.termination_grace_period_seconds))
+    gateway.create_pod(healthy)
     new_master = gateway.wait_healthy(RECOVERY_BOUND_S)
     assert new_master != healthy
     wait_for("the sentinel to leave TILT", lambda: not in_tilt(tilted), 40, interval=1)
