@@ -94,6 +94,13 @@ class ClientSpec:
     secret_env: tuple[SecretEnv, ...] = ()
     # Labels of the pod besides its name: the network policies' access labels, say.
     labels: tuple[tuple[str, str], ...] = ()
+    # A writable, empty directory (CLIENT_SCRATCH_DIR) that client_put copies programs into:
+    # the root file system is read-only.
+    scratch: bool = False
+
+
+# Where a client with `scratch` gets its writable directory.
+CLIENT_SCRATCH_DIR = "/scratch"
 
 
 class Cluster(Protocol):
@@ -126,6 +133,10 @@ class Cluster(Protocol):
                     input: Optional[str] = None) -> subprocess.CompletedProcess: ...
 
     def client_popen(self, spec: ClientSpec, command: Sequence[str], **popen: Any) -> subprocess.Popen: ...
+
+    def client_put(self, spec: ClientSpec, source: str, name: str) -> str:
+        """Copy a local executable into the client's scratch directory; its path in the pod."""
+        ...
 
     def stop_client(self, spec: ClientSpec) -> None: ...
 

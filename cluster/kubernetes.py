@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 from labcluster.layout import CLIENT_IMAGE, CONTAINERD_NAMESPACE
 
-from .interface import ClientSpec, Event, Fault, JobRun, NodeInfo, Pod, VolumeClaim
+from .interface import CLIENT_SCRATCH_DIR, ClientSpec, Event, Fault, JobRun, NodeInfo, Pod, VolumeClaim
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENT_SOURCE_DIR = "/opt/kubernaut-redis/src"
@@ -203,6 +203,8 @@ class KubernetesCluster:
             config_maps.append({"apiVersion": "v1", "kind": "ConfigMap",
                                 "metadata": {"name": f"{spec.name}-{package}", "namespace": spec.namespace},
                                 "data": files})
+        if spec.scratch:  # another pod spec: a pod without the directory is replaced
+            digest.update(b"scratch")
         env = [{"name": "PYTHONPATH", "value": CLIENT_SOURCE_DIR}, {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"}]
         env += [{"name": e.variable, "valueFrom": {"secretKeyRef": {"name": e.secret, "key": e.key}}}
                 for e in spec.secret_env]
@@ -225,10 +227,12 @@ class KubernetesCluster:
                     "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
                                         "capabilities": {"drop": ["ALL"]}},
                     "volumeMounts": [{"name": package, "mountPath": f"{CLIENT_SOURCE_DIR}/{package}", "readOnly": True}
-                                     for package in spec.packages],
+                                     for package in spec.packages]
+                    + ([{"name": "scratch", "mountPath": CLIENT_SCRATCH_DIR}] if spec.scratch else []),
                 }],
                 "volumes": [{"name": package, "configMap": {"name": f"{spec.name}-{package}"}}
-                            for package in spec.packages],
+                            for package in spec.packages]
+                + ([{"name": "scratch", "emptyDir": {"sizeLimit": "64Mi"}}] if spec.scratch else []),
             },
         }
         return [*config_maps, pod], digest.hexdigest()
@@ -256,6 +260,22 @@ class KubernetesCluster:
         argv = [str(self.kubectl_path), "--kubeconfig", str(self.kubeconfig), "-n", spec.namespace, "exec", "-i",
                 spec.name, "-c", CLIENT_CONTAINER, "--", *command]
         return subprocess.Popen(argv, **popen)
+
+    def client_put(self, spec: ClientSpec, source: str, name: str) -> str:
+        if not spec.scratch:
+            raise ValueError(f"client {spec.name} has no scratch directory to copy {name} into")
+        if "/" in name or name.startswith("."):
+            raise ValueError(f"{name!r} is not a plain file name")
+        path = f"{CLIENT_SCRATCH_DIR}/{name}"
+        # Through a temporary name: a program being written is never run half-copied.
+        script = f'cat > "{path}.partial" && chmod 0755 "{path}.partial" && mv "{path}.partial" "{path}"'
+        with open(source, "rb") as data:
+            result = subprocess.run([str(self.kubectl_path), "--kubeconfig", str(self.kubeconfig), "-n",
+                                     spec.namespace, "exec", "-i", spec.name, "-c", CLIENT_CONTAINER, "--",
+                                     "sh", "-c", script], stdin=data, capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise ClusterAccessError(f"copying {source} into {spec.namespace}/{spec.name}: {result.stderr.strip()}")
+        return path
 
     def stop_client(self, spec: ClientSpec) -> None:
         self.kubectl("-n", spec.namespace, "delete", "pod", spec.name, "--grace-period=1", "--ignore-not-found",

@@ -6,9 +6,14 @@ message, never a skip.
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import subprocess
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import redis
@@ -100,3 +105,47 @@ def assert_refused_to_clients(client: redis.Redis, operator: redis.Redis) -> Non
     assert client.ping(), "the refusals closed nothing"
     for command in [*REFUSED_TO_CLIENTS, *NOT_ENABLED]:
         assert "no permissions" in dryrun(operator, "default", command), command
+
+
+# ---------------------------------------------------------------- servers on loopback
+
+START_TIMEOUT_SECONDS = 10
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running(binary: str, conf: Path, port: int, password: str | None = None) -> Iterator[redis.Redis]:
+    """Runs `binary conf` until the block ends; yields a client once it answers PING."""
+    require_tools(binary)
+    log = conf.with_suffix(".log")
+    with log.open("w") as log_file:
+        # umask 077 as the start scripts set it: files Redis rewrites stay private (0600).
+        process = subprocess.Popen([binary, str(conf)], stdout=log_file, stderr=subprocess.STDOUT,
+                                   preexec_fn=lambda: os.umask(0o077))
+    client = redis.Redis(host="127.0.0.1", port=port, password=password, decode_responses=True, socket_timeout=2)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"{binary} exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{binary} does not answer after {START_TIMEOUT_SECONDS} s:\n{log.read_text()}")
+                time.sleep(0.1)
+        yield client
+    finally:
+        client.close()
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

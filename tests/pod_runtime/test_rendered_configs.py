@@ -8,29 +8,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import subprocess
-import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import redis
 
 import redis_files
-from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, require_tools, stack_config
+from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, free_port, require_tools, running, stack_config
 from stack_config import StackConfig, gateway_pod_fqdn, gateway_pod_fqdns, internal_passwords, names
 from stack_config.models import MAX_GATEWAY_REPLICAS
-
-START_TIMEOUT_SECONDS = 10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def localized(text: str, port: int, workdir: Path) -> str:
     """`text` with its port, bind and dir lines pointing at loopback, `port` and `workdir`."""
@@ -38,39 +25,6 @@ def localized(text: str, port: int, workdir: Path) -> str:
     lines = [local.get(line.split(" ", 1)[0], line) for line in text.splitlines()]
     missing = [value for key, value in local.items() if not any(line.startswith(key + " ") for line in lines)]
     return "\n".join(lines + missing) + "\n"
-
-
-@contextmanager
-def running(binary: str, conf: Path, port: int, password: str | None = None) -> Iterator[redis.Redis]:
-    """Runs `binary conf` until the block ends; yields a client once it answers PING."""
-    require_tools(binary)
-    log = conf.with_suffix(".log")
-    with log.open("w") as log_file:
-        # umask 077 as the start scripts set it: files Redis rewrites stay private (0600).
-        process = subprocess.Popen([binary, str(conf)], stdout=log_file, stderr=subprocess.STDOUT,
-                                   preexec_fn=lambda: os.umask(0o077))
-    client = redis.Redis(host="127.0.0.1", port=port, password=password, decode_responses=True, socket_timeout=2)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"{binary} exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{binary} does not answer after {START_TIMEOUT_SECONDS} s:\n{log.read_text()}")
-                time.sleep(0.1)
-        yield client
-    finally:
-        client.close()
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def write_private(path: Path, text: str) -> Path:

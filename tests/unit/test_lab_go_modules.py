@@ -28,3 +28,18 @@ def test_the_wrapper_module_pins_its_tool_and_build_cluster_builds_it_read_only(
     assert f'{module}) module_current "$2" {module} {binary}' in BUILD_CLUSTER
     assert f"extra_current {module}" in BUILD_CLUSTER
     assert not re.search(r"\bgo\s+(get|mod\s+(tidy|init|edit))\b", BUILD_CLUSTER)
+
+
+def test_the_workload_driver_module_pins_the_gateways_client_and_is_built_read_only_under_its_own_key():
+    folder = REPO / "go" / "workload"
+    go_mod = (folder / "go.mod").read_text()
+    assert re.search(r"^module local\.invalid/kubernaut-redis/workload$", go_mod, re.M)
+    assert re.search(r"^go 1\.26\.\d+$", go_mod, re.M) and "toolchain" not in go_mod
+    # The Gateway's own client: go-redis v9 (../shared/notes/kubernaut-clients.md).
+    assert re.search(r"^require github\.com/redis/go-redis/v9 v9\.\d+\.\d+$", go_mod, re.M)
+    assert '"github.com/redis/go-redis/v9"' in (folder / "main.go").read_text()
+    assert (folder / "go.sum").stat().st_size > 0
+    assert 'workload) module_current "$2" workload gateway-workload' in BUILD_CLUSTER
+    assert "extra_current workload" in BUILD_CLUSTER
+    # The cache key covers the driver's source, not only its module files.
+    assert '"$repo/go/$1"/*.go' in BUILD_CLUSTER
