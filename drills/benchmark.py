@@ -186,6 +186,39 @@ def save(results: dict[str, Any], path: Optional[Path]) -> None:
         tmp.replace(path)
 
 
+# Results of other runs that docs/benchmarks.md quotes, beside the report's folder: each section
+# says the command that made it, and is rendered again from its JSON with the report.
+COMPARISON_JSON, WORKLOAD_JSON, PLOTS_DIR = "peer-comparison.json", "workload.json", "plots"
+
+
+def related_sections(docs: Path) -> list[str]:
+    """The side-by-side table (us, the redis-ha chart; the floor is in the report above), the
+    workload table and the pictures (drills/plots.py), from their saved results where present."""
+    from .compare import comparison_table
+    from .workload import render_tables
+
+    lines: list[str] = []
+    comparison, workload = docs / COMPARISON_JSON, docs / WORKLOAD_JSON
+    if comparison.is_file():
+        results = json.loads(comparison.read_text())
+        lines += ["", "## Side by side with the redis-ha chart", "",
+                  f"From `{COMPARISON_JSON}` ({results['date']}; `{results['command']}`; the whole report: "
+                  "peer-comparison.md). The floor's rows are in the table above.", "",
+                  *comparison_table(results)]
+    if workload.is_file():
+        results = json.loads(workload.read_text())
+        lines += ["", "## The Gateway's workload", "",
+                  f"From `{WORKLOAD_JSON}` ({results['date']}; `{results['command']}`; the whole report: "
+                  "workload.md).", "", *render_tables(results)]
+    pictures = sorted((docs / PLOTS_DIR).glob("*.png"))
+    if pictures:
+        lines += ["", "## Pictures", "",
+                  "Drawn by `python -m drills.plots` from the saved results above "
+                  "(benchmarks.json, peer-comparison.json, workload.json).", ""]
+        lines += [f"![{p.stem}]({PLOTS_DIR}/{p.name})" for p in pictures]
+    return lines
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     args = parse_args(argv)
     if args.from_json:
@@ -193,7 +226,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     else:
         results = run_benchmark(args)
         save(results, args.json_out)
-    args.out.write_text(render_report(results))
+    text = render_report(results).rstrip("\n")
+    args.out.write_text("\n".join([text, *related_sections(args.out.parent)]) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

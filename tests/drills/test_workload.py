@@ -126,3 +126,26 @@ def test_the_report_carries_the_tables_the_verdicts_and_the_command():
     assert "| burst | `endpoint` | 2 | 100 | 0.50 ms | 1.00 ms | 3.00 ms | 3.00 ms |" in text
     assert "| `endpoint` | - | 240 | 600 | 7 |" in text
     assert "saturation through the endpoint >= 90% of a bare redis-server: 850 vs 1200 alerts/s: 71%: **NOT MET**" in text
+
+
+def test_the_benchmark_report_quotes_the_saved_comparison_workload_and_pictures(tmp_path):
+    import json
+
+    from drills.benchmark import related_sections
+
+    assert related_sections(tmp_path) == []  # nothing saved: nothing quoted
+    workload = {"date": "2026-12-05 08:00:00 UTC", "command": "python -m drills.workload --rounds 3",
+                "runs": sample_runs()}
+    comparison = {"date": "2026-12-04 15:49:03 UTC", "command": "python -m drills.compare --trials 1",
+                  "scenarios": {"master-kill": {"sides": {"stack": [{"outage_s": 7.28, "lost": 0}],
+                                                          "redis-ha chart": [{"outage_s": 7.23, "lost": 0}]}}}}
+    (tmp_path / "workload.json").write_text(json.dumps(workload))
+    (tmp_path / "peer-comparison.json").write_text(json.dumps(comparison))
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "outage-master-kill.png").write_bytes(b"\x89PNG")
+    text = "\n".join(related_sections(tmp_path))
+    assert "`python -m drills.workload --rounds 3`" in text and "`python -m drills.compare --trials 1`" in text
+    assert "| `master-kill` | stack | 1 | 7.28 s |" in text
+    assert "| `master-kill` | redis-ha chart | 1 | 7.23 s |" in text
+    assert "| saturation | `bare` | 1 | 1200 |" in text
+    assert "![outage-master-kill](plots/outage-master-kill.png)" in text
