@@ -39,7 +39,7 @@ def test_histograms_merge_by_bucket_and_give_nearest_rank_percentiles():
 
 @pytest.mark.parametrize("argv, message", [
     (["--rounds", "0"], "--rounds must be between 1 and 20"),
-    (["--seconds", "1"], "--seconds must be between 2 and 600"),
+    (["--seconds", "4"], "--seconds must be between 5 and 600"),
     (["--burst-rate", "0"], "--burst-rate must be between 1 and 20000"),
     (["--phases", "steady,storm"], "--phases: unknown storm"),
 ])
