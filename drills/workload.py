@@ -13,8 +13,8 @@ each alert its 14 round trips) on the lab cluster, sent to each target in turn i
 Phases: `steady` and `burst` are open loop at a rate of alerts per second (latency from when
 each alert was due), `saturation` is closed loop (10 workers, the Gateway's pool) and gives the
 throughput. Every round runs every phase on every target, the targets' order turning each round,
-so that all of them see the same machine. Around each saturation run, the CPU time of the parts
-(the master's redis, HAProxy, the bare pod, the driver) is read from their cgroups: on 2 cores
+so that all of them see the same machine. During each run, the CPU time of the parts (the
+master's redis, HAProxy, the bare pod, the driver) is read from their cgroups: on 2 cores
 the driver competes with what it measures, and the report says how much each took. The driver
 runs in a client pod of the target's namespace (the gateway's access labels and password
 Secret; the chart's Secret for the chart). `--from-json` renders the report again from saved
@@ -173,8 +173,8 @@ def cpu_of(cluster: Cluster, parts: tuple[tuple[str, str, str, str], ...]) -> di
 
 def run_once(cluster: Cluster, endpoint: Endpoint, path: str, phase: str, args: argparse.Namespace,
              round_number: int) -> dict[str, Any]:
-    """One run of the driver; in the saturation phase the parts' CPU is read twice while it runs,
-    after its warm-up and shortly before its end, so that the millicores are those of the load."""
+    """One run of the driver; the parts' CPU is read twice while it runs, after its warm-up and
+    shortly before its end, so that the millicores are those of the load."""
     prefix = f"bench:{round_number}:{phase}:"
     command = driver_command(path, endpoint, phase, args, prefix)
     started = time.monotonic()
@@ -182,11 +182,10 @@ def run_once(cluster: Cluster, endpoint: Endpoint, path: str, phase: str, args: 
                                    stderr=subprocess.PIPE, text=True)
     before = after = {}
     try:
-        if phase == "saturation":
-            time.sleep(WARMUP_SECONDS + CPU_MARGIN_SECONDS)
-            before = cpu_of(cluster, endpoint.parts)
-            time.sleep(max(0.0, started + WARMUP_SECONDS + args.seconds - CPU_MARGIN_SECONDS - time.monotonic()))
-            after = cpu_of(cluster, endpoint.parts)
+        time.sleep(WARMUP_SECONDS + CPU_MARGIN_SECONDS)
+        before = cpu_of(cluster, endpoint.parts)
+        time.sleep(max(0.0, started + WARMUP_SECONDS + args.seconds - CPU_MARGIN_SECONDS - time.monotonic()))
+        after = cpu_of(cluster, endpoint.parts)
         stdout, stderr = process.communicate(timeout=args.seconds + RUN_TIMEOUT_SLACK_SECONDS)
     finally:
         if process.poll() is None:
@@ -231,10 +230,15 @@ def summarize(runs: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any
         results = [run["result"] for run in group]
         alert = histogram.merge(r["alert"]["buckets_us"] for r in results)
         trip = histogram.merge(r["round_trip"]["buckets_us"] for r in results)
+        # A part may be several containers (the chart's three HAProxy pods): summed per run, then
+        # the mean over the runs.
         cpu_rows: dict[str, list[float]] = {}
         for run in group:
+            per_run: dict[str, float] = {}
             for row in run["cpu"]:
-                cpu_rows.setdefault(row["part"], []).append(row["millicores"])
+                per_run[row["part"]] = per_run.get(row["part"], 0.0) + row["millicores"]
+            for part, millicores in per_run.items():
+                cpu_rows.setdefault(part, []).append(millicores)
         summary[key] = {
             "runs": len(group),
             "alerts": sum(r["alerts"] for r in results),
@@ -309,17 +313,19 @@ def render_tables(results: dict[str, Any]) -> list[str]:
             lines.append(f"| {phase} | `{target}` | {s['runs']} | {s['alerts_per_s']:.0f} | {_ms(a.get(50))} ms "
                          f"| {_ms(a.get(95))} ms | {_ms(a.get(99))} ms | {_ms(a.get(99.9))} ms | {_ms(t.get(50))} ms "
                          f"| {_ms(t.get(95))} ms | {_ms(t.get(99))} ms | {s['failed_alerts']} | {s['errors']} |")
-    lines += ["", "CPU during the saturation runs (millicores, mean over the runs; the node has 2,000):", "",
-              "| target | redis | haproxy | driver | limit-throttled periods (redis, haproxy) |",
-              "| --- | --- | --- | --- | --- |"]
-    for target in TARGET_ORDER:
-        s = summary.get(("saturation", target))
-        if not s:
-            continue
-        cells = " | ".join(f"{s['cpu_millicores'][part]:.0f}" if part in s["cpu_millicores"] else "-"
-                           for part in PARTS)
-        lines.append(f"| `{target}` | {cells} | {s['throttled_periods']} |")
-    lines += ["", "Targets:", ""]
+    lines += ["", "CPU while the runs were under load (millicores, summed over a part's containers, mean over the "
+              "runs; the node has 2,000):", "",
+              "| phase | target | redis | haproxy | driver | limit-throttled periods (redis, haproxy) |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for phase in PHASES:
+        for target in TARGET_ORDER:
+            s = summary.get((phase, target))
+            if not s or not s["cpu_millicores"]:
+                continue
+            cells = " | ".join(f"{s['cpu_millicores'][part]:.0f}" if part in s["cpu_millicores"] else "-"
+                               for part in PARTS)
+            lines.append(f"| {phase} | `{target}` | {cells} | {s['throttled_periods']} |")
+    lines += ["", "Against the goals:", ""]
     for what, met, numbers in verdicts(summary):
         state = "not measured" if met is None else ("**MET**" if met else "**NOT MET**")
         lines.append(f"- {what}: {numbers}: {state}")

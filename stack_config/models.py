@@ -487,14 +487,17 @@ class BackupConfig(_Model):
 
 class GatewayResources(_Model):
     redis: ContainerResources = Field(
-        default_factory=lambda: _resources("100m", "128Mi", "500m", "512Mi"),
-        description="redis container (the seed's per-pod values)")
+        default_factory=lambda: _resources("100m", "128Mi", "1", "512Mi"),
+        description="redis container; the CPU limit is what a storm of the Gateway's alerts needs "
+                    "(docs/workload.md): at 500m its throttling alone put p95 above 5 ms")
     sentinel: ContainerResources = Field(
         default_factory=lambda: _resources("50m", "64Mi", "250m", "128Mi"),
         description="sentinel container; a tight CPU limit throttles Sentinel into TILT, hence 250m")
     haproxy: ContainerResources = Field(
-        default_factory=lambda: _resources("50m", "32Mi", "250m", "64Mi"),
-        description="haproxy container of the master-only proxy")
+        default_factory=lambda: _resources("100m", "32Mi", "1", "64Mi"),
+        description="haproxy container of the master-only proxy; it proxies every command the "
+                    "Gateway sends, and needs about the CPU the master does (docs/workload.md: "
+                    "76m at 100 alerts/s, 400-440m at 1,000/s and at saturation, 12.4 MiB at most)")
 
 
 class ProxyConfig(_Model):

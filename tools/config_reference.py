@@ -202,7 +202,11 @@ NOTES = f"""\
   Sentinel's timer, which then enters TILT mode and does not fail over; TILT was reported at a
   50m limit and never at 200m.
 - **Resources**: the previous deployment's table gave totals for 3 pods; these are per pod
-  (redis 100m/128Mi requests, 500m/512Mi limits).
+  (redis 100m/128Mi requests, 512Mi memory limit as there). The CPU limits of redis and HAProxy
+  are 1 CPU, not 500m and 250m: a storm of the Gateway's alerts (1,000/s) through the master-only
+  endpoint needed more than HAProxy's 250m could give (it carried about 650/s and the alerts
+  queued), and Redis' throttling at 500m alone put its p95 above 5 ms (docs/workload.md).
+  HAProxy's CPU request is 100m: it used 76m at the Gateway's steady 100 alerts/s.
 - **No config change replaces the StatefulSet**: its replace-forcing fields (selector,
   serviceName, podManagementPolicy, revisionHistoryLimit, metadata) are constants.
   `gateway.persistence.size` and `storageClass` apply when a PVC is created; the program ignores

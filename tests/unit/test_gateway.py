@@ -270,7 +270,7 @@ def test_config_map_holds_the_templates(run, gateway_auth):
 def test_resources_per_pod(program, stack_name):
     pod = _pod(program(stack_name))
     assert _container(pod, "redis")["resources"] == {
-        "requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
+        "requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
     assert _container(pod, "sentinel")["resources"] == {
         "requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "250m", "memory": "128Mi"}}
 
@@ -333,7 +333,7 @@ def test_haproxy_deployment(run, gateway_auth):
     assert container["readinessProbe"]["initialDelaySeconds"] == 3
     assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
     assert container["resources"] == {
-        "requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "250m", "memory": "64Mi"}}
+        "requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"cpu": "1", "memory": "64Mi"}}
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/usr/local/etc/haproxy", "/tmp"}
     env = _env(container)
     if not gateway_auth:

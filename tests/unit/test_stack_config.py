@@ -95,8 +95,8 @@ INVALID = [
     ("dev", {"gateway.resources.sentinel.limits.memory": "128m"},
      'gateway.resources.sentinel.limits.memory: got "128m"; must be a positive memory quantity such as '
      '"512Mi" or "1Gi" (no spaces)'),
-    ("dev", {"gateway.resources.redis.requests.cpu": "1"},
-     'gateway.resources.redis.requests.cpu: got "1"; must be <= limits.cpu (500m)'),
+    ("dev", {"gateway.resources.redis.requests.cpu": "1500m"},
+     'gateway.resources.redis.requests.cpu: got "1500m"; must be <= limits.cpu (1)'),
     ("dev", {"gateway.resources.haproxy.requests.memory": "128Mi"},
      'gateway.resources.haproxy.requests.memory: got "128Mi"; must be <= limits.memory (64Mi)'),
     ("dev", {"gateway.terminationGracePeriodSeconds": 19},
