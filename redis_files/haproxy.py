@@ -88,14 +88,21 @@ def _resolvers() -> list[str]:
     ])
 
 
-def _server_line(cfg: StackConfig, name: str, fqdn: str, port: int, *, carries_clients: bool = True) -> str:
+# A master server: the first connection it refuses marks it down, without waiting for the next
+# check. A master that stops closes its port when it hands the role over (pod_scripts/
+# handover.sh): until HAProxy's next check it would still send new clients there.
+OBSERVE_CONNECTIONS = " observe layer4 error-limit 1 on-error mark-down"
+
+
+def _server_line(cfg: StackConfig, name: str, fqdn: str, port: int, *, carries_clients: bool = True,
+                 observe: str = "") -> str:
     # Connections to a server that fails its check are cut, so clients reconnect elsewhere.
     cut = " on-marked-down shutdown-sessions" if carries_clients else ""
     # One failed or passed check changes the state (fall 1 rise 1): the interval alone bounds how
     # long the endpoint lags the sentinels.
     inter = f"{cfg.gateway.proxy.check_interval_milliseconds}ms"
     return (f"server {name} {fqdn}:{port} check inter {inter} fall 1 rise 1 "
-            f"resolvers {RESOLVERS} resolve-prefer ipv4 init-addr none{cut}")
+            f"resolvers {RESOLVERS} resolve-prefer ipv4 init-addr none{cut}{observe}")
 
 
 def _sentinel_servers(cfg: StackConfig, fqdns: list[str], *, carries_clients: bool = True) -> list[str]:
@@ -154,8 +161,13 @@ def _master_backend(cfg: StackConfig, fqdns: list[str]) -> list[str]:
         # Without an admitted server the connection is refused rather than balanced over
         # whatever answers role:master.
         f"tcp-request content reject unless {any_admitted}",
+        # A refused connection is not retried: HAProxy would wait a second before each retry
+        # to the same server (its turn-around timer) while the client waits; the client retries
+        # itself (go-redis: 3 times, 8-512 ms apart) and by then finds the new master.
+        "retries 0",
         *(f"use-server {_server_name(i)} if {_admitted(i, quorum)}" for i in range(len(fqdns))),
-        *(_server_line(cfg, _server_name(i), fqdn, names.REDIS_PORT) for i, fqdn in enumerate(fqdns)),
+        *(_server_line(cfg, _server_name(i), fqdn, names.REDIS_PORT, observe=OBSERVE_CONNECTIONS)
+          for i, fqdn in enumerate(fqdns)),
     ]
     return _section(f"backend {MASTER_BACKEND}", body)
 

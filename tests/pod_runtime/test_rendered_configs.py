@@ -7,12 +7,16 @@ port, bind and dir lines are replaced (Redis applies `dir` while it reads the fi
 from __future__ import annotations
 
 import hashlib
+import re
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 import redis_files
 from runtime_support import REDIS_PASSWORD, SENTINEL_PASSWORD, free_port, require_tools, running, stack_config
@@ -246,6 +250,75 @@ def test_haproxy_checks_fail_at_once_on_a_replica_and_on_a_sentinel_naming_anoth
     for line in down.values():
         assert "Layer7 invalid response" in line, line
         assert int(line.split("check duration: ", 1)[1].split("ms", 1)[0]) < 500, line
+
+
+def _backend_lines(cfg_text: str, backend: str, prefix: str) -> list[str]:
+    lines, inside = [], False
+    for line in cfg_text.splitlines():
+        if line.startswith("backend "):
+            inside = line == f"backend {backend}"
+        elif inside and line.strip().startswith(prefix):
+            lines.append(line.strip())
+    assert lines, (backend, prefix)
+    return lines
+
+
+def test_the_endpoint_drops_a_master_that_closed_its_port_at_the_first_refused_client(tmp_path: Path):
+    """A stopping master closes its port at the switch (handover.sh). Until HAProxy's next check
+    it still counts as up: the rendered master backend marks it down at the first client
+    connection it refuses, and does not retry that connection (HAProxy would wait a second per
+    retry to the same server while the client waits). The checks here run every 10 s, so only the
+    refused client can have marked the server down. Real redis-server and haproxy on loopback."""
+    require_tools("haproxy", "redis-server")
+    cfg = stack_config("dev")
+    rendered = redis_files.haproxy_cfg(cfg)
+    master_port, front_port = free_port(), free_port()
+    (tmp_path / "master").mkdir()
+    master_conf = write_private(tmp_path / "master.conf", f"port {master_port}\nbind 127.0.0.1\n"
+                                f"dir {tmp_path / 'master'}\nrequirepass {REDIS_PASSWORD}\nsave \"\"\n")
+    server = _backend_lines(rendered, "redis_master", "server ")[0]
+    assert "observe layer4 error-limit 1 on-error mark-down" in server and "retries 0" in rendered
+    options = server.split(" check ", 1)[1]
+    options = re.sub(r"resolvers \S+ resolve-prefer \S+ init-addr \S+ ?", "", options)
+    options = re.sub(r"inter \S+", "inter 10s", options)
+    local = "\n".join([
+        rendered.split("resolvers ", 1)[0],
+        "frontend f", f"bind 127.0.0.1:{front_port}", "default_backend redis_master",
+        "backend redis_master", *_backend_checks(rendered, "redis_master"),
+        *_backend_lines(rendered, "redis_master", "retries "),
+        f"server redis-0 127.0.0.1:{master_port} check {options}", ""])
+    haproxy_conf = tmp_path / "haproxy.cfg"
+    haproxy_conf.write_text(local)
+    env = {**os.environ, "REDIS_PASSWORD": REDIS_PASSWORD}
+    with running("redis-server", master_conf, master_port, REDIS_PASSWORD) as master:
+        proxy = subprocess.Popen(["haproxy", "-db", "-f", str(haproxy_conf)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, env=env)
+        try:
+            through = redis.Redis(host="127.0.0.1", port=front_port, password=REDIS_PASSWORD, socket_timeout=2,
+                                  socket_connect_timeout=2)
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    assert through.ping()
+                    break
+                except redis.ConnectionError:
+                    assert time.monotonic() < deadline, "haproxy does not pass connections"
+                    time.sleep(0.1)
+            through.close()
+            assert master.config_set("port", 0)  # on the client's open connection: it stays
+            started = time.monotonic()
+            # One attempt, as the first of a client's: redis-py would retry on its own.
+            with pytest.raises(redis.ConnectionError):
+                redis.Redis(host="127.0.0.1", port=front_port, password=REDIS_PASSWORD, socket_timeout=3,
+                            socket_connect_timeout=3, retry=Retry(NoBackoff(), 0)).ping()
+            refused_after = time.monotonic() - started
+            time.sleep(0.3)
+        finally:
+            proxy.terminate()
+            output = proxy.communicate(timeout=10)[0]
+    assert refused_after < 0.5, f"the client waited {refused_after:.2f} s for a refused connection:\n{output}"
+    down = [line for line in output.splitlines() if "redis_master/redis-0 is DOWN" in line]
+    assert down, output
 
 
 def test_cache_redis_conf_runs(any_stack_config: StackConfig, tmp_path: Path):
