@@ -191,6 +191,71 @@ def save(results: dict[str, Any], path: Optional[Path]) -> None:
 COMPARISON_JSON, WORKLOAD_JSON, PLOTS_DIR = "peer-comparison.json", "workload.json", "plots"
 
 
+# The saved runs of single drills with both writers (`python -m drills SCENARIO --json` prints its
+# results on stdout, without its command line: the command is kept here) and of the pressure drill
+# (which records its own command).
+DRILL_RUNS = {
+    "drill-endpoint-master-kill.json": ("master held down, down-after 5000 ms",
+                                        "python -m drills master-kill --trials 5 --endpoint-writer --json"),
+    "drill-endpoint-master-delete.json": ("master deleted gracefully, before its port was closed at the switch",
+                                          "python -m drills master-delete --trials 5 --endpoint-writer --json"),
+    "drill-endpoint-master-delete-port-closed.json": (
+        "master deleted gracefully, its port closed at the switch",
+        "python -m drills master-delete --trials 5 --endpoint-writer --json"),
+    "drill-fast-profile-master-kill.json": (
+        "fast profile: master held down, down-after 2000 ms",
+        "python -m drills master-kill --trials 5 --endpoint-writer --set gateway.downAfterMilliseconds=2000 --json"),
+    "drill-fast-profile-1500-master-kill.json": (
+        "fast profile: master held down, down-after 1500 ms",
+        "python -m drills master-kill --trials 5 --endpoint-writer --set gateway.downAfterMilliseconds=1500 --json"),
+}
+PRESSURE_RUNS = ("pressure-fast-profile.json", "pressure-fast-profile-1500.json")
+
+
+def _seconds(value: Any) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def drill_run_lines(docs: Path) -> list[str]:
+    """The graceful and fast-profile runs (the Sentinel writer and the master-only endpoint's in
+    the same trials) and the pressure runs, from their saved results where present."""
+    rows = []
+    for name, (what, command) in DRILL_RUNS.items():
+        path = docs / name
+        if not path.is_file():
+            continue
+        summary = json.loads(path.read_text())["summary"]
+        endpoint = summary.get("endpoint") or {}
+        rows.append(f"| {what} (`{name}`; `{command}`) | {summary['trials']} | "
+                    f"{_seconds(summary['p50'])} / {_seconds(summary['p95'])} / {_seconds(summary['max'])} s | "
+                    f"{_seconds(endpoint.get('p50'))} / {_seconds(endpoint.get('p95'))} / "
+                    f"{_seconds(endpoint.get('max'))} s | {_seconds(endpoint.get('after_named_max'))} s | "
+                    f"{endpoint.get('readonly_replies', '-')} | {summary['lost_total']} + "
+                    f"{endpoint.get('lost_total', '-')} |")
+    lines: list[str] = []
+    if rows:
+        lines += ["", "## Graceful handover and the fast profile, through Sentinel and the endpoint", "",
+                  "| run | trials | Sentinel writer: outage p50 / p95 / max | endpoint writer | endpoint back after a "
+                  "majority of the sentinels named the new master (max) | READONLY through the endpoint | lost "
+                  "(Sentinel + endpoint) |",
+                  "| --- | --- | --- | --- | --- | --- | --- |", *rows]
+    pressure = []
+    for name in PRESSURE_RUNS:
+        path = docs / name
+        if not path.is_file():
+            continue
+        run = json.loads(path.read_text())
+        writer = run["writer"]
+        pressure.append(f"| `{name}` (`{run['command']}`) | {run['minutes']:g} min, {run['hogs']} busy loops | "
+                        f"{run['timing']['down_after_ms']} ms | {run['false_failovers']} | {run['sdown_of_master']} | "
+                        f"{len(run['tilt'])} | {writer['longest_gap_s']:.2f} s | {writer['lost']} of {writer['acked']} |")
+    if pressure:
+        lines += ["", "The fast profile's cost: CPU pressure on the node, no fault (`drills/pressure.py`):", "",
+                  "| run | pressure | down-after | false failovers | +sdown of the master | TILT | writer's "
+                  "largest gap | lost |", "| --- | --- | --- | --- | --- | --- | --- | --- |", *pressure]
+    return lines
+
+
 def related_sections(docs: Path) -> list[str]:
     """The side-by-side table (us, the redis-ha chart; the floor is in the report above), the
     workload table and the pictures (drills/plots.py), from their saved results where present."""
@@ -210,6 +275,7 @@ def related_sections(docs: Path) -> list[str]:
         lines += ["", "## The Gateway's workload", "",
                   f"From `{WORKLOAD_JSON}` ({results['date']}; `{results['command']}`; the whole report: "
                   "workload.md).", "", *render_tables(results)]
+    lines += drill_run_lines(docs)
     pictures = sorted((docs / PLOTS_DIR).glob("*.png"))
     if pictures:
         lines += ["", "## Pictures", "",

@@ -150,3 +150,23 @@ def test_the_benchmark_report_quotes_the_saved_comparison_workload_and_pictures(
     assert "| `master-kill` | redis-ha chart | 1 | 7.23 s |" in text
     assert "| saturation | `bare` | 1 | 1200 |" in text
     assert "![outage-master-kill](plots/outage-master-kill.png)" in text
+
+
+def test_the_benchmark_report_quotes_the_saved_drill_and_pressure_runs_with_their_commands(tmp_path):
+    import json
+
+    from drills.benchmark import drill_run_lines
+
+    assert drill_run_lines(tmp_path) == []
+    (tmp_path / "drill-fast-profile-1500-master-kill.json").write_text(json.dumps({"summary": {
+        "trials": 5, "p50": 3.644, "p95": 4.127, "max": 4.127, "lost_total": 0,
+        "endpoint": {"p50": 3.509, "p95": 3.961, "max": 3.961, "after_named_max": 0.242, "readonly_replies": 0,
+                     "lost_total": 0}}}))
+    (tmp_path / "pressure-fast-profile-1500.json").write_text(json.dumps({
+        "command": "python -m drills.pressure --minutes 30", "minutes": 30.0, "hogs": 2,
+        "timing": {"down_after_ms": 1500}, "false_failovers": 0, "sdown_of_master": 1, "tilt": {"redis-gateway-0": 1},
+        "writer": {"longest_gap_s": 0.159, "lost": 0, "acked": 35994}}))
+    text = "\n".join(drill_run_lines(tmp_path))
+    assert ("--set gateway.downAfterMilliseconds=1500 --json`) | 5 | 3.64 / 4.13 / 4.13 s | 3.51 / 3.96 / 3.96 s "
+            "| 0.24 s | 0 | 0 + 0 |") in text
+    assert "(`python -m drills.pressure --minutes 30`) | 30 min, 2 busy loops | 1500 ms | 0 | 1 | 1 | 0.16 s | 0 of 35994 |" in text
