@@ -13,29 +13,17 @@ redis-server runs on the host, bound to loopback on free ports.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional
 
 import pytest
-import redis
 
-from runtime_support import REDIS_PASSWORD, REPO, SENTINEL_PASSWORD, require_tools
+from runtime_support import REDIS_PASSWORD, REPO, SENTINEL_PASSWORD, free_port, require_tools, running
 from stack_config import engine_binaries
 
 COMMON_SH = REPO / "pod_scripts" / "common.sh"
-START_TIMEOUT_SECONDS = 10
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextmanager
 def server(tmp_path: Path, password: Optional[str]) -> Iterator[int]:
     """A redis-server on loopback (standing in for a redis or a sentinel), with `password` or none."""
@@ -44,22 +32,8 @@ def server(tmp_path: Path, password: Optional[str]) -> Iterator[int]:
     conf = tmp_path / f"server-{port}.conf"
     conf.write_text(f"port {port}\nbind 127.0.0.1\nsave \"\"\ndir {tmp_path}\n"
                     + (f'requirepass "{password}"\n' if password else ""))
-    process = subprocess.Popen(["redis-server", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = redis.Redis(host="127.0.0.1", port=port, password=password, socket_timeout=2)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert process.poll() is None and time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.1)
+    with running("redis-server", conf, port, password):
         yield port
-    finally:
-        client.close()
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def call(function: str, port: int, env: dict[str, str]) -> subprocess.CompletedProcess:
