@@ -292,26 +292,34 @@ sentinel_named_master_at() {
     printf '%s\n' "$named_host"
 }
 
+# The value of <field> in a SENTINEL MASTER reply on stdin (keys and values on alternate lines).
+master_reply_field() {
+    tr -d '\r' | awk -v want="$1" 'NR % 2 == 1 { key = $0; next } key == want { print; exit }'
+}
+
 # What the sentinel at <host> knows of the master set: "<config-epoch> <master fqdn>", or the
 # word "failover" while it runs a failover of the set (its answer is about to change), or
 # nothing when it does not answer, does not know the set, or names something not ours.
 sentinel_view_at() {
     view_reply=$(sentinel_cli "$1" SENTINEL MASTER "$MASTER_SET" 2>/dev/null) || return 0
-    view_state=$(printf '%s\n' "$view_reply" | tr -d '\r' | awk '
-        NR % 2 == 1 { key = $0; next }
-        key == "config-epoch" { epoch = $0 }
-        key == "flags" { flags = $0 }
-        END {
-            if (flags ~ /failover_in_progress/) print "failover"
-            else if (epoch ~ /^[0-9]+$/) print epoch
-        }')
-    case $view_state in
-        '') return 0 ;;
-        failover) printf 'failover\n'; return 0 ;;
+    case $(printf '%s\n' "$view_reply" | master_reply_field flags) in
+        *failover_in_progress*) printf 'failover\n'; return 0 ;;
     esac
+    view_epoch=$(printf '%s\n' "$view_reply" | master_reply_field config-epoch)
+    case $view_epoch in '' | *[!0-9]*) return 0 ;; esac
     view_master=$(sentinel_named_master_at "$1")
     [ -n "$view_master" ] || return 0
-    printf '%s %s\n' "$view_state" "$view_master"
+    printf '%s %s\n' "$view_epoch" "$view_master"
+}
+
+# Whether the sentinel at <host> doubts the master it names: it flags the set down (s_down,
+# o_down) or runs a failover of it. A sentinel that does not answer doubts nothing.
+sentinel_doubts_master() {
+    doubt_reply=$(sentinel_cli "$1" SENTINEL MASTER "$MASTER_SET" 2>/dev/null) || return 1
+    case $(printf '%s\n' "$doubt_reply" | master_reply_field flags) in
+        *s_down* | *o_down* | *failover_in_progress*) return 0 ;;
+    esac
+    return 1
 }
 
 sentinel_view_of() {

@@ -249,9 +249,55 @@ open_port() {
     [ "$reply" = OK ] || die "cannot open port $REDIS_PORT after the claim: $reply"
 }
 
+# How long a claim that takes the role waits, with writes paused and the port open, for every
+# sentinel that answers to see this node up; the pause lasts CLAIM_PAUSE_SLACK_SECONDS longer, so
+# that it cannot lapse during the last round of checks (silent peers cost a second per call).
+CLAIM_SETTLE_SECONDS=5
+CLAIM_PAUSE_SLACK_SECONDS=15
+
+# How many sentinels (this pod's and the peers', each bounded by a second) flag the master set
+# down (s_down, o_down) or run a failover of it now.
+sentinels_doubting() {
+    doubting=0
+    for sentinel_host in "$LOCAL_HOST" $(for peer in $(peer_ordinals); do pod_fqdn "$peer"; done); do
+        if (PEER_CALL_TIMEOUT_SECONDS=1 sentinel_doubts_master "$sentinel_host"); then
+            doubting=$((doubting + 1))
+        fi
+    done
+    printf '%s\n' "$doubting"
+}
+
+# Takes the master role: the port opens with writes paused, and they resume only once no sentinel
+# that answers flags the set down or fails it over, none names another master in a newer
+# configuration and no peer runs as master. While the port was closed this node was down to the
+# sentinels, so they may be about to fail over: a failover that started as the port opened would
+# promote a replica while this node acknowledged writes, all lost at its demotion (a full
+# restart can meet that race: the replicas become promotable as they link to this node). Once
+# the answering sentinels have cleared s_down, none can start one (o_down needs its own s_down). When that does not settle within CLAIM_SETTLE_SECONDS, the
+# port closes again, the clients that connected meanwhile are cut before writes resume (nothing
+# was acknowledged), and it returns 1: the claim goes on.
 take_master_role() {
+    reply=$(redis_cli "$LOCAL_SOCKET" CLIENT PAUSE "$(((CLAIM_SETTLE_SECONDS + CLAIM_PAUSE_SLACK_SECONDS) * 1000))" WRITE 2>&1) || true
+    [ "$reply" = OK ] || { log "claim: CLIENT PAUSE failed ($reply): role not taken yet"; return 1; }
     open_port
-    log "taking the master role ($1): port $REDIS_PORT open"
+    log "claim: port $REDIS_PORT open with writes paused until the sentinels settle ($1)"
+    settle_deadline=$(($(now_seconds) + CLAIM_SETTLE_SECONDS))
+    while :; do
+        sleep 0.5
+        doubting=$(sentinels_doubting)
+        elsewhere=$(PEER_CALL_TIMEOUT_SECONDS=1 master_elsewhere)
+        if [ "$doubting" = 0 ] && [ -z "$elsewhere" ]; then
+            redis_cli "$LOCAL_SOCKET" CLIENT UNPAUSE >/dev/null 2>&1 || true
+            log "taking the master role ($1): port $REDIS_PORT open, no sentinel flags the set down or fails it over"
+            return 0
+        fi
+        [ "$(now_seconds)" -lt "$settle_deadline" ] && continue
+        reply=$(redis_cli "$LOCAL_SOCKET" CONFIG SET port 0 2>&1) || true
+        redis_cli "$LOCAL_SOCKET" CLIENT KILL TYPE normal >/dev/null 2>&1 || true
+        redis_cli "$LOCAL_SOCKET" CLIENT UNPAUSE >/dev/null 2>&1 || true
+        log "claim: after $CLAIM_SETTLE_SECONDS s with the port open and writes paused, $doubting sentinel(s) flag the set down or fail it over${elsewhere:+ (another master: $elsewhere)}: port closed again ($reply)"
+        return 1
+    done
 }
 
 # Peers that may still replicate from this pod, one per line as "<ordinal> <state>": "follows"
@@ -370,13 +416,13 @@ claim_master_role() {
                         asked_at=$(now_seconds)
                     fi
                 elif [ $((answered + absent)) -ge "$peers" ]; then
-                    take_master_role "offset $my_offset; every peer answered or is absent, none newer (${best:-no data})"
-                    return 0
+                    take_master_role "offset $my_offset; every peer answered or is absent, none newer (${best:-no data})" && return 0
+                    note="the sentinels did not settle with the port open: trying again"
                 elif [ "$my_offset" = 0 ] && [ "$my_keys" = 0 ]; then
                     note="no data here, and $((peers - answered - absent)) peer(s) silent or loading: an empty node does not take the role"
                 elif [ "$(now_seconds)" -ge "$silent_deadline" ]; then
-                    take_master_role "offset $my_offset; $((peers - answered - absent)) peer(s) silent for $BOOT_PEER_WAIT_SECONDS s"
-                    return 0
+                    take_master_role "offset $my_offset; $((peers - answered - absent)) peer(s) silent for $BOOT_PEER_WAIT_SECONDS s" && return 0
+                    note="the sentinels did not settle with the port open: trying again"
                 else
                     note="offset $my_offset; waiting up to $BOOT_PEER_WAIT_SECONDS s for silent peers"
                 fi ;;

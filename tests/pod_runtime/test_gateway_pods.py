@@ -613,10 +613,14 @@ def test_with_no_good_replica_nothing_is_promoted_and_the_restarted_master_takes
              FAILOVER_BOUND_S + SLACK_S, interval=1.0)
     _hold_without_master(gateway, 3)
     podman("start", gateway.container(master, "redis"))
-    wait_for("the restarted master to take its role back", lambda: masters_now(gateway) == [master],
+    # The role is taken once writes resume: the port opens with writes paused, until the
+    # sentinels, which flag the set o_down, have seen it answer.
+    wait_for("the restarted master to take its role back",
+             lambda: masters_now(gateway) == [master] and "taking the master role" in gateway.logs(master, "redis"),
              BOOT_PEER_WAIT_S + SLACK_S, interval=0.5)
     print(f"no good replica: master back {time.monotonic() - killed:.1f} s after the kill")
-    assert "peer(s) silent for" in gateway.logs(master, "redis")
+    taken = [line for line in gateway.logs(master, "redis").splitlines() if "taking the master role" in line]
+    assert "peer(s) silent for" in taken[-1], taken
     for ordinal in replicas:
         podman("start", gateway.container(ordinal, "redis"))
     assert gateway.wait_healthy(RECOVERY_BOUND_S) == master
