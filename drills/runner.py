@@ -181,6 +181,8 @@ def _measure(target: Target, scenario: Scenario, number: int, options: Options) 
         "replaced_before": replaced, "restarts_before": restarts_before, "restarts_after": target.pod_restarts(),
     })
     measured["sentinel_logs"] = sentinel_logs(target, fault_at - options.steady_seconds)
+    # The boot decisions of pods that started during the trial: who claimed, who followed whom.
+    measured["start_logs"] = {pod: target.start_script_lines(pod, fault_at) for pod in target.pod_names()}
     measured.update(replication.as_dict())
     measured["aborts"] = failover_aborts(measured["sentinel_logs"])
     if restore_error:

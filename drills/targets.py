@@ -343,6 +343,15 @@ class Target:
         lines = dict.fromkeys(previous.splitlines() + current.splitlines())
         return "".join(f"{line}\n" for line in lines)
 
+    def start_script_lines(self, pod: str, since: float) -> list[str]:
+        """What the pod's redis-start.sh logged since `since` (whom it followed, its claim, its
+        fence), the container instance before the last restart and the current one; nothing
+        for a pod without that script (the floor)."""
+        previous = self.cluster.logs(self.namespace, pod, "redis", since=since, previous=True)
+        current = self.cluster.logs(self.namespace, pod, "redis", since=since)
+        lines = dict.fromkeys(previous.splitlines() + current.splitlines())
+        return [line for line in lines if " redis-start: " in line]
+
 
 class GatewayTarget(Target):
     """The gateway of the lab stack, from `pulumi stack output --json` of the stack."""

@@ -239,7 +239,7 @@ def test_a_full_restart_brings_back_every_acknowledged_write_with_one_master(gat
     claims run. Every acknowledged write is back, one master, no chain or cycle at any poll."""
     trial = drill(gateway, "full-restart")
     assert trial["unmet"] == []
-    assert trial["lost"] == 0, trial["lost_by_node"]
+    assert trial["lost"] == 0, (trial["lost_by_node"], trial["masters"], trial["start_logs"], trial["sentinel_logs"])
     assert trial["fault"]["replaced_at"] is not None, trial["fault"]
     assert trial["chains"] == {} and trial["cycles"] == [], trial["chains"]
     print(f"full restart: outage {trial['outage_s']} s, every pod Ready again after "
