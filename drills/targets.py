@@ -333,24 +333,23 @@ class Target:
 
     # ------------------------------------------------------------------ logs
 
+    def _container_log_lines(self, pod: str, container: str, since: float) -> list[str]:
+        """The container's log lines since `since`: the instance before the last restart (a kill
+        restarts it) and the current one. While a container waits out its restart back-off, both
+        are the last instance's log: a line seen twice is taken once (Sentinel's lines carry
+        milliseconds, so two of its lines never look alike)."""
+        previous = self.cluster.logs(self.namespace, pod, container, since=since, previous=True)
+        current = self.cluster.logs(self.namespace, pod, container, since=since)
+        return list(dict.fromkeys(previous.splitlines() + current.splitlines()))
+
     def sentinel_log(self, pod: str, since: float) -> str:
-        """The pod's sentinel log since `since`: the container instance before the last restart
-        (a kill restarts it) and the current one."""
-        previous = self.cluster.logs(self.namespace, pod, "sentinel", since=since, previous=True)
-        current = self.cluster.logs(self.namespace, pod, "sentinel", since=since)
-        # While a container waits out its restart back-off, both are the last instance's log;
-        # Sentinel's lines carry milliseconds, so a line seen twice is the same line.
-        lines = dict.fromkeys(previous.splitlines() + current.splitlines())
-        return "".join(f"{line}\n" for line in lines)
+        """The pod's sentinel log since `since`, both instances (_container_log_lines)."""
+        return "".join(f"{line}\n" for line in self._container_log_lines(pod, "sentinel", since))
 
     def start_script_lines(self, pod: str, since: float) -> list[str]:
         """What the pod's redis-start.sh logged since `since` (whom it followed, its claim, its
-        fence), the container instance before the last restart and the current one; nothing
-        for a pod without that script (the floor)."""
-        previous = self.cluster.logs(self.namespace, pod, "redis", since=since, previous=True)
-        current = self.cluster.logs(self.namespace, pod, "redis", since=since)
-        lines = dict.fromkeys(previous.splitlines() + current.splitlines())
-        return [line for line in lines if " redis-start: " in line]
+        fence), both instances; nothing for a pod without that script (the floor)."""
+        return [line for line in self._container_log_lines(pod, "redis", since) if " redis-start: " in line]
 
 
 class GatewayTarget(Target):

@@ -292,6 +292,14 @@ sentinel_named_master_at() {
     printf '%s\n' "$named_host"
 }
 
+# The sentinels to ask about the set: this pod's own (loopback), then each peer's, one per line.
+sentinel_hosts() {
+    printf '%s\n' "$LOCAL_HOST"
+    for peer in $(peer_ordinals); do
+        pod_fqdn "$peer"
+    done
+}
+
 # The value of <field> in a SENTINEL MASTER reply on stdin (keys and values on alternate lines).
 master_reply_field() {
     tr -d '\r' | awk -v want="$1" 'NR % 2 == 1 { key = $0; next } key == want { print; exit }'

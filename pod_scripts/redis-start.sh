@@ -259,7 +259,7 @@ CLAIM_PAUSE_SLACK_SECONDS=15
 # down (s_down, o_down) or run a failover of it now.
 sentinels_doubting() {
     doubting=0
-    for sentinel_host in "$LOCAL_HOST" $(for peer in $(peer_ordinals); do pod_fqdn "$peer"; done); do
+    for sentinel_host in $(sentinel_hosts); do
         if (PEER_CALL_TIMEOUT_SECONDS=1 sentinel_doubts_master "$sentinel_host"); then
             doubting=$((doubting + 1))
         fi
@@ -273,9 +273,10 @@ sentinels_doubting() {
 # sentinels, so they may be about to fail over: a failover that started as the port opened would
 # promote a replica while this node acknowledged writes, all lost at its demotion (a full
 # restart can meet that race: the replicas become promotable as they link to this node). Once
-# the answering sentinels have cleared s_down, none can start one (o_down needs its own s_down). When that does not settle within CLAIM_SETTLE_SECONDS, the
-# port closes again, the clients that connected meanwhile are cut before writes resume (nothing
-# was acknowledged), and it returns 1: the claim goes on.
+# the answering sentinels have cleared s_down, none can start one (o_down needs its own
+# s_down). When that does not settle within CLAIM_SETTLE_SECONDS, the port closes again, the
+# clients that connected meanwhile are cut before writes resume (nothing was acknowledged), and
+# it returns 1: the claim goes on.
 take_master_role() {
     reply=$(redis_cli "$LOCAL_SOCKET" CLIENT PAUSE "$(((CLAIM_SETTLE_SECONDS + CLAIM_PAUSE_SLACK_SECONDS) * 1000))" WRITE 2>&1) || true
     [ "$reply" = OK ] || { log "claim: CLIENT PAUSE failed ($reply): role not taken yet"; return 1; }
@@ -356,7 +357,7 @@ master_elsewhere() {
         printf '%s\n' "$running"
         return 0
     fi
-    for sentinel_host in "$LOCAL_HOST" $(for peer in $(peer_ordinals); do pod_fqdn "$peer"; done); do
+    for sentinel_host in $(sentinel_hosts); do
         view=$(sentinel_view_at "$sentinel_host")
         case $view in
             '') ;;
@@ -444,7 +445,7 @@ claim_master_role() {
 # bounded by a second, so that silent peers cost one second, not three each.
 sentinels_naming_me() {
     naming_dir=$(mktemp -d)
-    for sentinel_host in "$LOCAL_HOST" $(for peer in $(peer_ordinals); do pod_fqdn "$peer"; done); do
+    for sentinel_host in $(sentinel_hosts); do
         (
             PEER_CALL_TIMEOUT_SECONDS=1
             sentinel_named_master_at "$sentinel_host" >"$naming_dir/$sentinel_host"
