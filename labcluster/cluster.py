@@ -322,6 +322,7 @@ class LabCluster:
             removed += self._remove_containers()
         removed += [r for r in [processes.stop(layout, "containerd")] if r]
         removed += processes.kill_all(processes.processes_mentioning(str(layout.containerd_socket)))
+        removed += host.remove_stale_shim_sockets()
         removed += [r for r in [processes.stop(layout, "kube-apiserver"), processes.stop(layout, "etcd")] if r]
         removed += host.unmount_below(layout.root)
         removed += host.remove_pod_netns(known_netns)
@@ -389,6 +390,7 @@ def leftovers(layout: Layout) -> list[str]:
     found += [f"{command} chain {chain}" for command, chain in host.iptables_chains() if chain.startswith("KUBE-")]
     found += [f"ipset {s}" for s in host.lab_ipsets()]
     found += [f"netns {n}" for n in LabCluster._pod_netns()]
+    found += [f"stale shim socket {path}" for path in host.stale_shim_sockets()]
     if layout.root.exists():
         found.append(f"directory {layout.root}")
     if HOSTPATH_PV_DIR.exists():

@@ -13,7 +13,9 @@ def containerd_toml(layout: Layout) -> str:
     return f"""\
 # containerd 1.6 (Debian), run by hand: no systemd on these machines, so cgroupfs; the sandbox
 # image is built locally (no registry); restrict_oom_score_adj because the machine has no
-# CAP_SYS_RESOURCE; hugetlb is not mounted in this cgroup v1 hierarchy.
+# CAP_SYS_RESOURCE; hugetlb is not mounted in this cgroup v1 hierarchy. runc keeps its state
+# below the lab's root, which `down` removes; only the shims' sockets are fixed to
+# /run/containerd/s (host.stale_shim_sockets).
 version = 2
 root = "{layout.containerd_root}"
 state = "{layout.containerd_state}"
@@ -38,6 +40,7 @@ state = "{layout.containerd_state}"
 [{cri}.containerd.runtimes.runc.options]
   SystemdCgroup = false
   BinaryName = "/usr/sbin/runc"
+  Root = "{layout.runc_root}"
 
 [{cri}.cni]
   bin_dir = "/usr/lib/cni"

@@ -8,6 +8,7 @@ import json
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import Optional
@@ -262,6 +263,34 @@ def iptables_chains() -> list[tuple[str, str]]:
             done = run(save, "-t", table, check=False)
             chains += [(iptables, line[1:].split()[0]) for line in done.stdout.splitlines() if line.startswith(":")]
     return chains
+
+
+# containerd 1.6's shims listen here whatever the daemon's state directory (not configurable).
+SHIM_SOCKET_DIR = Path("/run/containerd/s")
+
+
+def stale_shim_sockets() -> list[Path]:
+    """Shim sockets nobody listens on: a shim killed with its containers leaves its socket file
+    behind. A socket that still answers (another containerd's shim) is not stale."""
+    stale = []
+    for path in sorted(SHIM_SOCKET_DIR.glob("*")) if SHIM_SOCKET_DIR.is_dir() else []:
+        if not path.is_socket():
+            continue
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(1)
+            try:
+                sock.connect(str(path))
+            except OSError:
+                stale.append(path)
+    return stale
+
+
+def remove_stale_shim_sockets() -> list[str]:
+    removed = []
+    for path in stale_shim_sockets():
+        path.unlink(missing_ok=True)
+        removed.append(f"stale shim socket {path}")
+    return removed
 
 
 def remove_hostpath_volumes() -> list[str]:

@@ -140,6 +140,11 @@ class Layout:
         return self.root / "containerd" / "state"
 
     @property
+    def runc_root(self) -> Path:
+        """runc's state of the containers (its default, /run/containerd/runc, outlives `down`)."""
+        return self.root / "runc"
+
+    @property
     def containerd_socket(self) -> Path:
         return self.root / "containerd" / "containerd.sock"
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,15 @@ def test_containerd_uses_the_lab_pause_image_and_its_own_cni_directory(layout):
     assert "restrict_oom_score_adj = true" in text
     assert f'conf_dir = "{layout.cni_conf_dir}"' in text
     assert "SystemdCgroup = false" in text
+
+
+def test_every_state_directory_of_containerd_and_runc_is_below_the_lab_root(layout):
+    """`down` removes the lab's root: runc's default root (/run/containerd/runc) would keep a
+    state directory per container of every cluster ever run."""
+    config = tomllib.loads(configs.containerd_toml(layout))
+    runc = config["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]["runc"]["options"]
+    for path in (config["root"], config["state"], runc["Root"]):
+        assert Path(path).is_relative_to(layout.root), path
 
 
 def test_pods_are_not_masqueraded_out(layout):
@@ -112,3 +123,19 @@ def test_certificates_and_self_contained_kubeconfigs(layout):
     subject = subprocess.run(["openssl", "x509", "-noout", "-subject", "-in", str(layout.pki / "kubelet.crt")],
                              capture_output=True, text=True).stdout
     assert "system:nodes" in subject
+
+
+def test_only_shim_sockets_nobody_listens_on_are_stale(tmp_path, monkeypatch):
+    """A shim killed with its containers leaves its socket file in /run/containerd/s; `down`
+    removes those, and never a socket that still answers (a shim of another containerd)."""
+    monkeypatch.setattr(host, "SHIM_SOCKET_DIR", tmp_path)
+    live_path, dead_path = tmp_path / "live", tmp_path / "dead"
+    (tmp_path / "not-a-socket").write_text("")
+    with socket.socket(socket.AF_UNIX) as live, socket.socket(socket.AF_UNIX) as dead:
+        live.bind(str(live_path))
+        live.listen()
+        dead.bind(str(dead_path))  # bound, never listening: what a killed shim leaves behind
+        assert host.stale_shim_sockets() == [dead_path]
+        assert host.remove_stale_shim_sockets() == [f"stale shim socket {dead_path}"]
+        assert not dead_path.exists() and live_path.exists()
+        assert host.stale_shim_sockets() == []
