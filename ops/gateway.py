@@ -12,8 +12,9 @@ from stack_config import names
 
 SWITCHOVER_SCRIPT = f"{names.SCRIPTS_DIR}/{names.REDIS_SWITCHOVER_SCRIPT}"
 # redis-switchover.sh: up to 25 s for the sentinels to see the priorities, then the handover's
-# budget (down-after + 10 s); a minute on top covers slow exec and DNS.
-SWITCHOVER_TIMEOUT_MARGIN_SECONDS = 60 + 25 + 10
+# budget (down-after + 10 s), then up to 25 s for them to see the priorities set back; a minute
+# on top covers slow exec and DNS.
+SWITCHOVER_TIMEOUT_MARGIN_SECONDS = 60 + 25 + 10 + 25
 EXEC_TIMEOUT_SECONDS = 20.0
 
 

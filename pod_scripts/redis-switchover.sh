@@ -8,7 +8,11 @@
 # <ordinal>: the pod to promote; without it Sentinel picks the best replica. To make Sentinel
 # pick the chosen pod, the other online replicas get replica-priority 0 (never promoted) until
 # every answering sentinel has seen it (Sentinel reads it from INFO, every 10 s outside a
-# failover); their configured priority is set back when the script ends, however it ends.
+# failover); their configured priority is set back when the script ends, however it ends. After
+# a switchover it waits, as at the start, until every answering sentinel names the new master
+# and sees the configured priority again: a sentinel that still saw 0 would refuse the next handover (NOGOODSLAVE), and
+# a pod deleted in those seconds (a rollout, a drain) would stop without one, failing over only
+# after down-after.
 #
 # Prints the new master's FQDN and exits 0 once the sentinels name it; otherwise exits 1 with
 # why (the role has not moved, except after "no new master named", where it may still move).
@@ -27,6 +31,7 @@ SCRIPT_NAME=redis-switchover
 # Sentinel refreshes a replica's INFO every 10 s: two periods and a margin.
 PRIORITY_SEEN_SECONDS=25
 DEMOTED_REPLICAS=
+RESTORED_REPLICAS=
 
 # "<replica fqdn> <slave-priority>" per replica the sentinel at <host> knows (SENTINEL REPLICAS).
 sentinel_replica_priorities() {
@@ -38,14 +43,26 @@ sentinel_replica_priorities() {
         END { if (ip != "") print ip, priority }'
 }
 
-# Whether every answering sentinel reports priority 0 for each replica in DEMOTED_REPLICAS.
-sentinels_see_demotions() {
+# Whether every answering sentinel reports priority <priority> for each replica of <replicas>
+# (and, given <master>, names <master>).
+sentinels_see_priority() {
     for ordinal in $MY_ORDINAL $(peer_ordinals); do
         priorities=$(sentinel_replica_priorities "$(pod_fqdn "$ordinal")")
         [ -n "$priorities" ] || continue
-        for replica in $DEMOTED_REPLICAS; do
-            printf '%s\n' "$priorities" | grep -qx "$replica 0" || return 1
+        [ -z "${3:-}" ] || [ "$(sentinel_named_master_at "$(pod_fqdn "$ordinal")")" = "$3" ] || return 1
+        for replica in $2; do
+            printf '%s\n' "$priorities" | grep -qx "$replica $1" || return 1
         done
+    done
+}
+
+# Waits, at most PRIORITY_SEEN_SECONDS, until every answering sentinel reports priority
+# <priority> for each replica of <replicas> (and names [<master>]); returns 1 when they do not.
+wait_until_sentinels_see_priority() {
+    seen_deadline=$(($(now_seconds) + PRIORITY_SEEN_SECONDS))
+    until sentinels_see_priority "$1" "$2" "${3:-}"; do
+        [ "$(now_seconds)" -lt "$seen_deadline" ] || return 1
+        sleep 1
     done
 }
 
@@ -55,6 +72,7 @@ restore_priorities() {
         reply=$(redis_cli "$replica" CONFIG SET replica-priority "$configured" 2>&1) || true
         log "$replica: replica-priority $configured again -> $reply"
     done
+    RESTORED_REPLICAS=$DEMOTED_REPLICAS
     DEMOTED_REPLICAS=
 }
 
@@ -72,12 +90,8 @@ choose() {
         [ "$reply" = OK ] || die "$replica: CONFIG SET replica-priority 0 failed ($reply)"
         DEMOTED_REPLICAS="$DEMOTED_REPLICAS $replica"
     done
-    deadline=$(($(now_seconds) + PRIORITY_SEEN_SECONDS))
-    until sentinels_see_demotions; do
-        [ "$(now_seconds)" -lt "$deadline" ] ||
-            die "after $PRIORITY_SEEN_SECONDS s not every sentinel sees replica-priority 0 of:$DEMOTED_REPLICAS"
-        sleep 1
-    done
+    wait_until_sentinels_see_priority 0 "$DEMOTED_REPLICAS" ||
+        die "after $PRIORITY_SEEN_SECONDS s not every sentinel sees replica-priority 0 of:$DEMOTED_REPLICAS"
     log "every answering sentinel sees replica-priority 0 of:${DEMOTED_REPLICAS:- (no other replica)}"
 }
 
@@ -102,6 +116,14 @@ main() {
     esac
     if [ $# -gt 0 ] && [ "$new_master" != "$(pod_fqdn "$1")" ]; then
         die "the sentinels promoted $new_master, not pod $1"
+    fi
+    restore_priorities
+    if [ -n "$RESTORED_REPLICAS" ]; then
+        if wait_until_sentinels_see_priority "$configured" "$RESTORED_REPLICAS" "$new_master"; then
+            log "every answering sentinel names $new_master and sees replica-priority $configured of:$RESTORED_REPLICAS"
+        else
+            log "WARNING: after $PRIORITY_SEEN_SECONDS s not every sentinel names $new_master and sees replica-priority $configured of:$RESTORED_REPLICAS: a handover may be refused (NOGOODSLAVE) until they do"
+        fi
     fi
     log "switchover done: the master is $new_master"
     printf '%s\n' "$new_master"

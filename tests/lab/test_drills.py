@@ -97,8 +97,48 @@ def test_a_planned_switchover_moves_the_master_to_the_chosen_pod_without_losing_
     # The old master was not restarted: same pod, now a replica of the chosen one.
     assert gateway.roles().get(trial["old_master"]) == "slave"
     # Sentinel may wait up to its 10 s INFO period before it sees the priorities; then the handover.
-    assert fault["done_at"] - fault["fault_at"] <= 25 + gateway.timing.down_after_ms / 1000 + 10
+    # Up to 25 s for the sentinels to see the other replicas unpromotable, the handover, then up to
+    # 25 s for them to see the priorities set back.
+    assert fault["done_at"] - fault["fault_at"] <= 25 + gateway.timing.down_after_ms / 1000 + 10 + 25
     assert trial["restored_s"] is not None and trial["restored_s"] <= restore_bound(gateway)
+
+
+def _replica_priorities(gateway, pod: str) -> dict[str, str]:
+    """Replica pod -> the replica-priority the sentinel of <pod> has for it (SENTINEL REPLICAS)."""
+    panel = gateway.panel
+    client = redis.Redis(gateway.pod_ip(pod), panel.port, password=panel.password, socket_timeout=5,
+                         decode_responses=True)
+    try:
+        replicas = client.execute_command("SENTINEL", "REPLICAS", panel.master_set)
+    finally:
+        client.close()
+    priorities = {}
+    for replica in replicas:
+        fields = replica if isinstance(replica, dict) else dict(zip(replica[::2], replica[1::2]))
+        priorities[gateway.pod_of(fields["ip"])] = fields["slave-priority"]
+    return priorities
+
+
+def test_when_a_switchover_returns_every_sentinel_sees_the_replicas_promotable_again(gateway):
+    """A switchover makes the replicas it did not choose unpromotable (replica-priority 0) while it
+    runs. Sentinel reads a replica's priority from its INFO every 10 s, so when the switchover
+    returned as soon as it had set the priorities back, a graceful delete of the new master in
+    the next seconds found no promotable replica (NOGOODSLAVE), stopped without a handover, and
+    the set failed over only after down-after (the volume-lost drill that ran right after the
+    switchover drill saw the sentinels judge the master objectively down). The switchover now
+    returns once every sentinel sees the configured priority again."""
+    master = gateway.panel.wait_agreed_master(restore_bound(gateway))
+    others = [pod for pod in gateway.pod_names() if pod != master]
+    assert len(others) >= 2, "the drill needs a replica the switchover does not choose"
+    chosen = others[-1]
+    assert gateway.pod_of(gateway.switchover(master, chosen)) == chosen
+    configured = {pod: gateway.node_command(pod, "CONFIG", "GET", "replica-priority")["replica-priority"]
+                  for pod in gateway.pod_names() if pod != chosen}
+    assert set(configured.values()) != {"0"}, configured
+    seen = {pod: _replica_priorities(gateway, pod) for pod in gateway.pod_names()}
+    for pod, priorities in seen.items():
+        assert priorities == configured, f"the sentinel of {pod} sees {priorities}, the replicas run {configured}"
+    gateway.wait_healthy(restore_bound(gateway))
 
 
 def test_a_master_whose_volume_was_lost_is_rebuilt_as_a_replica_without_losing_a_write(gateway):
