@@ -10,9 +10,9 @@
 # every answering sentinel has seen it (Sentinel reads it from INFO, every 10 s outside a
 # failover); their configured priority is set back when the script ends, however it ends. After
 # a switchover it waits, as at the start, until every answering sentinel names the new master
-# and sees the configured priority again: a sentinel that still saw 0 would refuse the next handover (NOGOODSLAVE), and
-# a pod deleted in those seconds (a rollout, a drain) would stop without one, failing over only
-# after down-after.
+# and sees the configured priority again: a sentinel that still saw 0 would refuse the next
+# handover (NOGOODSLAVE), and a pod deleted in those seconds (a rollout, a drain) would stop
+# without one, failing over only after down-after.
 #
 # Prints the new master's FQDN and exits 0 once the sentinels name it; otherwise exits 1 with
 # why (the role has not moved, except after "no new master named", where it may still move).
@@ -31,7 +31,6 @@ SCRIPT_NAME=redis-switchover
 # Sentinel refreshes a replica's INFO every 10 s: two periods and a margin.
 PRIORITY_SEEN_SECONDS=25
 DEMOTED_REPLICAS=
-RESTORED_REPLICAS=
 
 # "<replica fqdn> <slave-priority>" per replica the sentinel at <host> knows (SENTINEL REPLICAS).
 sentinel_replica_priorities() {
@@ -66,13 +65,16 @@ wait_until_sentinels_see_priority() {
     done
 }
 
+configured_priority() {
+    redis_setting "$TEMPLATE_DIR/redis.conf" replica-priority 100
+}
+
 restore_priorities() {
-    configured=$(redis_setting "$TEMPLATE_DIR/redis.conf" replica-priority 100)
+    configured=$(configured_priority)
     for replica in $DEMOTED_REPLICAS; do
         reply=$(redis_cli "$replica" CONFIG SET replica-priority "$configured" 2>&1) || true
         log "$replica: replica-priority $configured again -> $reply"
     done
-    RESTORED_REPLICAS=$DEMOTED_REPLICAS
     DEMOTED_REPLICAS=
 }
 
@@ -117,12 +119,15 @@ main() {
     if [ $# -gt 0 ] && [ "$new_master" != "$(pod_fqdn "$1")" ]; then
         die "the sentinels promoted $new_master, not pod $1"
     fi
+    restored=$DEMOTED_REPLICAS
     restore_priorities
-    if [ -n "$RESTORED_REPLICAS" ]; then
-        if wait_until_sentinels_see_priority "$configured" "$RESTORED_REPLICAS" "$new_master"; then
-            log "every answering sentinel names $new_master and sees replica-priority $configured of:$RESTORED_REPLICAS"
+    if [ -n "$restored" ]; then
+        priority=$(configured_priority)
+        if wait_until_sentinels_see_priority "$priority" "$restored" "$new_master"; then
+            log "every answering sentinel names $new_master and sees replica-priority $priority of:$restored"
         else
-            log "WARNING: after $PRIORITY_SEEN_SECONDS s not every sentinel names $new_master and sees replica-priority $configured of:$RESTORED_REPLICAS: a handover may be refused (NOGOODSLAVE) until they do"
+            log "WARNING: after $PRIORITY_SEEN_SECONDS s not every sentinel names $new_master and sees" \
+                "replica-priority $priority of:$restored: a handover may be refused (NOGOODSLAVE) until they do"
         fi
     fi
     log "switchover done: the master is $new_master"
