@@ -163,6 +163,18 @@ def gateway_identity_env(namespace: str, cluster_domain: str, engine: EngineBina
     })]
 
 
+def topology_start_env() -> list[k8s.core.v1.EnvVarArgs]:
+    """The topology ConfigMap's keys as variables (names.topology_env), for the start scripts: the
+    kubelet resolves them at each container start, while it refreshes a mounted ConfigMap only at
+    the pod's next sync (pod_scripts/common.sh, topology_as_at_container_start). References, not
+    values: the pod template is the same for every pod count, so a scale rolls no pod."""
+    return [k8s.core.v1.EnvVarArgs(
+        name=names.topology_env(key),
+        value_from=k8s.core.v1.EnvVarSourceArgs(
+            config_map_key_ref=k8s.core.v1.ConfigMapKeySelectorArgs(name=names.GATEWAY_TOPOLOGY_CONFIG_MAP, key=key)))
+        for key in names.TOPOLOGY_KEYS]
+
+
 def secret_env(variable: str, secret_name: str, key: str) -> k8s.core.v1.EnvVarArgs:
     """An env var read from a Secret, so the value never appears in the pod spec."""
     return k8s.core.v1.EnvVarArgs(

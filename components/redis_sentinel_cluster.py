@@ -61,6 +61,7 @@ from .pod_spec import (
     tcp_probe,
     tmp_mount,
     tmp_volume,
+    topology_start_env,
     volume_permissions_container,
     with_accepted,
     workload_annotations,
@@ -412,6 +413,7 @@ class RedisSentinelCluster(pulumi.ComponentResource):
             "DNS_WAIT_SECONDS": gateway.dns_wait_seconds,
             "BOOT_PEER_WAIT_SECONDS": gateway.boot_peer_wait_seconds,
         })
+        env += topology_start_env()
         passwords: dict[str, str] = {}  # variable -> Secret key
         if gateway.auth.enabled and container == "redis":
             passwords["REDIS_PASSWORD"] = names.SECRET_KEY_REDIS_PASSWORD

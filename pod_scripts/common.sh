@@ -20,6 +20,9 @@
     # ConfigMap redis-gateway-topology: files `replicas` and `quorum` (topology_replicas,
     # topology_quorum). Read at each use, never kept: a scale changes them in running pods.
     TOPOLOGY_DIR=/etc/kubernaut-redis/topology
+    # Where topology_value reads: `files` (the mount above), or `container-start` (the start
+    # scripts, topology_as_at_container_start).
+    TOPOLOGY_SOURCE=files
     DATA_DIR=/data
     REDIS_DATA_DIR=$DATA_DIR/redis
     REDIS_CONF_DIR=$DATA_DIR/conf
@@ -100,13 +103,35 @@ load_pod_identity() {
     done
 }
 
-# A whole number > 0 from file <key> of the topology ConfigMap, or die naming the file.
+# The start scripts' view of the topology: the values the kubelet gave this container when it
+# started, TOPOLOGY_REPLICAS and TOPOLOGY_QUORUM (configMapKeyRefs to the same ConfigMap,
+# resolved at each container start from the kubelet's watch of it). The mounted files follow a
+# change only at the pod's next sync, a minute or more later: a sentinel restarted in that window
+# after a scale-in read the old pod count there and wrote known-sentinel lines for the pods just
+# removed (their names still resolve from DNS caches), and a sentinel forgets a peer only on a
+# reset. What runs long after the start (the fence, ops switchover, the Jobs' loops) reads the
+# files, which follow a scale under a running container; without the variables (a container
+# started elsewhere than from the StatefulSet), the start scripts read the files too.
+topology_as_at_container_start() {
+    TOPOLOGY_SOURCE=container-start
+}
+
+# A whole number > 0 from topology key <key> (TOPOLOGY_SOURCE says where), or die naming where.
 topology_value() {
-    topology_file=$TOPOLOGY_DIR/$1
-    [ -r "$topology_file" ] || die "cannot read $topology_file (ConfigMap redis-gateway-topology mounted?)"
-    topology_number=$(tr -d ' \r\n' <"$topology_file")
+    topology_number=
+    if [ "$TOPOLOGY_SOURCE" = container-start ]; then
+        topology_origin=TOPOLOGY_$(printf '%s' "$1" | tr '[:lower:]' '[:upper:]')
+        eval "topology_number=\${$topology_origin:-}"
+        topology_origin="environment variable $topology_origin"
+    fi
+    if [ -z "$topology_number" ]; then
+        topology_origin=$TOPOLOGY_DIR/$1
+        [ -r "$topology_origin" ] || die "cannot read $topology_origin (ConfigMap redis-gateway-topology mounted?)"
+        topology_number=$(cat "$topology_origin")
+    fi
+    topology_number=$(printf '%s' "$topology_number" | tr -d ' \r\n')
     case $topology_number in
-        '' | *[!0-9]* | 0) die "$topology_file must hold a whole number above 0, got '$topology_number'" ;;
+        '' | *[!0-9]* | 0) die "$topology_origin must hold a whole number above 0, got '$topology_number'" ;;
     esac
     printf '%s\n' "$topology_number"
 }

@@ -490,9 +490,10 @@ fence_watch() {
     named_at=$(now_seconds)
     fenced=no
     last_role=
+    # Read from the files at each poll: a scale changes the quorum under a running pod.
+    TOPOLOGY_SOURCE=files
     while :; do
         sleep 1
-        # Read at each poll: a scale changes the quorum under a running pod.
         quorum=$(topology_quorum) || continue
         role=$(redis_cli "$LOCAL_SOCKET" INFO replication 2>/dev/null | info_field role) || role=
         if [ "$role" = master ]; then
@@ -557,6 +558,9 @@ priority_watch() {
 }
 
 main() {
+    # The boot (peer lists, the election's count of peers) uses the topology of the container's
+    # start; the fence, which runs as long as the container, goes back to the files.
+    topology_as_at_container_start
     load_pod_identity
     log "starting $MY_FQDN (ordinal $MY_ORDINAL of $(topology_replicas))"
     wait_for_own_dns

@@ -13,8 +13,11 @@
 # - the master: the newest config epoch among the peer sentinels' answers and the persisted
 #   file; pod 0 only when neither exists (first bootstrap);
 # - peers: `known-sentinel` (with their fixed ids) and `known-replica` lines are generated for
-#   the ordinals below the topology's pod count whose names resolve, never for this sentinel itself, so that a
-#   scale-down leaves no phantom peer and a scale-up is known at once.
+#   the ordinals below the topology's pod count whose names resolve, never for this sentinel
+#   itself, so that a scale-down leaves no phantom peer and a scale-up is known at once. The pod
+#   count and quorum are the ones the kubelet gave the container at its start
+#   (topology_as_at_container_start): the mounted files may still hold the count from before a
+#   scale-in, and the removed pods' names may still resolve.
 set -eu
 SCRIPT_NAME=sentinel-start
 # shellcheck source-path=SCRIPTDIR
@@ -123,6 +126,7 @@ write_sentinel_conf() {
 }
 
 main() {
+    topology_as_at_container_start
     load_pod_identity
     log "starting the sentinel of $MY_FQDN (ordinal $MY_ORDINAL of $(topology_replicas), quorum $(topology_quorum))"
     wait_for_own_dns

@@ -20,6 +20,15 @@ GATEWAY_HAPROXY_CONFIG_MAP = "redis-gateway-haproxy-config"
 GATEWAY_TOPOLOGY_CONFIG_MAP = "redis-gateway-topology"
 TOPOLOGY_REPLICAS_KEY = "replicas"
 TOPOLOGY_QUORUM_KEY = "quorum"
+TOPOLOGY_KEYS = (TOPOLOGY_REPLICAS_KEY, TOPOLOGY_QUORUM_KEY)
+
+
+def topology_env(key: str) -> str:
+    """The variable that gives the gateway containers topology key <key> as it was at their start
+    (pod_scripts/common.sh, topology_value, which derives the same name)."""
+    return f"TOPOLOGY_{key.upper()}"
+
+
 # The Job that applies a topology to the running sentinels (quorum, and SENTINEL RESET of the
 # ones that still know pods a scale-in removed); its name ends in a digest of what it applies.
 GATEWAY_TOPOLOGY_JOB = "redis-gateway-topology"

@@ -168,15 +168,23 @@ class GatewayPods:
         self.set_topology(self.replicas)
 
     def set_topology(self, replicas: int) -> None:
-        """The topology ConfigMap's files as `pulumi up` of gateway.replicas = <replicas> makes them,
-        replaced in place under the running containers (each file renamed over, as atomically as the
-        kubelet's swap of a ConfigMap volume)."""
+        """The topology ConfigMap as `pulumi up` of gateway.replicas = <replicas> makes it: what the
+        containers started from now on get in their environment (pod_env), and the mounted files,
+        refreshed under the running containers."""
         self.replicas = replicas
+        self.write_topology_files(replicas)
+
+    def topology(self, replicas: int) -> dict[str, str]:
         scaled = self.cfg.model_copy(update={"gateway": self.cfg.gateway.model_copy(update={"replicas": replicas})})
-        files = redis_files.gateway_topology(scaled)
+        return redis_files.gateway_topology(scaled)
+
+    def write_topology_files(self, replicas: int) -> None:
+        """Only the mounted files, as they are for gateway.replicas = <replicas>: each file renamed
+        over, as atomically as the kubelet's swap of a ConfigMap volume. Alone, it stands for
+        files the kubelet has not refreshed yet after a change of the ConfigMap."""
         self.topology_dir.mkdir(parents=True, exist_ok=True)
         self.topology_dir.chmod(0o755)
-        for name, text in files.items():
+        for name, text in self.topology(replicas).items():
             staged = self.topology_dir / f".{name}.new"
             staged.write_text(text)
             staged.chmod(0o444)
@@ -237,6 +245,8 @@ class GatewayPods:
             "SENTINEL_PORT": str(names.SENTINEL_PORT),
             "DNS_WAIT_SECONDS": str(gateway.dns_wait_seconds),
             "BOOT_PEER_WAIT_SECONDS": str(gateway.boot_peer_wait_seconds),
+            # The topology ConfigMap's keys, as the kubelet resolves them at a container's start.
+            **{names.topology_env(key): value for key, value in self.topology(self.replicas).items()},
             **engine_binaries(self.engine.engine).env(),
         }
 

@@ -359,6 +359,41 @@ def test_restarted_sentinel_takes_the_template_and_keeps_its_state(gateway: Gate
         assert int(state["down-after-milliseconds"]) == CFG.gateway.down_after_milliseconds
 
 
+GHOSTS = f"{PREFIX}ghosts"
+
+
+def test_a_sentinel_restarted_before_its_topology_files_follow_a_scale_in_knows_only_the_remaining_pods(
+        gateway: GatewayPods, healthy: int):
+    """Just after `pulumi up` of gateway.replicas 5 -> 3, a restarted container gets the new
+    topology in its environment (the kubelet resolves it at the start), while the files mounted
+    in the pod still hold 5 until the kubelet's next sync, and the removed pods' names still
+    resolve from DNS caches (here a container holding both names, which answers on no port). A
+    sentinel that took the file's count would know the sentinels of pods 3 and 4 for good, and
+    need 3 of 5 votes to fail over."""
+    ordinal = replicas_of(gateway, healthy)[0]
+    removed = [gateway.fqdn(n) for n in (3, 4)]
+    podman("rm", "-f", "-t", "0", GHOSTS, check=False)
+    podman("run", "-d", "--name", GHOSTS, "--network", NETWORK,
+           *(arg for fqdn in removed for arg in ("--network-alias", fqdn)), CLIENT_IMAGE, "sleep", "600")
+    started = time.time()
+    try:
+        gateway.write_topology_files(5)
+        for fqdn in removed:
+            assert gateway.exec(ordinal, "sentinel", "getent", "hosts", fqdn).returncode == 0, fqdn
+        podman("restart", "-t", "5", gateway.container(ordinal, "sentinel"))
+        gateway.wait_healthy(RECOVERY_BOUND_S)  # num-other-sentinels = 2 everywhere
+        with gateway.sentinel(ordinal) as sentinel:
+            peers = sentinel.execute_command("SENTINEL", "SENTINELS", names.MASTER_SET)
+            state = reply_pairs(sentinel.execute_command("SENTINEL", "MASTER", names.MASTER_SET))
+    finally:
+        gateway.write_topology_files(gateway.replicas)
+        podman("rm", "-f", "-t", "0", GHOSTS, check=False)
+    assert sorted(p["ip"] for p in peers) == sorted(gateway.fqdn(o) for o in range(3) if o != ordinal)
+    assert int(state["quorum"]) == CFG.gateway.effective_quorum
+    assert f"(ordinal {ordinal} of 3, quorum {CFG.gateway.effective_quorum})" in gateway.logs(ordinal, "sentinel",
+                                                                                              since=started)
+
+
 # ---------------------------------------------------------------------------- failures
 
 

@@ -5,7 +5,9 @@ checked on the lab cluster by the scale drill, tests/lab/test_drills.py)."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 from components import topology_job
 from redis_files.scripts import POD_SCRIPTS_DIR
@@ -82,10 +84,51 @@ def test_the_scripts_bounds_are_the_jobs_deadline_parts():
     assert int(bounds["RELEARN_WAIT_SECONDS"]) == topology_job.RELEARN_WAIT_SECONDS
 
 
-def test_nothing_in_the_pods_reads_the_pod_count_from_the_environment(program):
-    """REPLICAS in the pod template rolled every pod on a scale; the scripts read the topology files."""
-    run = program("prod")
-    for container in run.object("StatefulSet", names.GATEWAY)["spec"]["template"]["spec"]["containers"]:
-        assert "REPLICAS" not in {e["name"] for e in container.get("env", [])}
+def test_the_pods_get_the_topology_only_by_reference_to_its_config_map(program):
+    """REPLICAS in the pod template rolled every pod on a scale. The start scripts take the
+    topology from variables the kubelet resolves at each container start (configMapKeyRefs: the
+    template is the same for every pod count); nothing else reads a pod count from the
+    environment."""
+    refs = {names.topology_env(key): {"name": names.GATEWAY_TOPOLOGY_CONFIG_MAP, "key": key}
+            for key in names.TOPOLOGY_KEYS}
+    assert set(refs) == {"TOPOLOGY_REPLICAS", "TOPOLOGY_QUORUM"}
+    containers = program("prod").object("StatefulSet", names.GATEWAY)["spec"]["template"]["spec"]["containers"]
+    by_name = {c["name"]: {e["name"]: e for e in c.get("env", [])} for c in containers}
+    for container in ("redis", "sentinel"):
+        env = by_name.pop(container)
+        assert {name: env[name]["valueFrom"]["configMapKeyRef"] for name in refs if name in env} == refs, container
+        assert all("value" not in env[name] for name in refs)
+        assert "REPLICAS" not in env
+    for container, env in by_name.items():  # the exporters run no pod script
+        assert not set(env) & (set(refs) | {"REPLICAS"}), container
     for script in POD_SCRIPTS_DIR.glob("*.sh"):
-        assert not re.search(r"\$\{?REPLICAS\b", script.read_text()), script.name
+        assert not re.search(r"\$\{?(REPLICAS|TOPOLOGY_REPLICAS|TOPOLOGY_QUORUM)\b", script.read_text()), script.name
+
+
+def _topology_value(tmp_path, source: str, key: str, env: dict[str, str], file_text: str = "5\n"):
+    """common.sh's topology_value <key> with TOPOLOGY_SOURCE=<source>, the topology files in
+    tmp_path holding <file_text>, and <env>."""
+    (tmp_path / key).write_text(file_text)
+    script = (f'. "{POD_SCRIPTS_DIR / "common.sh"}"; TOPOLOGY_DIR="{tmp_path}"; '
+              f'{"topology_as_at_container_start; " if source == "container-start" else ""}topology_value {key}')
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30,
+                          env={"PATH": os.environ["PATH"], **env})
+
+
+def test_the_start_scripts_read_the_topology_of_the_containers_start_and_the_rest_the_files(tmp_path):
+    fresh = {"TOPOLOGY_REPLICAS": "3\n", "TOPOLOGY_QUORUM": "2\n"}
+    started = _topology_value(tmp_path, "container-start", "replicas", fresh)
+    assert (started.returncode, started.stdout) == (0, "3\n"), started.stderr
+    assert _topology_value(tmp_path, "container-start", "quorum", fresh, "3\n").stdout == "2\n"
+    # The fence, the Jobs, ops switchover: the files, which follow a scale under a running container.
+    assert _topology_value(tmp_path, "files", "replicas", fresh).stdout == "5\n"
+    # A container started without the variables reads the files at its start too.
+    assert _topology_value(tmp_path, "container-start", "replicas", {}).stdout == "5\n"
+
+
+def test_a_bad_topology_value_is_refused_naming_where_it_came_from(tmp_path):
+    bad = _topology_value(tmp_path, "container-start", "replicas", {"TOPOLOGY_REPLICAS": "three"})
+    assert bad.returncode == 1
+    assert "environment variable TOPOLOGY_REPLICAS must hold a whole number above 0, got 'three'" in bad.stderr
+    zero = _topology_value(tmp_path, "files", "quorum", {}, "0\n")
+    assert zero.returncode == 1 and f"{tmp_path}/quorum must hold a whole number above 0, got '0'" in zero.stderr
