@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ops import GatewayOps
+from stack_config import names
 
 from .targets import SENTINEL_PORT
 
@@ -360,9 +361,28 @@ def scale_out_and_in(target, master: str) -> dict[str, Any]:
         fault[step]["healthy_at"] = target.wait_healthy(target.timing.restore_bound_seconds * target.replicas)
         fault[step]["status"] = _gateway_status(target)
         fault[step]["staying"] = _pod_lives(target, staying)
+    fault["sentinel_restarts"] = _restart_sentinels(target, staying)
     fault["timings_s"] = {f"pulumi up {step}": round(fault[step]["done_at"] - fault[step]["started_at"], 1)
                           for step in ("out", "in")}
     return fault
+
+
+def _restart_sentinels(target, pods: list[str]) -> dict[str, Any]:
+    """Right after a scale-in, each pod's sentinel SIGKILLed in turn (the kubelet restarts it),
+    each waited for until the invariants hold: the kubelet refreshes a running pod's mounted
+    topology files only at its next sync, a minute or more after the change, and the removed
+    pods' names still resolve from DNS caches. A sentinel that took its peers from a stale file
+    would know a removed pod's sentinel for good (nothing but a reset forgets one). `files`:
+    the pod count each pod's mounted file held just before its sentinel's kill, to show whether
+    a run met the window. `status`: ops status after the last one."""
+    restarts: dict[str, Any] = {"files": {}, "killed": []}
+    for pod in pods:
+        read = target.exec(pod, "sentinel", "cat", f"{names.TOPOLOGY_DIR}/{names.TOPOLOGY_REPLICAS_KEY}")
+        restarts["files"][pod] = read.stdout.strip() if read.returncode == 0 else f"? {read.stderr.strip()}"
+        restarts["killed"].append(target.kill_container(pod, "sentinel"))
+        restarts["healthy_at"] = target.wait_healthy(target.timing.restore_bound_seconds)
+    restarts["status"] = _gateway_status(target)
+    return restarts
 
 
 def _engines(target) -> dict[str, str]:
@@ -555,6 +575,13 @@ def _scale_steps_unmet(fault: dict[str, Any]) -> list[str]:
         if status["quorums"] != [majority]:
             unmet.append(f"after scaling {step} to {status['pods']} pods: sentinel quorums {status['quorums']}, "
                          f"expected the majority {majority}")
+    restarted = (fault.get("sentinel_restarts") or {}).get("status")
+    if restarted is not None:
+        unmet += [f"after the sentinels' restarts: {problem}" for problem in restarted["problems"]]
+        in_status = (fault.get("in") or {}).get("status") or {}
+        if restarted["quorums"] != in_status.get("quorums"):
+            unmet.append(f"after the sentinels' restarts: sentinel quorums {restarted['quorums']}, "
+                         f"expected {in_status.get('quorums')} as after scaling in")
     return unmet
 
 

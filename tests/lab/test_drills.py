@@ -193,7 +193,9 @@ def test_a_scale_out_and_back_rolls_no_pod_and_loses_no_acknowledged_write(gatew
     Sentinel and through the master-only endpoint: the pods that stay keep running (the pod
     count is not in their template), no failover, every sentinel ends with the topology's quorum
     and exactly the remaining pods (the topology Job's reset). Only the proxy pods roll (their
-    server list follows the pod count): a client of the endpoint reconnects once per step."""
+    server list follows the pod count): a client of the endpoint reconnects once per step.
+    Then each remaining sentinel is restarted in turn while the pods' mounted topology files may
+    still hold 5: each comes back knowing the 3 pods only, with their quorum."""
     trial = drill(gateway, "scale")
     assert trial["unmet"] == []
     assert trial["lost"] == 0, trial["lost_by_node"]
@@ -202,6 +204,9 @@ def test_a_scale_out_and_back_rolls_no_pod_and_loses_no_acknowledged_write(gatew
     fault = trial["fault"]
     assert (fault["out"]["status"]["pods"], fault["out"]["status"]["quorums"]) == (5, [3])
     assert (fault["in"]["status"]["pods"], fault["in"]["status"]["quorums"]) == (3, [2])
+    restarts = fault["sentinel_restarts"]
+    assert len(restarts["killed"]) == 3, restarts
+    assert (restarts["status"]["pods"], restarts["status"]["quorums"], restarts["status"]["problems"]) == (3, [2], [])
     # Bounds, not targets: no pod of the set stops, so no write waits for Sentinel.
     down_after_s = gateway.timing.down_after_ms / 1000
     assert trial["outage_s"] < down_after_s, trial["error_samples"]
