@@ -56,9 +56,14 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("--endpoint-writer", action="store_true",
                         help="a second writer through the master-only endpoint beside the one through Sentinel, in "
                         "any scenario (the day-2 operations always run one)")
+    parser.add_argument("--failover-client-writer", action="store_true",
+                        help="a third writer with go-redis v9's Sentinel client (FailoverClient: it subscribes to "
+                        "+switch-master; go/workload's `failover-writer`), under `failover_client` in the results")
     args = parser.parse_args(argv)
     if not 1 <= args.trials <= 200:
         parser.error("--trials must be between 1 and 200")
+    if args.failover_client_writer and SCENARIOS[args.scenario].floor:
+        parser.error("--failover-client-writer: only in the gateway's scenarios, not on the floor")
     return args
 
 
@@ -75,6 +80,11 @@ def endpoint_part(trial: dict[str, Any]) -> str:
             f"{endpoint.get('acked')} acknowledged, masters {' -> '.join(pod for _, pod in trial['masters'])}")
 
 
+def failover_client_part(measured: dict[str, Any]) -> str:
+    return (f", go-redis FailoverClient: outage {measured['outage_s']} s, lost {measured['lost']} of "
+            f"{measured.get('acked')} acknowledged")
+
+
 def trial_line(trial: dict[str, Any]) -> str:
     if trial.get("error") and "outage_s" not in trial:
         return f"trial {trial['trial']}: ERROR {trial['error']}"
@@ -86,6 +96,7 @@ def trial_line(trial: dict[str, Any]) -> str:
             f"TILT {trial['tilt'] or 'none'}, chains {list(trial.get('chains', {})) or 'none'}, "
             f"aborts {trial.get('aborts') or 'none'}"
             + (endpoint_part(trial) if "endpoint" in trial else "")
+            + (failover_client_part(trial["failover_client"]) if "failover_client" in trial else "")
             + "".join(f", {name} {seconds} s" for name, seconds in timings.items())
             + (f", UNMET: {'; '.join(trial['unmet'])}" if trial["unmet"] else ""))
 
@@ -97,7 +108,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     echo = (lambda text: print(text, file=sys.stderr, flush=True))
     engine = [e for e in LAB_ENGINE_IMAGES if e.name == args.engine]
     overrides = [*(engine[0].overrides() if engine else []), *args.overrides]
-    options = Options(overrides=overrides, deploy=args.deploy, fresh=args.fresh, rate=args.rate, echo=echo)
+    options = Options(overrides=overrides, deploy=args.deploy, fresh=args.fresh, rate=args.rate, echo=echo,
+                      failover_client_writer=args.failover_client_writer)
     trials = []
     with cluster_for(scenario, options) as target:
         for number in range(1, args.trials + 1):

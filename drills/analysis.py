@@ -119,21 +119,30 @@ def summarize(trials: list[dict[str, Any]], key: str = "outage_s") -> dict[str, 
         "master_moves": _master_moves(trials),
         # The second writer, through the master-only endpoint, in the scenarios that run one.
         "endpoint": _endpoint_summary([t for t in trials if "endpoint" in t]),
+        # The third writer, with go-redis's Sentinel client, in the runs that had one.
+        "failover_client": _writer_summary([t["failover_client"] for t in trials if "failover_client" in t]),
     }
+
+
+def _writer_summary(measured: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """Outage percentiles and verified losses of a second or third writer over the trials."""
+    if not measured:
+        return None
+    values = [m["outage_s"] for m in measured if m.get("outage_s") is not None]
+    lost = [m["lost"] for m in measured if m.get("lost") is not None]
+    return {"measured": len(values), "p50": percentile(values, 0.50), "p95": percentile(values, 0.95),
+            "max": max(values) if values else None, "lost_total": sum(lost), "verified": len(lost),
+            "failed_attempts": sum(m.get("failed_attempts") or 0 for m in measured)}
 
 
 def _endpoint_summary(trials: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
     if not trials:
         return None
     measured = [t["endpoint"] for t in trials]
-    values = [m["outage_s"] for m in measured if m.get("outage_s") is not None]
-    lost = [m["lost"] for m in measured if m.get("lost") is not None]
     follows = [endpoint_follow(t) for t in trials]
     behind = [f["behind_sentinel_writer_s"] for f in follows if f.get("behind_sentinel_writer_s") is not None]
     after_named = [f["after_majority_named_s"] for f in follows if f.get("after_majority_named_s") is not None]
-    return {"measured": len(values), "p50": percentile(values, 0.50), "p95": percentile(values, 0.95),
-            "max": max(values) if values else None, "lost_total": sum(lost), "verified": len(lost),
-            "failed_attempts": sum(m.get("failed_attempts") or 0 for m in measured),
+    return {**_writer_summary(measured),
             "readonly_replies": sum((m.get("errors") or {}).get("ReadOnlyError", 0) for m in measured),
             "behind_p50": percentile(behind, 0.50), "behind_max": max(behind) if behind else None,
             "after_named_p50": percentile(after_named, 0.50),

@@ -210,6 +210,12 @@ DRILL_RUNS = {
         "python -m drills master-kill --trials 5 --endpoint-writer --set gateway.downAfterMilliseconds=1500 --json"),
 }
 PRESSURE_RUNS = ("pressure-fast-profile.json", "pressure-fast-profile-1500.json")
+# The same drills with a third writer, go-redis's Sentinel client (--failover-client-writer).
+FAILOVER_CLIENT_RUNS = {
+    "drill-failover-client-master-delete.json": (
+        "master deleted gracefully",
+        "python -m drills master-delete --trials 5 --endpoint-writer --failover-client-writer --json"),
+}
 
 
 def _seconds(value: Any) -> str:
@@ -239,6 +245,25 @@ def drill_run_lines(docs: Path) -> list[str]:
                   "majority of the sentinels named the new master (max) | READONLY through the endpoint | lost "
                   "(Sentinel + endpoint) |",
                   "| --- | --- | --- | --- | --- | --- | --- |", *rows]
+    clients = []
+    for name, (what, command) in FAILOVER_CLIENT_RUNS.items():
+        path = docs / name
+        if not path.is_file():
+            continue
+        summary = json.loads(path.read_text())["summary"]
+        endpoint, go = summary.get("endpoint") or {}, summary.get("failover_client") or {}
+        clients.append(f"| {what} (`{name}`; `{command}`) | {summary['trials']} | "
+                       + " | ".join(f"{_seconds(w.get('p50'))} / {_seconds(w.get('p95'))} / {_seconds(w.get('max'))} s"
+                                    for w in (summary, go, endpoint))
+                       + f" | {summary['lost_total']} + {go.get('lost_total', '-')} + {endpoint.get('lost_total', '-')} |")
+    if clients:
+        lines += ["", "Through Sentinel discovery as each client library does it, in the same trials: redis-py's "
+                  "Sentinel client asks the sentinels again when a connection fails (the drills' writer), "
+                  "go-redis v9's FailoverClient also subscribes to `+switch-master` (go/workload's "
+                  "`failover-writer`, with the Gateway's pool, timeouts and retries):", "",
+                  "| run | trials | redis-py Sentinel client: outage p50 / p95 / max | go-redis FailoverClient | "
+                  "master-only endpoint | lost (redis-py + go-redis + endpoint) |",
+                  "| --- | --- | --- | --- | --- | --- |", *clients]
     pressure = []
     for name in PRESSURE_RUNS:
         path = docs / name

@@ -26,7 +26,7 @@ from .analysis import endpoint_metrics, writer_metrics
 from .floor import FloorCluster
 from .observe import ReplicationWatch, TiltWatch, failover_aborts, notable_sentinel_lines
 from .scenarios import Scenario, unmet_expectations
-from .targets import REDIS_PORT, GatewayTarget, Target, stack_timing
+from .targets import GO_WRITER_PROGRAM, REDIS_PORT, GatewayTarget, Target, stack_timing
 
 READY_TIMEOUT_SECONDS = 300.0
 
@@ -41,6 +41,8 @@ class Options:
     tail_seconds: float = 2.0
     echo: Any = None  # callable(str) for progress lines
     checkpoint: Any = None  # callable(results) after every trial of a benchmark
+    # A third writer with go-redis's Sentinel client (Target.failover_client_writer).
+    failover_client_writer: bool = False
 
     def say(self, text: str) -> None:
         if self.echo:
@@ -57,6 +59,13 @@ def lab_cluster(options: Options) -> Cluster:
 
     LabCluster.default().up(options.say)
     return KubernetesCluster.lab()
+
+
+def go_writer_binary() -> str:
+    """go/workload's binary, as scripts/build-cluster builds it beside the cluster's."""
+    from labcluster.cluster import find_binaries
+
+    return str(find_binaries() / GO_WRITER_PROGRAM)
 
 
 def lab_stack(options: Options):
@@ -148,11 +157,14 @@ def _measure(target: Target, scenario: Scenario, number: int, options: Options) 
     max_seconds += scenario.extra_seconds
     endpoint_writer = (target.writer(f"{prefix}:endpoint", options.rate, max_seconds, through_endpoint=True)
                        if scenario.endpoint_writer else contextlib.nullcontext())
+    go_writer = (target.failover_client_writer(f"{prefix}:go", options.rate, max_seconds, go_writer_binary())
+                 if options.failover_client_writer else contextlib.nullcontext())
     with TiltWatch(target.panel) as tilt, replication, target.writer(prefix, options.rate, max_seconds) as writer, \
-            endpoint_writer as through_endpoint:
+            endpoint_writer as through_endpoint, go_writer as failover_client:
         writer.wait_steady(options.steady_seconds)
-        if through_endpoint:
-            through_endpoint.wait_steady(options.steady_seconds)
+        for other in (through_endpoint, failover_client):
+            if other:
+                other.wait_steady(options.steady_seconds)
         fault = scenario.apply(target, old_master)
         fault_at = fault["fault_at"]
         restored_at: Optional[float] = None
@@ -164,9 +176,16 @@ def _measure(target: Target, scenario: Scenario, number: int, options: Options) 
         time.sleep(options.tail_seconds)
         result = writer.stop()
         endpoint_result = through_endpoint.stop() if through_endpoint else None
+        failover_client_result = failover_client.stop() if failover_client else None
     measured = writer_metrics(result, fault_at, old_master, target.pod_of)
     if endpoint_result is not None:
         measured["endpoint"] = endpoint_metrics(endpoint_result, fault_at)
+    if failover_client_result is not None:
+        # Its replies do not name their node: the endpoint's figures (outage, lost) fit it.
+        measured["failover_client"] = {
+            **endpoint_metrics(failover_client_result, fault_at),
+            # go-redis's log, [seconds after the fault, line]: the sentinel it followed, its switch
+            "client_log": [[round(at - fault_at, 3), line] for at, line in failover_client_result.get("client_log") or []]}
     new_master = target.panel.agreed_master()
     epoch_after = target.panel.max_epoch()
     measured.update({

@@ -607,6 +607,8 @@ def unmet_expectations(scenario: Scenario, trial: dict[str, Any]) -> list[str]:
         unmet.append(f"acknowledged writes not verified: {trial.get('verify_error')}")
     if "endpoint" in trial and trial["endpoint"].get("lost") is None:
         unmet.append(f"writes through the endpoint not verified: {trial['endpoint'].get('verify_error')}")
+    if "failover_client" in trial and trial["failover_client"].get("lost") is None:
+        unmet.append(f"writes of the go-redis writer not verified: {trial['failover_client'].get('verify_error')}")
     fault = trial.get("fault") or {}
     unmet += _engine_steps_unmet(fault) + _scale_steps_unmet(fault) + _volume_unmet(fault)
     if scenario.fenced_only and trial.get("odown_samples"):

@@ -37,6 +37,8 @@ OPERATOR_USER = names.ACL_USER_OPERATOR
 OPERATOR_SECRET_KEY = names.acl_secret_key(names.ACL_USER_OPERATOR)
 CLUSTER_DOMAIN = "cluster.local"
 CLIENT_NAME = "kubernaut-drills"
+GO_WRITER_CLIENT = "kubernaut-go-writer"
+GO_WRITER_PROGRAM = "gateway-workload"  # the binary scripts/build-cluster builds from go/workload
 LAB_STACK = "lab"
 INSTANCE_LABEL = "app.kubernetes.io/instance"
 FINISHED_PHASES = ("Succeeded", "Failed")
@@ -119,6 +121,8 @@ class Target:
         self.panel = SentinelPanel(self.pod_ips, SENTINEL_PORT, sentinel_password, master_set, self.pod_of)
         self._pods_lock = threading.Lock()
         self._pods_cache: tuple[float, dict[str, Any]] = (0.0, {})
+        # The client pod of the go-redis writer and the writer's path in it, once started.
+        self._go_writer: Optional[tuple[ClientSpec, str]] = None
 
     # ------------------------------------------------------------------ names
 
@@ -181,6 +185,9 @@ class Target:
 
     def stop_client(self) -> None:
         self.cluster.stop_client(self.client)
+        if self._go_writer is not None:
+            self.cluster.stop_client(self._go_writer[0])
+            self._go_writer = None
 
     def wait_healthy(self, timeout: float) -> float:
         """When the smoke invariants held and every pod was Ready (as kubectl shows it)."""
@@ -201,6 +208,20 @@ class Target:
             endpoint = f"{self.master_endpoint.host}:{self.master_endpoint.port}"
         return WriterProcess(self.cluster, self.client, self.sentinel_addresses, self.master_set, prefix, rate,
                              max_seconds, endpoint=endpoint)
+
+    def failover_client_writer(self, prefix: str, rate: float, max_seconds: float, binary: str) -> WriterProcess:
+        """The writer with go-redis v9's Sentinel client (`binary`: go/workload's gateway-workload,
+        run as `failover-writer`), which subscribes to +switch-master, beside redis-py's, which asks
+        the sentinels again only when a connection fails. It runs in a client pod of its own with
+        the drills' client's labels and passwords and a scratch directory for the binary, started
+        on first use and stopped with the drills' client."""
+        if self._go_writer is None:
+            spec = dataclasses.replace(self.client, name=GO_WRITER_CLIENT, packages=(), scratch=True)
+            self.cluster.start_client(spec)
+            self._go_writer = (spec, self.cluster.client_put(spec, binary, GO_WRITER_PROGRAM))
+        spec, path = self._go_writer
+        return WriterProcess(self.cluster, spec, self.sentinel_addresses, self.master_set, prefix, rate, max_seconds,
+                             program=(path, "failover-writer"))
 
     def client_exec(self, command: Sequence[str], timeout: float = 300.0):
         return self.cluster.client_exec(self.client, command, timeout=timeout)

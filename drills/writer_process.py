@@ -27,10 +27,12 @@ class WriterError(RuntimeError):
 class WriterProcess:
     def __init__(self, cluster: Cluster, client: ClientSpec, sentinels: list[str], master_set: str, prefix: str,
                  rate: float, max_seconds: float, endpoint: Optional[str] = None,
-                 options: Sequence[str] = ()) -> None:
+                 options: Sequence[str] = (), program: Sequence[str] = ("python3", "-m", "drills.writer")) -> None:
+        """`program`: the writer to run, drills.writer or one that takes the same options and
+        prints the same lines and result (go/workload's `gateway-workload failover-writer`)."""
         self.cluster = cluster
         self.client = client
-        self.command = ["python3", "-m", "drills.writer", "--sentinels", ",".join(sentinels),
+        self.command = [*program, "--sentinels", ",".join(sentinels),
                         "--master-set", master_set, "--rate", str(rate), "--max-seconds", str(max_seconds),
                         "--prefix", prefix, *(["--endpoint", endpoint] if endpoint else []), *options]
         self.max_seconds = max_seconds

@@ -19,6 +19,9 @@
 //   - closed loop (-rate 0): -pool workers send alerts back to back: the saturation throughput.
 //
 // Latencies go into log-linear histograms (buckets 2% wide), so the caller can merge runs.
+//
+// `gateway-workload failover-writer ...` is the drills' steady writer with go-redis's Sentinel
+// client instead (failover_writer.go).
 package main
 
 import (
@@ -301,6 +304,9 @@ func deleteKeys(ctx context.Context, client *redis.Client, prefix string) (int64
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "failover-writer" {
+		os.Exit(failoverWriter(os.Args[2:]))
+	}
 	target := flag.String("target", "endpoint", "the target's name in the output")
 	addr := flag.String("addr", "", "host:port of the Redis to drive")
 	passwordEnv := flag.String("password-env", "", "environment variable holding the password (none: no AUTH)")

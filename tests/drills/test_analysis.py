@@ -300,3 +300,31 @@ def test_the_endpoint_lag_is_measured_from_the_sentinel_writer_and_the_last_swit
     trial["sentinel_logs"] = {"redis-gateway-1": trial["sentinel_logs"]["redis-gateway-1"],
                               "redis-gateway-2": {"events": []}, "redis-gateway-0": {"events": []}}
     assert endpoint_follow(trial)["after_majority_named_s"] is None
+
+
+def test_the_go_redis_writer_is_summarised_reported_and_must_verify_its_writes():
+    """The third writer (go-redis's FailoverClient, `--failover-client-writer`): its outage and
+    losses in the summary and the trial line, and a trial whose writes it could not verify is
+    unmet, as for the other writers."""
+    from drills.__main__ import parse_args, trial_line
+    from drills.analysis import endpoint_metrics
+    from drills.scenarios import SCENARIOS, unmet_expectations
+
+    assert parse_args(["master-delete", "--failover-client-writer"]).failover_client_writer
+    with pytest.raises(SystemExit):
+        parse_args(["floor-master-kill", "--failover-client-writer"])
+    result = {**writer_result([[1, 100.0, 0], [2, 100.01, 0], [3, 101.2, 0]], lost=[3]), "nodes": ["failover-client"]}
+    measured = endpoint_metrics(result, 100.02)
+    trials = [{"outage_s": 1.0, "lost": 0, "failover_client": measured},
+              {"outage_s": 2.0, "lost": 0, "failover_client": {**measured, "outage_s": 0.4, "lost": 0}}]
+    summary = summarize(trials)["failover_client"]
+    assert (summary["p50"], summary["max"], summary["lost_total"], summary["verified"]) == (0.4, 1.19, 1, 2)
+    assert summarize([{"outage_s": 1.0, "lost": 0}])["failover_client"] is None
+    trial = {"trial": 1, "outage_s": 2.9, "first_ack_on_new_master_s": 3.7, "lost": 0, "acked": 300,
+             "restored_s": 17.5, "failover": True, "old_master": "redis-gateway-0", "new_master": "redis-gateway-2",
+             "tilt": [], "unmet": [], "masters": [], "failover_client": measured}
+    assert ", go-redis FailoverClient: outage 1.19 s, lost 1 of 3 acknowledged" in trial_line(trial)
+    delete = SCENARIOS["master-delete"]
+    unverified = {**trial, "failover_client": {**measured, "lost": None, "verify_error": "no master"}}
+    assert unmet_expectations(delete, trial) == []
+    assert unmet_expectations(delete, unverified) == ["writes of the go-redis writer not verified: no master"]

@@ -166,7 +166,13 @@ def test_the_benchmark_report_quotes_the_saved_drill_and_pressure_runs_with_thei
         "command": "python -m drills.pressure --minutes 30", "minutes": 30.0, "hogs": 2,
         "timing": {"down_after_ms": 1500}, "false_failovers": 0, "sdown_of_master": 1, "tilt": {"redis-gateway-0": 1},
         "writer": {"longest_gap_s": 0.159, "lost": 0, "acked": 35994}}))
+    (tmp_path / "drill-failover-client-master-delete.json").write_text(json.dumps({"summary": {
+        "trials": 5, "p50": 2.5, "p95": 2.7, "max": 2.75, "lost_total": 0,
+        "failover_client": {"p50": 1.1, "p95": 1.3, "max": 1.31, "lost_total": 0},
+        "endpoint": {"p50": 1.4, "p95": 1.8, "max": 1.8, "lost_total": 1}}}))
     text = "\n".join(drill_run_lines(tmp_path))
+    assert ("--endpoint-writer --failover-client-writer --json`) | 5 | 2.50 / 2.70 / 2.75 s | 1.10 / 1.30 / 1.31 s "
+            "| 1.40 / 1.80 / 1.80 s | 0 + 0 + 1 |") in text
     assert ("--set gateway.downAfterMilliseconds=1500 --json`) | 5 | 3.64 / 4.13 / 4.13 s | 3.51 / 3.96 / 3.96 s "
             "| 0.24 s | 0 | 0 + 0 |") in text
     assert "(`python -m drills.pressure --minutes 30`) | 30 min, 2 busy loops | 1500 ms | 0 | 1 | 1 | 0.16 s | 0 of 35994 |" in text

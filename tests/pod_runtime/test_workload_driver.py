@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,103 @@ def test_bad_input_fails_with_a_message(driver, server):
     unguarded = subprocess.run([str(driver), "-addr", f"127.0.0.1:{port}", "-cleanup", "-prefix", ""],
                                capture_output=True, text=True, timeout=30)
     assert unguarded.returncode == 2 and "-cleanup needs a -prefix" in unguarded.stderr
+
+
+# ------------------------------------------------------------------ failover-writer
+
+SENTINEL_PASSWORD = "workload-test-sentinel-password"
+
+
+@pytest.fixture
+def sentinel_set(tmp_path: Path):
+    """A master, its replica and one sentinel (quorum 1) on loopback, with passwords: the
+    smallest set a `SENTINEL FAILOVER` can switch."""
+    master_port, replica_port, sentinel_port = free_port(), free_port(), free_port()
+    common = f"bind 127.0.0.1\nsave \"\"\nappendonly no\nrequirepass {PASSWORD}\nmasterauth {PASSWORD}\n"
+    (tmp_path / "m").mkdir()
+    (tmp_path / "r").mkdir()
+    (tmp_path / "s").mkdir()
+    master_conf, replica_conf, sentinel_conf = tmp_path / "m/redis.conf", tmp_path / "r/redis.conf", tmp_path / "s/s.conf"
+    master_conf.write_text(f"port {master_port}\ndir {tmp_path / 'm'}\n{common}")
+    replica_conf.write_text(f"port {replica_port}\ndir {tmp_path / 'r'}\n{common}replicaof 127.0.0.1 {master_port}\n")
+    sentinel_conf.write_text(
+        f"port {sentinel_port}\nbind 127.0.0.1\ndir {tmp_path / 's'}\nrequirepass {SENTINEL_PASSWORD}\n"
+        f"sentinel monitor set1 127.0.0.1 {master_port} 1\nsentinel auth-pass set1 {PASSWORD}\n"
+        "sentinel down-after-milliseconds set1 1000\nsentinel failover-timeout set1 10000\n")
+    with running("redis-server", master_conf, master_port, PASSWORD) as master, \
+            running("redis-server", replica_conf, replica_port, PASSWORD) as replica, \
+            running("redis-sentinel", sentinel_conf, sentinel_port, SENTINEL_PASSWORD) as sentinel:
+        deadline = time.monotonic() + 30
+        while replica.info("replication").get("master_link_status") != "up" or \
+                not sentinel.execute_command("SENTINEL", "REPLICAS", "set1"):
+            assert time.monotonic() < deadline, "the replica did not link, or the sentinel did not see it"
+            time.sleep(0.2)
+        yield {"master": (master_port, master), "replica": (replica_port, replica), "sentinel": (sentinel_port, sentinel)}
+
+
+def start_writer(driver: Path, sentinel_port: int, *args: str, password: str = PASSWORD) -> subprocess.Popen:
+    env = {**os.environ, "REDIS_PASSWORD": password, "SENTINEL_PASSWORD": SENTINEL_PASSWORD}
+    return subprocess.Popen([str(driver), "failover-writer", "--sentinels", f"127.0.0.1:{sentinel_port}",
+                             "--master-set", "set1", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+
+
+def progress_lines(stderr: str) -> list[dict]:
+    return [json.loads(line)["progress"] for line in stderr.splitlines() if line.startswith('{"progress"')]
+
+
+def test_the_failover_writer_follows_a_switch_and_verifies_every_acknowledged_write_on_the_new_master(driver,
+                                                                                                       sentinel_set):
+    """The drills' writer protocol with go-redis's Sentinel client: it writes through the master
+    the sentinel names, follows a `SENTINEL FAILOVER` to the replica, stops when stdin closes,
+    and looks every acknowledged key up on the final master. The old master is fenced first as
+    the gateway's switchover fences it (writes refused): a bare SENTINEL FAILOVER lets it
+    acknowledge writes until its demotion, about a second of them here, which the new master
+    never gets; the writer reports those as lost."""
+    sentinel_port, sentinel = sentinel_set["sentinel"]
+    replica_port, replica = sentinel_set["replica"]
+    _master_port, master = sentinel_set["master"]
+    writer = start_writer(driver, sentinel_port, "--rate", "100", "--max-seconds", "60", "--prefix", "fw1")
+    time.sleep(1.5)
+    master.config_set("min-replicas-to-write", 1000000)
+    assert sentinel.execute_command("SENTINEL", "FAILOVER", "set1") in ("OK", True)
+    deadline = time.monotonic() + 30
+    while replica.info("replication")["role"] != "master":
+        assert time.monotonic() < deadline, "the failover did not promote the replica"
+        time.sleep(0.1)
+    time.sleep(2.0)  # writes on the new master
+    out, err = writer.communicate(input="", timeout=60)
+    assert writer.returncode == 0, err
+    result = json.loads(out)
+    assert result["stopped_by"] == "stdin" and result["nodes"] == ["failover-client"]
+    assert result["final_master"] == f"127.0.0.1:{replica_port}"
+    assert result["lost"] == [] and result["lost_by_node"] == {}
+    assert result["acked"] == len(result["acks"]) > 250
+    assert result["attempts"] >= result["acked"]
+    sequences = [ack[0] for ack in result["acks"]]
+    assert sequences == sorted(sequences) and all(isinstance(n, int) and ack[2] == 0
+                                                 for n, ack in zip(sequences, result["acks"]))
+    assert replica.get(f"fw1:{sequences[-1]}") == str(sequences[-1])  # written after the switch
+    assert sum(result["errors"].values()) == result["attempts"] - result["acked"]
+    assert result["errors"].get("ResponseError:NOREPLICAS", 0) > 0, result["errors"]  # the fenced old master
+    # go-redis's own log: it picked the sentinel, then followed its +switch-master to the replica
+    logged = [line for _at, line in result["client_log"]]
+    assert any(f"sentinel: selected addr=127.0.0.1:{sentinel_port}" in line for line in logged), logged
+    assert any(f'new master="set1" addr="127.0.0.1:{replica_port}"' in line for line in logged), logged
+    assert progress_lines(err) and progress_lines(err)[-1]["acked"] <= result["acked"]
+
+
+def test_the_failover_writer_reports_lost_writes_and_refuses_bad_input(driver, sentinel_set):
+    """An acknowledged key missing on the final master is reported as lost (the writer cannot
+    call a run clean that lost writes); missing options fail with a message."""
+    sentinel_port, _sentinel = sentinel_set["sentinel"]
+    _master_port, master = sentinel_set["master"]
+    writer = start_writer(driver, sentinel_port, "--rate", "50", "--prefix", "fw2")
+    time.sleep(1.0)
+    master.delete("fw2:1", "fw2:2")
+    out, err = writer.communicate(input="", timeout=60)
+    assert writer.returncode == 0, err
+    result = json.loads(out)
+    assert result["lost"] == [1, 2] and result["lost_by_node"] == {"failover-client": 2}
+    bad = subprocess.run([str(driver), "failover-writer", "--rate", "5"], capture_output=True, text=True, timeout=30)
+    assert bad.returncode == 2 and "-sentinels and -master-set are required" in bad.stderr
