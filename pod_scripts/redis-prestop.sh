@@ -19,10 +19,20 @@ SCRIPT_NAME=redis-prestop
 # shellcheck source=passwords.sh
 . "$(dirname -- "$0")/passwords.sh"
 
+# After a handover the pod stays for this long with its ports closed (redis's since the switch,
+# the sentinel's since the pod's stop began: the sentinel container has no preStop). A client
+# that still uses this pod's sentinel or redis is refused at once and asks another sentinel.
+# Once the pod is gone its IP answers nothing, and a client waits out its dial timeout instead
+# (go-redis's FailoverClient keeps the sentinel it found first: 5 s per call, twice).
+CLOSED_LINGER_SECONDS=2
+
 main() {
     load_pod_identity
     # The pod stops: its port closes at the switch (handover.sh, step 4).
-    handover close >/dev/null || true
+    if handover close >/dev/null; then
+        log "handed over: the pod stays ${CLOSED_LINGER_SECONDS} s with its ports closed"
+        sleep "$CLOSED_LINGER_SECONDS"
+    fi
 }
 
 main "$@"

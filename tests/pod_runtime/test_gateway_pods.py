@@ -680,6 +680,10 @@ def graceful_stop(gateway: GatewayPods, ordinal: int) -> tuple[float, str]:
     if "handover done" in hook.stderr:
         # A stopping master closes its port at the switch: no new client reaches it as a replica.
         assert f"port {names.REDIS_PORT} closed to new connections -> OK" in hook.stderr, hook.stderr
+        # ... and stays a while with it closed, so that clients are refused rather than left to
+        # time out on an address that is gone
+        assert "handed over: the pod stays 2 s with its ports closed" in hook.stderr, hook.stderr
+        assert hook_s >= 2.0, hook_s
         assert_port_closed(gateway, ordinal)
     gateway.remove_pod(ordinal, stop_timeout=int(CFG.gateway.termination_grace_period_seconds))
     gateway.create_pod(ordinal)

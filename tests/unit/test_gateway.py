@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from components.redis_sentinel_cluster import TYPE_TOKEN
@@ -521,3 +523,19 @@ def test_switching_volume_permissions_rolls_the_pods_only_through_the_template(p
     assert _statefulset(off)["spec"]["template"]["metadata"]["annotations"][annotation] == \
         _statefulset(on)["spec"]["template"]["metadata"]["annotations"][annotation]
     assert _statefulset(off)["spec"]["volumeClaimTemplates"] == _statefulset(on)["spec"]["volumeClaimTemplates"]
+
+
+def test_the_prestop_handover_and_its_linger_fit_the_grace_period_the_config_requires():
+    """The config requires terminationGracePeriodSeconds >= down-after + the margin; the preStop
+    takes at most down-after + the handover's slack, then stays its linger with the ports
+    closed. If the two outgrow the margin, the kubelet kills a pod mid-handover."""
+    import re
+
+    from stack_config.models import PRESTOP_HANDOVER_MARGIN_SECONDS
+
+    scripts = Path(__file__).resolve().parents[2] / "pod_scripts"
+    slack = int(re.search(r"^HANDOVER_SLACK_SECONDS=(\d+)$", (scripts / "handover.sh").read_text(), re.M).group(1))
+    linger = int(re.search(r"^CLOSED_LINGER_SECONDS=(\d+)$", (scripts / "redis-prestop.sh").read_text(),
+                           re.M).group(1))
+    assert linger >= 1, "without a linger a client that kept the pod's sentinel waits out its dial timeout"
+    assert slack + linger < PRESTOP_HANDOVER_MARGIN_SECONDS, (slack, linger, PRESTOP_HANDOVER_MARGIN_SECONDS)
