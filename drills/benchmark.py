@@ -222,15 +222,17 @@ def _seconds(value: Any) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+def _saved_summaries(docs: Path, runs: dict[str, tuple[str, str]]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(file, what, command, summary) of each saved drill run of `runs` that is present."""
+    return [(name, what, command, json.loads((docs / name).read_text())["summary"])
+            for name, (what, command) in runs.items() if (docs / name).is_file()]
+
+
 def drill_run_lines(docs: Path) -> list[str]:
     """The graceful and fast-profile runs (the Sentinel writer and the master-only endpoint's in
     the same trials) and the pressure runs, from their saved results where present."""
     rows = []
-    for name, (what, command) in DRILL_RUNS.items():
-        path = docs / name
-        if not path.is_file():
-            continue
-        summary = json.loads(path.read_text())["summary"]
+    for name, what, command, summary in _saved_summaries(docs, DRILL_RUNS):
         endpoint = summary.get("endpoint") or {}
         rows.append(f"| {what} (`{name}`; `{command}`) | {summary['trials']} | "
                     f"{_seconds(summary['p50'])} / {_seconds(summary['p95'])} / {_seconds(summary['max'])} s | "
@@ -246,11 +248,7 @@ def drill_run_lines(docs: Path) -> list[str]:
                   "(Sentinel + endpoint) |",
                   "| --- | --- | --- | --- | --- | --- | --- |", *rows]
     clients = []
-    for name, (what, command) in FAILOVER_CLIENT_RUNS.items():
-        path = docs / name
-        if not path.is_file():
-            continue
-        summary = json.loads(path.read_text())["summary"]
+    for name, what, command, summary in _saved_summaries(docs, FAILOVER_CLIENT_RUNS):
         endpoint, go = summary.get("endpoint") or {}, summary.get("failover_client") or {}
         clients.append(f"| {what} (`{name}`; `{command}`) | {summary['trials']} | "
                        + " | ".join(f"{_seconds(w.get('p50'))} / {_seconds(w.get('p95'))} / {_seconds(w.get('max'))} s"
