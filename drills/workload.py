@@ -42,9 +42,9 @@ from .benchmark import machine_facts, redis_version, save
 from .floor import REDIS_UID
 from .report import generated_header
 from .runner import Options, gateway_target, lab_cluster
+from .targets import GO_WRITER_PROGRAM as DRIVER  # go/workload's binary: the driver and the go-redis writer
 
 PHASES = ("steady", "burst", "saturation")
-DRIVER = "gateway-workload"  # the binary scripts/build-cluster builds from go/workload
 DRIVER_POD = "kubernaut-workload"
 BARE_NAMESPACE = "kubernaut-bench"
 BARE_POD = "bare-redis"

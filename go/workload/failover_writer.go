@@ -166,7 +166,7 @@ func failoverWriter(argv []string) int {
 		stop.Store(true)
 	}()
 	res := writerResult{Prefix: *prefix, Rate: *rate, StartedAt: epoch(started), Nodes: []string{failoverNode},
-		Acks: []writerAck{}, Errors: map[string]int{}, ErrorSamples: [][3]any{}, Lost: nil,
+		Acks: []writerAck{}, Errors: map[string]int{}, ErrorSamples: [][3]any{},
 		Client: map[string]any{"library": "go-redis/v9", "kind": "FailoverClient", "pool": 10,
 			"read_timeout_s": 3, "max_retries": 3}}
 	interval := time.Duration(float64(time.Second) / *rate)
